@@ -1,0 +1,127 @@
+//! What the commands share: loading a workspace with its variables, printing diagnostics, colour,
+//! and writing files without ever leaving a half-written one.
+
+use std::collections::BTreeMap;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+use crate::diag::{RenderOptions, Severity, render_all};
+use crate::graph::StepGraph;
+use crate::lower::{DiskFiles, Frontend, Options};
+
+use super::CliError;
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+/// Where and how a command writes for people.
+pub struct Output {
+    pub color_stderr: bool,
+    pub color_stdout: bool,
+    pub width: usize,
+}
+
+impl Output {
+    pub fn new(choice: ColorChoice) -> Output {
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        let decide = |tty: bool| match choice {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => tty && !no_color,
+        };
+        Output {
+            color_stderr: decide(std::io::stderr().is_terminal()),
+            color_stdout: decide(std::io::stdout().is_terminal()),
+            width: 100,
+        }
+    }
+
+    pub fn error(&self, message: &str) {
+        let prefix = if self.color_stderr { "\x1b[31;1merror\x1b[0m" } else { "error" };
+        eprintln!("{prefix}: {message}");
+    }
+
+    /// Prints the front end's diagnostics (errors and warnings) to stderr.
+    pub fn diagnostics(&self, fe: &Frontend) {
+        if fe.sink.is_empty() {
+            return;
+        }
+        let opts = RenderOptions { color: self.color_stderr, width: self.width };
+        let text = render_all(fe.sink.sorted(), &fe.map, opts);
+        let _ = std::io::stderr().write_all(text.as_bytes());
+    }
+}
+
+/// The arguments of every command that reads a workspace file.
+#[derive(clap::Args, Debug, Clone)]
+pub struct WorkspaceArgs {
+    /// The workspace file (KDL)
+    pub file: PathBuf,
+    /// Set a variable: `--var name=value` (repeatable); wins over MSWS_VAR_<NAME> and the default
+    #[arg(long = "var", value_name = "NAME=VALUE", value_parser = parse_var)]
+    pub vars: Vec<(String, String)>,
+}
+
+fn parse_var(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+        _ => Err(format!("`{s}` is not NAME=VALUE")),
+    }
+}
+
+impl WorkspaceArgs {
+    pub fn options(&self) -> Options {
+        Options {
+            vars: self.vars.iter().cloned().collect(),
+            env: std::env::vars().filter(|(k, _)| k.starts_with("MSWS_VAR_")).collect::<BTreeMap<_, _>>(),
+        }
+    }
+
+    /// Loads, checks and graphs the workspace, printing diagnostics. `Err(exit code 1)` when the
+    /// workspace has errors.
+    pub fn load(&self, out: &Output) -> Result<(Frontend, StepGraph), CliError> {
+        let mut fe = crate::lower::load(&self.file, &DiskFiles, &self.options());
+        let graph = fe.workspace.as_ref().and_then(|ws| crate::graph::build(ws, &mut fe.sink));
+        out.diagnostics(&fe);
+        match graph {
+            Some(g) if !fe.sink.has_errors() => Ok((fe, g)),
+            _ => Err(CliError { code: 1, message: summary(&fe) }),
+        }
+    }
+}
+
+pub fn summary(fe: &Frontend) -> String {
+    let errors = fe.sink.error_count();
+    let noun = if errors == 1 { "error" } else { "errors" };
+    let file = fe.files.first().map(|f| fe.map.get(*f).name.clone()).unwrap_or_else(|| "the workspace".into());
+    format!("{file} has {errors} {noun}")
+}
+
+pub fn count_severity(fe: &Frontend, s: Severity) -> usize {
+    fe.sink.diagnostics().iter().filter(|d| d.severity == s).count()
+}
+
+/// Writes `contents` to `path` through a temporary file in the same directory and a rename, so a
+/// crash or a full disk never leaves a half-written file.
+pub fn write_atomically(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_else(|| "file".into());
+    let tmp = dir.join(format!(".{name}.msws-tmp-{}", std::process::id()));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(contents)?;
+        f.sync_all()?;
+        if let Ok(meta) = std::fs::metadata(path) {
+            std::fs::set_permissions(&tmp, meta.permissions())?;
+        }
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}

@@ -1,0 +1,72 @@
+//! The command line: one file per command, each holding its clap arguments and one `run`
+//! function; `main` parses and dispatches with a single `match`.
+//!
+//! Exit codes (docs/commands.md): 0 success; 1 errors in the workspace or a failed operation;
+//! 2 a usage error (clap's own, or bad flag values). `plan --detailed-exitcode` uses 2 for
+//! "changes present", as Terraform does.
+
+mod common;
+mod fmt;
+mod graph;
+mod validate;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+pub use common::{ColorChoice, Output};
+
+#[derive(Parser, Debug)]
+#[command(name = "msws", version, about = "Plan and apply LLM model services on Kubernetes from one declarative workspace file", long_about = None)]
+pub struct Cli {
+    /// When to use colour: auto (a terminal, and NO_COLOR unset), always, never.
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Parse and check a workspace file; report every problem
+    Validate(validate::Args),
+    /// Show the steps and their order, as a tree or as Graphviz DOT
+    Graph(graph::Args),
+    /// Format workspace files in place, keeping comments
+    Fmt(fmt::Args),
+}
+
+/// A failure that is not a diagnostic in a workspace file: bad usage, IO, a cluster error.
+#[derive(Debug)]
+pub struct CliError {
+    pub code: u8,
+    pub message: String,
+}
+
+impl CliError {
+    pub fn failure(message: impl Into<String>) -> CliError {
+        CliError { code: 1, message: message.into() }
+    }
+    pub fn usage(message: impl Into<String>) -> CliError {
+        CliError { code: 2, message: message.into() }
+    }
+}
+
+pub type CmdResult = Result<ExitCode, CliError>;
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let out = Output::new(cli.color);
+    let result = match cli.command {
+        Command::Validate(args) => validate::run(args, &out),
+        Command::Graph(args) => graph::run(args, &out),
+        Command::Fmt(args) => fmt::run(args, &out),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            out.error(&e.message);
+            ExitCode::from(e.code)
+        }
+    }
+}

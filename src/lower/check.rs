@@ -1,0 +1,314 @@
+//! Checks that need the whole workspace: references between declarations, names that would collide
+//! in the cluster, and the runbook's lints that need no cluster (spec §5).
+
+use std::collections::BTreeMap;
+
+use crate::diag::{Diagnostic, Span, did_you_mean};
+use crate::model::*;
+use crate::syntax::Origin;
+
+use super::read::{Cx, with_origin};
+
+/// Warns about a path inside a claim that looks absolute or carries a debugging pod's mount prefix.
+pub fn path_lint(cx: &mut Cx, path: &str, span: Span, origin: Option<&Origin>) {
+    if path.starts_with('/') {
+        cx.error(with_origin(
+            Diagnostic::warning("msws::lint::model-path", format!("`{path}` looks like an absolute path"))
+                .label(span, "paths here are relative to the claim's root")
+                .help("the leading `/` is ignored; write the path inside the claim, e.g. `models/opt-125m`"),
+            origin,
+        ));
+    }
+    let first = path.trim_start_matches('/').split('/').next().unwrap_or("");
+    if first == "mnt" {
+        cx.error(with_origin(
+            Diagnostic::warning(
+                "msws::lint::model-path",
+                format!("`{path}` starts with `mnt/`, like a debugging pod's mount path"),
+            )
+            .label(span, "probably includes where a debug pod mounted the claim")
+            .help("write the path inside the claim: files a debug pod saw at `/mnt/models/x` are at `models/x`"),
+            origin,
+        ));
+    }
+}
+
+fn not_found(cx: &mut Cx, what: &str, name: &str, span: Span, known: Vec<&str>, declare: &str) {
+    let mut d = Diagnostic::error("msws::dangling-reference", format!("there is no {what} `{name}`"))
+        .label(span, format!("no {what} of that name"));
+    d = match did_you_mean(name, known) {
+        Some(m) => d.help(format!("did you mean `{m}`?")),
+        None => d.help(declare.to_string()),
+    };
+    cx.error(d);
+}
+
+pub fn check(cx: &mut Cx, ws: &mut Workspace) {
+    duplicates(cx, ws);
+    let storage_names: Vec<String> = ws.storages.iter().map(|s| s.name.clone()).collect();
+    let secret_names: Vec<String> = ws.secrets.iter().map(|s| s.name.clone()).collect();
+    let download_names: Vec<String> = ws.downloads.iter().map(|d| d.name.clone()).collect();
+    fn names(v: &[String]) -> Vec<&str> {
+        v.iter().map(String::as_str).collect()
+    }
+
+    for d in &ws.downloads {
+        if ws.storage(&d.storage).is_none() {
+            not_found(
+                cx,
+                "storage",
+                &d.storage,
+                d.storage_span,
+                names(&storage_names),
+                &format!("declare it: `storage \"{}\" {{ access \"ReadWriteMany\"; size \"…\" }}`", d.storage),
+            );
+        }
+        if let Some(t) = &d.token
+            && ws.secret(&t.secret).is_none()
+        {
+            not_found(
+                cx,
+                "secret",
+                &t.secret,
+                t.span,
+                names(&secret_names),
+                &format!(
+                    "declare it: `secret \"{}\" from-env=\"HF_TOKEN\"`, or `existing=#true` for a Secret already in the namespace",
+                    t.secret
+                ),
+            );
+        }
+        if d.name.len() + "-download".len() > 63 {
+            cx.error(
+                Diagnostic::error("msws::invalid-name", format!("download name `{}` is too long", d.name))
+                    .label(d.span, "its Job, `<name>-download`, would exceed 63 characters"),
+            );
+        }
+    }
+    // Two downloads writing the same place would overwrite each other.
+    let mut targets: BTreeMap<(String, String), &Download> = BTreeMap::new();
+    for d in &ws.downloads {
+        if let Some(prev) = targets.insert((d.storage.clone(), d.path.clone()), d) {
+            cx.error(
+                Diagnostic::error(
+                    "msws::download-target",
+                    format!("downloads `{}` and `{}` write to the same place", prev.name, d.name),
+                )
+                .label(d.span, format!("writes {}/{}", d.storage, d.path))
+                .label(prev.span, "also writes there")
+                .help("give each download its own `path=`"),
+            );
+        }
+    }
+
+    for svc in &mut ws.services {
+        if let ModelSource::Download { name, uri, span } = &mut svc.model {
+            match ws.downloads.iter().find(|d| d.name == *name) {
+                Some(d) => *uri = ModelUri::Pvc { claim: d.storage.clone(), path: d.path.clone() },
+                None => not_found(
+                    cx,
+                    "download",
+                    name,
+                    *span,
+                    names(&download_names),
+                    "declare the download, or serve a URI with `uri \"hf://org/model\"`",
+                ),
+            }
+        }
+        if let ModelSource::Uri { uri, span } = &svc.model
+            && let Some(claim) = uri.claim()
+            && !storage_names.iter().any(|s| s == claim)
+        {
+            not_found(
+                cx,
+                "storage",
+                claim,
+                *span,
+                names(&storage_names),
+                &format!(
+                    "declare the claim so msws can order and check it: `storage \"{claim}\" existing=#true {{ access \"ReadWriteMany\" }}`"
+                ),
+            );
+        }
+        if let Some(t) = &svc.token
+            && ws.secrets.iter().all(|s| s.name != t.secret)
+        {
+            not_found(
+                cx,
+                "secret",
+                &t.secret,
+                t.span,
+                names(&secret_names),
+                &format!("declare it: `secret \"{}\" existing=#true`", t.secret),
+            );
+        }
+        if svc.fullname.len() + "-prefill".len() > 63 {
+            cx.error(
+                Diagnostic::error(
+                    "msws::invalid-name",
+                    format!("`{}` is too long to name this model-service's objects", svc.fullname),
+                )
+                .label(svc.span, "`<name>-prefill` would exceed 63 characters")
+                .help("set a shorter `fullname`"),
+            );
+        }
+    }
+
+    // Objects two model-services would both write, and pods both would select.
+    let mut fullnames: BTreeMap<&str, &ModelService> = BTreeMap::new();
+    let mut selectors: BTreeMap<&Map, &ModelService> = BTreeMap::new();
+    for svc in &ws.services {
+        if let Some(prev) = fullnames.insert(&svc.fullname, svc) {
+            cx.error(
+                Diagnostic::error(
+                    "msws::name-collision",
+                    format!("model-services `{}` and `{}` would create the same objects", prev.name, svc.name),
+                )
+                .label(svc.span, format!("objects named `{}`", svc.fullname))
+                .label(prev.span, "same names")
+                .help("give one of them another `fullname`"),
+            );
+        }
+        if let Some(prev) = selectors.insert(&svc.labels, svc) {
+            cx.error(
+                Diagnostic::error(
+                    "msws::selector-overlap",
+                    format!("model-services `{}` and `{}` select the same pods", prev.name, svc.name),
+                )
+                .label(svc.span, "same `labels`")
+                .label(prev.span, "as this one")
+                .help(
+                    "their Deployments would fight over each other's pods; give each a distinct `llm-d.ai/model` label",
+                ),
+            );
+        }
+    }
+
+    let known_steps = steps(ws);
+    let all_after: Vec<After> = ws
+        .downloads
+        .iter()
+        .flat_map(|d| d.after.clone())
+        .chain(ws.services.iter().flat_map(|s| s.after.clone()))
+        .collect();
+    for a in all_after {
+        let id = format!("{}/{}", a.kind.as_str(), a.name);
+        if !known_steps.contains(&id) {
+            let mut d = Diagnostic::error("msws::dangling-reference", format!("there is no step `{id}`"))
+                .label(a.span, "no such step");
+            d = match did_you_mean(&id, known_steps.iter().map(String::as_str)) {
+                Some(m) => d.help(format!("did you mean `{m}`?")),
+                None if a.kind == StepKind::Release => {
+                    d.help("a release step exists only for a download into a ReadWriteOnce or ReadWriteOncePod claim")
+                }
+                None => d.help(format!("steps: {}", known_steps.join(", "))),
+            };
+            cx.error(d);
+        }
+    }
+    lints(cx, ws);
+}
+
+fn duplicates(cx: &mut Cx, ws: &Workspace) {
+    fn check<'a>(cx: &mut Cx, kind: &str, items: impl Iterator<Item = (&'a str, Span)>) {
+        let mut seen: BTreeMap<&str, Span> = BTreeMap::new();
+        for (name, span) in items {
+            if let Some(first) = seen.get(name) {
+                cx.error(
+                    Diagnostic::error("msws::duplicate", format!("two {kind} declarations are named `{name}`"))
+                        .label(span, "declared again here")
+                        .label(*first, "first declared here"),
+                );
+            } else {
+                seen.insert(name, span);
+            }
+        }
+    }
+    check(cx, "storage", ws.storages.iter().map(|s| (s.name.as_str(), s.span)));
+    check(cx, "secret", ws.secrets.iter().map(|s| (s.name.as_str(), s.span)));
+    check(cx, "download", ws.downloads.iter().map(|s| (s.name.as_str(), s.span)));
+    check(cx, "model-service", ws.services.iter().map(|s| (s.name.as_str(), s.span)));
+}
+
+/// Every step id the workspace has (for checking `after`).
+fn steps(ws: &Workspace) -> Vec<String> {
+    let mut out = Vec::new();
+    out.extend(ws.storages.iter().map(|s| format!("storage/{}", s.name)));
+    out.extend(ws.secrets.iter().map(|s| format!("secret/{}", s.name)));
+    for d in &ws.downloads {
+        out.push(format!("download/{}", d.name));
+        if ws.storage(&d.storage).is_some_and(|s| s.access.is_single_attach()) {
+            out.push(format!("release/{}", d.name));
+        }
+    }
+    out.extend(ws.services.iter().map(|s| format!("model-service/{}", s.name)));
+    out
+}
+
+/// Whether a role's pods mount the model volume.
+fn mounts_model(role: &Role) -> bool {
+    role.containers.iter().any(|c| c.mount_model)
+}
+
+fn lints(cx: &mut Cx, ws: &Workspace) {
+    // A single-attach claim can serve one pod (ReadWriteOncePod) or pods of one node (ReadWriteOnce).
+    for storage in ws.storages.iter().filter(|s| s.access.is_single_attach()) {
+        let mut users: Vec<(String, u32, Span)> = Vec::new();
+        for svc in &ws.services {
+            if svc.model.uri().claim() != Some(storage.name.as_str()) {
+                continue;
+            }
+            for (kind, role) in svc.roles() {
+                if mounts_model(role) && role.replicas > 0 {
+                    users.push((format!("{}/{}", svc.name, kind.as_str()), role.replicas, role.span));
+                }
+            }
+        }
+        let pods: u32 = users.iter().map(|u| u.1).sum();
+        if pods > 1 {
+            let who = users.iter().map(|(n, r, _)| format!("{n} ×{r}")).collect::<Vec<_>>().join(", ");
+            let mut d = Diagnostic::warning(
+                "msws::lint::single-attach",
+                format!("claim `{}` is {} but {pods} pods mount it ({who})", storage.name, storage.access.as_str()),
+            )
+            .label(storage.span, format!("{}", storage.access.as_str()));
+            for (n, _, span) in &users {
+                d = d.label(*span, format!("{n} mounts it"));
+            }
+            d = d.help(if storage.access == AccessMode::ReadWriteOncePod {
+                "only one pod can use a ReadWriteOncePod claim: the others will not start; use ReadWriteMany (or ReadOnlyMany) storage"
+            } else {
+                "a ReadWriteOnce claim attaches to one node: pods scheduled elsewhere will not start; use ReadWriteMany storage, or keep one replica"
+            });
+            cx.error(d);
+        }
+    }
+    for svc in &ws.services {
+        let serves = svc.roles().any(|(_, r)| r.containers.iter().any(|c| c.command_kind != CommandKind::Custom));
+        if svc.served_name.is_none() && serves {
+            cx.error(
+                Diagnostic::warning("msws::lint::served-name", format!("model-service `{}` has no served name", svc.name))
+                    .label(svc.span, "no `served-name`")
+                    .help(format!(
+                        "add `served-name \"org/model\"`: without it clients must send the model's path ({}) as the model name",
+                        crate::model::ModelUri::to_string(svc.model.uri())
+                    )),
+            );
+        }
+        if let (Some(size), Some(claim)) = (&svc.model_size, svc.model.uri().claim())
+            && let Some(storage) = ws.storage(claim)
+            && let Some(claim_size) = &storage.size
+            && claim_size.value() < size.value()
+        {
+            cx.error(
+                Diagnostic::warning(
+                    "msws::lint::claim-size",
+                    format!("claim `{claim}` ({claim_size}) is smaller than the model ({size})"),
+                )
+                .label(storage.span, format!("{claim_size}"))
+                .label(svc.span, format!("model-size {size}"))
+                .help("the download will run out of space; make the claim larger"),
+            );
+        }
+    }
+}

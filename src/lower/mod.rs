@@ -1,0 +1,237 @@
+//! Stage 2, lower: syntax trees → the typed [`Workspace`](crate::model::Workspace).
+//!
+//! In order: load the root file and its imports (`load`), refuse literal tokens, declare variables
+//! (`vars`), register presets (`presets`), read the `workspace` node and its `format`, expand
+//! `extends` and read every declaration (`nodes`), then check references and run the lints that
+//! need no cluster (`check`). Every problem is collected; the workspace is returned only when
+//! there is no error.
+
+mod check;
+mod load;
+mod nodes;
+mod presets;
+mod read;
+mod vars;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+pub use load::{DiskFiles, Files, MemFiles, STDLIB};
+pub use read::check_dns_label;
+pub use vars::{VarSource, env_name};
+
+use crate::diag::{Diagnostic, FileId, Sink, SourceMap, Span, did_you_mean, token_ranges};
+use crate::model::Workspace;
+use crate::syntax::Literal;
+
+use presets::{PresetKind, Presets};
+use read::{Cx, Reader};
+
+/// What the user passed from outside the file.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// `--var name=value`.
+    pub vars: BTreeMap<String, String>,
+    /// The process environment (only `MSWS_VAR_*` is read). Passed in so lowering stays pure.
+    pub env: BTreeMap<String, String>,
+}
+
+/// A variable and the value it took, for `msws validate --format json`.
+#[derive(Clone, Debug)]
+pub struct VarInfo {
+    pub name: String,
+    pub value: Option<String>,
+    pub source: VarSource,
+}
+
+/// Everything the front end produced: the files it read, its diagnostics, and the workspace when
+/// there was no error.
+pub struct Frontend {
+    pub map: SourceMap,
+    pub sink: Sink,
+    pub workspace: Option<Workspace>,
+    /// The user's files (root first, then imports), for hashing.
+    pub files: Vec<FileId>,
+    pub vars: Vec<VarInfo>,
+}
+
+const TOP_LEVEL: [&str; 8] = ["workspace", "import", "var", "preset", "storage", "secret", "download", "model-service"];
+
+/// Loads and checks the workspace file at `path`.
+pub fn load(path: &Path, files: &dyn Files, opts: &Options) -> Frontend {
+    let mut map = SourceMap::new();
+    let mut sink = Sink::new();
+    let loaded = load::load(path, files, &mut map, &mut sink);
+    let mut vars = vars::Vars::default();
+    let workspace = lower(&loaded, &map, opts, &mut sink, &mut vars);
+    vars.finish(&opts.vars, &mut sink);
+    let var_info = vars
+        .iter()
+        .map(|(n, v)| VarInfo { name: n.clone(), value: v.value.clone(), source: v.source.clone() })
+        .collect();
+    let workspace = if sink.has_errors() { None } else { workspace };
+    Frontend { map, sink, workspace, files: loaded.files, vars: var_info }
+}
+
+/// Loads a workspace held in memory (tests, fuzzing, benchmarks).
+pub fn load_str(name: &str, text: &str, opts: &Options) -> Frontend {
+    load(Path::new(name), &MemFiles::default().with(name, text), opts)
+}
+
+fn lower(
+    loaded: &load::Loaded,
+    map: &SourceMap,
+    opts: &Options,
+    sink: &mut Sink,
+    vars: &mut vars::Vars,
+) -> Option<Workspace> {
+    // A token in a file that is kept in Git is a leak, wherever it stands (comments included).
+    for &file in &loaded.files {
+        for (start, end) in token_ranges(&map.get(file).text) {
+            sink.push(
+                Diagnostic::error("msws::literal-token", "a Hugging Face token is written in the workspace file")
+                    .label(Span::new(file, start, end), "a token (shown masked)")
+                    .help("remove it and revoke it; declare `secret \"hf-token\" from-env=\"HF_TOKEN\"` and use `token secret=\"hf-token\"`"),
+            );
+        }
+    }
+
+    // Variables set on `import` nodes: `import "base.kdl" replicas=4`.
+    let mut imported: BTreeMap<String, (Literal, Span)> = BTreeMap::new();
+    for top in loaded.nodes.iter().filter(|t| t.node.name.name == "import") {
+        for p in &top.node.props {
+            if let Some((_, first)) = imported.get(&p.key.name) {
+                sink.push(
+                    Diagnostic::error("msws::duplicate", format!("variable `{}` is set by two imports", p.key.name))
+                        .label(p.key.span, "set again here")
+                        .label(*first, "first set here"),
+                );
+                continue;
+            }
+            imported.insert(p.key.name.clone(), (p.value.literal.clone(), p.key.span));
+        }
+    }
+    for top in loaded.nodes.iter().filter(|t| t.node.name.name == "var") {
+        let mut cx = Cx { sink, vars };
+        let mut r = Reader::new(&top.node);
+        let name = r.arg(&mut cx, 0, "a name").and_then(|v| match &v.literal {
+            Literal::String(s)
+                if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') =>
+            {
+                Some((s.clone(), v.span))
+            }
+            _ => {
+                cx.error(
+                    Diagnostic::error("msws::variable", "a variable name is letters, digits, `-` and `_`")
+                        .label(v.span, "invalid variable name"),
+                );
+                None
+            }
+        });
+        let default = r.prop("default").map(|v| v.literal.clone());
+        let _description = r.prop("description").and_then(|v| cx.string(v));
+        r.finish(&mut cx);
+        if let Some((name, span)) = name {
+            let set = imported.get(&name).map(|(l, _)| l);
+            vars.declare(&name, default.as_ref(), set, span, &opts.vars, &opts.env, sink);
+        }
+    }
+    for (name, (_, span)) in &imported {
+        if !vars.is_declared(name) {
+            let mut d =
+                Diagnostic::error("msws::variable", format!("the import sets `{name}`, which no file declares"))
+                    .label(*span, "not a variable");
+            d = match did_you_mean(name, vars.names()) {
+                Some(m) => d.help(format!("did you mean `{m}`?")),
+                None => d.help(format!("declare it in the imported file: `var \"{name}\" default=…`")),
+            };
+            sink.push(d);
+        }
+    }
+
+    let mut presets = Presets::default();
+    {
+        let mut cx = Cx { sink, vars };
+        for doc in &loaded.stdlib {
+            presets.add_stdlib(doc, &mut cx);
+        }
+        for top in loaded.nodes.iter().filter(|t| t.node.name.name == "preset") {
+            presets.declare(&top.node, false, &mut cx);
+        }
+    }
+
+    let mut cx = Cx { sink, vars };
+    let root_file = loaded.files.first().copied()?;
+    let ws_nodes: Vec<&load::TopNode> = loaded.nodes.iter().filter(|t| t.node.name.name == "workspace").collect();
+    for t in ws_nodes.iter().filter(|t| !t.root) {
+        cx.error(
+            Diagnostic::error("msws::import", "an imported file cannot declare a workspace")
+                .label(t.node.head_span(), "a `workspace` in an imported file")
+                .help("keep the `workspace` node in the file you run msws on; imported files hold declarations and presets"),
+        );
+    }
+    let roots: Vec<&&load::TopNode> = ws_nodes.iter().filter(|t| t.root).collect();
+    if let [_, second, ..] = roots.as_slice() {
+        cx.error(
+            Diagnostic::error("msws::duplicate", "a file declares one workspace")
+                .label(second.node.head_span(), "a second `workspace`")
+                .label(roots[0].node.head_span(), "the first"),
+        );
+    }
+    let Some(ws_node) = roots.first() else {
+        cx.error(
+            Diagnostic::error("msws::missing", "the file declares no workspace")
+                .label(Span::new(root_file, 0, 0), "expected `workspace \"name\" format=1 { … }`")
+                .help("start the file with `workspace \"my-model\" format=1 { namespace \"llm-d\" }`"),
+        );
+        return None;
+    };
+    let header = nodes::workspace(&mut cx, &ws_node.node);
+    // Without a known format the rest of the file has no defined meaning: stop here.
+    let (name, format, namespace, labels, annotations) = header?;
+
+    let mut ws = Workspace {
+        name,
+        format,
+        namespace,
+        labels,
+        annotations,
+        storages: vec![],
+        secrets: vec![],
+        downloads: vec![],
+        services: vec![],
+        span: ws_node.node.head_span(),
+    };
+    for top in &loaded.nodes {
+        let node = &top.node;
+        match node.name.name.as_str() {
+            "workspace" | "import" | "var" | "preset" => {}
+            "storage" => {
+                let n = presets.expand(node, PresetKind::Storage, None, &mut cx);
+                ws.storages.extend(nodes::storage(&mut cx, &n));
+            }
+            "secret" => ws.secrets.extend(nodes::secret(&mut cx, node)),
+            "download" => {
+                let n = presets.expand(node, PresetKind::Download, Some("std/hf-download"), &mut cx);
+                ws.downloads.extend(nodes::download(&mut cx, &n));
+            }
+            "model-service" => {
+                let n = presets.expand(node, PresetKind::ModelService, None, &mut cx);
+                ws.services.extend(nodes::model_service(&mut cx, &n));
+            }
+            other => {
+                let mut d = Diagnostic::error("msws::unknown-node", format!("unknown node `{other}`"))
+                    .label(node.name.span, "unknown node");
+                d = match did_you_mean(other, TOP_LEVEL) {
+                    Some(m) => d.help(format!("did you mean `{m}`?")),
+                    None => {
+                        d.help(format!("a workspace file holds {}", TOP_LEVEL.map(|t| format!("`{t}`")).join(", ")))
+                    }
+                };
+                cx.error(d);
+            }
+        }
+    }
+    check::check(&mut cx, &mut ws);
+    Some(ws)
+}

@@ -1,0 +1,1108 @@
+//! Reading each kind of node into the typed model: workspace, storage, secret, download,
+//! model-service and everything inside a model-service. Cross-references are checked afterwards,
+//! in `check.rs`, once every declaration is known.
+
+use std::collections::BTreeMap;
+
+use crate::diag::Diagnostic;
+use crate::model::*;
+use crate::syntax::{Literal, Node, Value};
+
+use super::read::{Cx, Reader, with_origin};
+
+pub fn workspace(cx: &mut Cx, node: &Node) -> Option<(String, u32, Option<String>, Map, Map)> {
+    let mut r = Reader::new(node);
+    let name = r.arg(cx, 0, "a name").and_then(|v| cx.name(v, "workspace"));
+    let format = match r.prop("format") {
+        None => {
+            cx.error(
+                Diagnostic::error("msws::format", "the workspace does not say which format it is written in")
+                    .label(node.head_span(), "no `format=`")
+                    .help(format!("add `format={CURRENT_FORMAT}`: this msws reads format {}", formats())),
+            );
+            None
+        }
+        Some(v) => {
+            let f = cx.int(v)?;
+            if !SUPPORTED_FORMATS.iter().any(|s| i128::from(*s) == f) {
+                let help = if f > i128::from(CURRENT_FORMAT) {
+                    format!("this msws reads format {}; a newer msws is needed for format {f}", formats())
+                } else {
+                    format!("this msws reads format {}; `msws migrate` rewrites older files", formats())
+                };
+                cx.error(
+                    Diagnostic::error("msws::format", format!("unsupported workspace format {f}"))
+                        .label(v.span, "not a supported format")
+                        .help(help),
+                );
+                None
+            } else {
+                Some(f as u32)
+            }
+        }
+    };
+    let namespace = r.child_value(cx, "namespace").and_then(|v| cx.name(v, "namespace"));
+    let labels = r.child_map(cx, "labels").unwrap_or_default();
+    let annotations = r.child_map(cx, "annotations").unwrap_or_default();
+    r.finish(cx);
+    Some((name?, format?, namespace, labels, annotations))
+}
+
+fn formats() -> String {
+    SUPPORTED_FORMATS.iter().map(|f| f.to_string()).collect::<Vec<_>>().join(", ")
+}
+
+pub fn storage(cx: &mut Cx, node: &Node) -> Option<Storage> {
+    let mut r = Reader::new(node);
+    let name = r.arg(cx, 0, "a name").and_then(|v| cx.name(v, "storage"));
+    let existing = r.prop("existing").and_then(|v| cx.bool(v)).unwrap_or(false);
+    let access = r.req_child_value(cx, "access").and_then(|v| cx.choice(v, "access mode", &AccessMode::ALL));
+    let (size, class, volume, labels, annotations) = if existing {
+        // A claim msws does not own: only its access mode matters (ordering and lints). Anything
+        // else would suggest msws applies it, which it never does.
+        let extra = |name: &'static str, r: &mut Reader, cx: &mut Cx| {
+            for c in r.children(name) {
+                cx.error(with_origin(
+                    Diagnostic::error("msws::existing-storage", format!("`{name}` cannot be set on an existing claim"))
+                        .label(c.name.span, "not applied to an existing claim")
+                        .help("msws only checks that an existing claim is there; remove this, or drop `existing=#true` to let msws own the claim"),
+                    c.origin.as_deref(),
+                ));
+            }
+        };
+        for n in ["size", "class", "volume", "labels", "annotations"] {
+            extra(n, &mut r, cx);
+        }
+        (None, None, None, Map::new(), Map::new())
+    } else {
+        let size = r.req_child_value(cx, "size").and_then(|v| cx.quantity(v));
+        let class = r.child_value(cx, "class").and_then(|v| cx.nonempty(v, "a storage class"));
+        let volume = r.child_value(cx, "volume").and_then(|v| cx.nonempty(v, "a volume name"));
+        let labels = r.child_map(cx, "labels").unwrap_or_default();
+        let annotations = r.child_map(cx, "annotations").unwrap_or_default();
+        (size, class, volume, labels, annotations)
+    };
+    r.finish(cx);
+    Some(Storage {
+        name: name?,
+        existing,
+        access: access?,
+        size,
+        class,
+        volume,
+        labels,
+        annotations,
+        span: node.head_span(),
+    })
+}
+
+pub fn secret(cx: &mut Cx, node: &Node) -> Option<Secret> {
+    let mut r = Reader::new(node);
+    let name = r.arg(cx, 0, "a name").and_then(|v| cx.name(v, "secret"));
+    let from_env = r.prop("from-env");
+    let key = r.prop("key");
+    let existing = r.prop("existing");
+    r.finish(cx);
+    let source = match (from_env, existing) {
+        (Some(v), None) => {
+            let var = cx.nonempty(v, "an environment variable name")?;
+            let key = match key {
+                Some(k) => cx.nonempty(k, "a key")?,
+                None => var.clone(),
+            };
+            SecretSource::FromEnv { var, key }
+        }
+        (None, Some(v)) => {
+            if !cx.bool(v)? {
+                cx.error(
+                    Diagnostic::error("msws::secret", "a secret needs `from-env=` or `existing=#true`")
+                        .label(v.span, "`existing=#false` says nothing about where the value comes from"),
+                );
+                return None;
+            }
+            if let Some(k) = key {
+                cx.error(
+                    Diagnostic::error("msws::secret", "`key=` only applies to a secret built from the environment")
+                        .label(k.span, "not used with `existing=#true`")
+                        .help("say which key to read where the secret is used: `token secret=\"…\" key=\"…\"`"),
+                );
+            }
+            SecretSource::Existing
+        }
+        (Some(a), Some(b)) => {
+            cx.error(
+                Diagnostic::error(
+                    "msws::secret",
+                    "a secret is either built from the environment or existing, not both",
+                )
+                .label(a.span, "built from the environment")
+                .label(b.span, "existing"),
+            );
+            return None;
+        }
+        (None, None) => {
+            cx.error(
+                Diagnostic::error("msws::secret", "a secret needs `from-env=` or `existing=#true`")
+                    .label(node.head_span(), "where does the value come from?")
+                    .help("`secret \"hf-token\" from-env=\"HF_TOKEN\"` creates it at apply time from your environment; `existing=#true` uses one that is already in the namespace"),
+            );
+            return None;
+        }
+    };
+    Some(Secret { name: name?, source, span: node.head_span() })
+}
+
+fn secret_ref(cx: &mut Cx, node: &Node, default_key: &str) -> Option<SecretKeyRef> {
+    let mut r = Reader::new(node);
+    let secret = r.req_prop(cx, "secret").and_then(|v| cx.name(v, "secret"));
+    let key = match r.prop("key") {
+        Some(v) => cx.nonempty(v, "a key"),
+        None => Some(default_key.to_string()),
+    };
+    r.finish(cx);
+    Some(SecretKeyRef { secret: secret?, key: key?, span: node.head_span() })
+}
+
+pub fn after(cx: &mut Cx, r: &mut Reader) -> Vec<After> {
+    let mut out = Vec::new();
+    for c in r.children("after") {
+        let mut cr = Reader::new(c);
+        let args = cr.rest_args(0);
+        if args.is_empty() {
+            cx.error(
+                Diagnostic::error("msws::missing", "`after` needs at least one step")
+                    .label(c.name.span, "after what?")
+                    .help("write `after \"download/name\"`"),
+            );
+        }
+        for v in args {
+            let Some(s) = cx.string(v) else { continue };
+            let parsed = s.split_once('/').and_then(|(k, n)| StepKind::parse(k).map(|k| (k, n)));
+            match parsed {
+                Some((kind, name)) if !name.is_empty() => {
+                    out.push(After { kind, name: name.to_string(), span: v.span })
+                }
+                _ => {
+                    let kind = s.split_once('/').map(|(k, _)| k).unwrap_or(&s);
+                    let kinds = StepKind::ALL.map(StepKind::as_str);
+                    let mut d = Diagnostic::error("msws::after", format!("`{s}` is not a step"))
+                        .label(v.span, "expected `kind/name`");
+                    d = match crate::diag::did_you_mean(kind, kinds) {
+                        Some(k) if k != kind => d.help(format!(
+                            "did you mean `{k}/…`? steps are named {}",
+                            kinds.map(|k| format!("`{k}/…`")).join(", ")
+                        )),
+                        _ => d.help(format!("steps are named {}", kinds.map(|k| format!("`{k}/…`")).join(", "))),
+                    };
+                    cx.error(with_origin(d, v.origin.as_deref()));
+                }
+            }
+        }
+        cr.finish(cx);
+    }
+    out
+}
+
+pub fn download(cx: &mut Cx, node: &Node) -> Option<Download> {
+    let mut r = Reader::new(node);
+    let name = r.arg(cx, 0, "a name").and_then(|v| cx.name(v, "download"));
+    let mut repo = None;
+    let mut revision = Some("main".to_string());
+    if let Some(from) = r.req_child(cx, "from") {
+        let mut fr = Reader::new(from);
+        if let Some(v) = fr.arg(cx, 0, "a source") {
+            repo = cx.string(v).and_then(|s| match ModelUri::parse(&s) {
+                Ok(ModelUri::Hf { repo }) => Some(repo),
+                Ok(other) => {
+                    cx.error(with_origin(
+                        Diagnostic::error("msws::download-source", format!("msws downloads from Hugging Face, not from `{other}`"))
+                            .label(v.span, "not an hf:// source")
+                            .help("write `from \"hf://org/model\"`; a model already on a claim needs no download, serve it with `uri \"pvc://…\"`"),
+                        v.origin.as_deref(),
+                    ));
+                    None
+                }
+                Err(e) => {
+                    cx.error(with_origin(
+                        Diagnostic::error("msws::uri", e.message).label(v.span, "invalid source").help(e.help),
+                        v.origin.as_deref(),
+                    ));
+                    None
+                }
+            });
+        }
+        if let Some(v) = fr.prop("revision") {
+            revision = cx.nonempty(v, "a revision");
+            if let Some(rev) = &revision
+                && rev.chars().any(char::is_whitespace)
+            {
+                cx.error(
+                    Diagnostic::error("msws::invalid-value", format!("revision `{rev}` contains whitespace"))
+                        .label(v.span, "invalid revision"),
+                );
+            }
+        }
+        fr.finish(cx);
+    }
+    let mut storage = None;
+    let mut path = None;
+    let mut storage_span = node.head_span();
+    if let Some(into) = r.req_child(cx, "into") {
+        let mut ir = Reader::new(into);
+        if let Some(v) = ir.arg(cx, 0, "a storage name") {
+            storage_span = v.span;
+            storage = cx.name(v, "storage");
+        }
+        path = match ir.prop("path") {
+            Some(v) => cx.nonempty(v, "a path").map(|p| (p, Some(v))),
+            None => repo.as_ref().map(|repo| (format!("models/{repo}"), None)),
+        }
+        .map(|(p, v)| {
+            if let Some(v) = v {
+                super::check::path_lint(cx, &p, v.span, v.origin.as_deref());
+            }
+            p.trim_matches('/').to_string()
+        });
+        ir.finish(cx);
+    }
+    let token = r.child(cx, "token").and_then(|t| secret_ref(cx, t, "HF_TOKEN"));
+    let image = r.req_child_value(cx, "image").and_then(|v| cx.nonempty(v, "an image"));
+    let resources = r.child(cx, "resources").map(|n| resources(cx, n)).unwrap_or_default();
+    let timeout = r.req_child_value(cx, "timeout").and_then(|v| cx.duration(v));
+    let backoff_limit = r.req_child_value(cx, "backoff-limit").and_then(|v| cx.u32(v, 0, "backoff-limit"));
+    let after = after(cx, &mut r);
+    r.finish(cx);
+    if let Some(t) = timeout
+        && t.seconds == 0
+    {
+        cx.error(
+            Diagnostic::error("msws::invalid-value", "a download timeout must be longer than 0s")
+                .label(node.head_span(), "here"),
+        );
+        return None;
+    }
+    Some(Download {
+        name: name?,
+        repo: repo?,
+        revision: revision?,
+        storage: storage?,
+        path: path?,
+        token,
+        image: image?,
+        resources,
+        timeout: timeout?,
+        backoff_limit: backoff_limit?,
+        after,
+        span: node.head_span(),
+        storage_span,
+    })
+}
+
+fn resource_map(cx: &mut Cx, node: &Node, into: &mut BTreeMap<String, Quantity>) {
+    for p in &node.props {
+        if let Some(q) = cx.quantity(&p.value) {
+            into.insert(p.key.name.clone(), q);
+        }
+    }
+}
+
+/// `resources cpu="16" memory="16Gi" { limits …; requests …; claims "a" }`: properties on the node
+/// itself set limits and requests alike.
+pub fn resources(cx: &mut Cx, node: &Node) -> Resources {
+    let mut res = Resources::default();
+    let mut both = BTreeMap::new();
+    resource_map(cx, node, &mut both);
+    res.limits = both.clone();
+    res.requests = both;
+    let mut r = Reader::new(node);
+    // Properties are resource names (`cpu`, `memory`, `nvidia.com/gpu`, …): any name is allowed.
+    r.any_props();
+    for (name, into) in [("limits", &mut res.limits), ("requests", &mut res.requests)] {
+        if let Some(l) = r.child(cx, name) {
+            let mut lr = Reader::new(l);
+            lr.any_props();
+            resource_map(cx, l, into);
+            lr.finish(cx);
+        }
+    }
+    res.claims = r.child_list(cx, "claims");
+    r.finish(cx);
+    res
+}
+
+fn accelerator(cx: &mut Cx, node: &Node) -> Option<Accelerator> {
+    let mut r = Reader::new(node);
+    let v = r.arg(cx, 0, "an accelerator type")?;
+    let kind = cx.nonempty(v, "an accelerator type")?;
+    let resource_prop = r.prop("resource").and_then(|v| cx.nonempty(v, "a resource name"));
+    let known = ACCELERATORS.iter().find(|(k, _)| *k == kind);
+    let resource = match (known, resource_prop) {
+        (_, Some(res)) => Some(res),
+        (Some((_, res)), None) => res.map(str::to_string),
+        (None, None) => {
+            let names: Vec<&str> = ACCELERATORS.iter().map(|(k, _)| *k).collect();
+            let mut d = Diagnostic::error("msws::accelerator", format!("unknown accelerator type `{kind}`"))
+                .label(v.span, "not a known accelerator");
+            d = match crate::diag::did_you_mean(&kind, names.iter().copied()) {
+                Some(m) => d.help(format!("did you mean `{m}`?")),
+                None => d.help(format!(
+                    "known types: {}; for another device give its resource name: `accelerator \"{kind}\" resource=\"vendor.com/device\"`",
+                    names.join(", ")
+                )),
+            };
+            cx.error(with_origin(d, v.origin.as_deref()));
+            return None;
+        }
+    };
+    let dra_flag = r.prop("dra").and_then(|v| cx.bool(v));
+    let dra_node = r.child(cx, "dra");
+    let dra = if dra_flag == Some(true) || dra_node.is_some() {
+        let (default_template, default_class) = dra_defaults(&kind);
+        let mut d = Dra { template: default_template, class: default_class, match_mode: "exactly".into(), count: None };
+        if let Some(n) = dra_node {
+            let mut dr = Reader::new(n);
+            if let Some(v) = dr.prop("template").and_then(|v| cx.name(v, "resource claim template")) {
+                d.template = v;
+            }
+            if let Some(v) = dr.prop("class").and_then(|v| cx.nonempty(v, "a device class")) {
+                d.class = v;
+            }
+            if let Some(v) = dr.prop("match").and_then(|v| cx.choice(v, "device match", &[("exactly", "exactly")])) {
+                d.match_mode = v.into();
+            }
+            d.count = dr.prop("count").and_then(|v| cx.u32(v, 1, "count"));
+            dr.finish(cx);
+        }
+        if kind == "cpu" {
+            cx.error(
+                Diagnostic::error("msws::accelerator", "DRA needs a device; `cpu` has none")
+                    .label(node.head_span(), "cpu with DRA"),
+            );
+        }
+        Some(d)
+    } else {
+        None
+    };
+    r.finish(cx);
+    Some(Accelerator { kind, resource, dra })
+}
+
+/// The ModelService chart's ResourceClaimTemplate defaults per accelerator type.
+fn dra_defaults(kind: &str) -> (String, String) {
+    let (t, c) = match kind {
+        "nvidia" => ("nvidia-claim-template", "gpu.nvidia.com"),
+        "intel-i915" | "intel-xe" | "intel" => ("intel-claim-template", "gpu.intel.com"),
+        "intel-gaudi" => ("intel-gaudi-claim-template", "gaudi.intel.com"),
+        "amd" => ("amd-claim-template", "gpu.amd.com"),
+        "google" => ("google-claim-template", "tpu.google.com"),
+        other => return (format!("{other}-claim-template"), format!("gpu.{other}.com")),
+    };
+    (t.into(), c.into())
+}
+
+fn default_accelerator() -> Accelerator {
+    Accelerator { kind: "nvidia".into(), resource: Some("nvidia.com/gpu".into()), dra: None }
+}
+
+const PROXY_FLAGS: [(&str, &str); 8] = [
+    ("zap-devel", "zap-devel"),
+    ("zap-encoder", "zap-encoder"),
+    ("zap-log-level", "zap-log-level"),
+    ("zap-stacktrace-level", "zap-stacktrace-level"),
+    ("zap-time-encoding", "zap-time-encoding"),
+    ("secure", "secure-proxy"),
+    ("prefiller-use-tls", "prefiller-use-tls"),
+    ("cert-path", "cert-path"),
+];
+
+pub const PROXY_IMAGE: &str = "ghcr.io/llm-d/llm-d-routing-sidecar:latest";
+
+fn routing(cx: &mut Cx, node: Option<&Node>) -> Routing {
+    let mut routing = Routing {
+        service_port: 8000,
+        proxy: Some(Proxy {
+            image: PROXY_IMAGE.into(),
+            pull_policy: "Always".into(),
+            target_port: 8200,
+            connector: "nixlv2".into(),
+            flags: vec![
+                ("zap-encoder", "json".into()),
+                ("zap-log-level", "debug".into()),
+                ("secure-proxy", "false".into()),
+            ],
+        }),
+    };
+    let Some(node) = node else { return routing };
+    let mut r = Reader::new(node);
+    if let Some(p) = r.prop("service-port").and_then(|v| cx.port(v)) {
+        routing.service_port = p;
+    }
+    if let Some(pn) = r.child(cx, "proxy") {
+        let mut pr = Reader::new(pn);
+        let enabled = pr.prop("enabled").and_then(|v| cx.bool(v)).unwrap_or(true);
+        let mut proxy = routing.proxy.take().unwrap_or_else(|| unreachable_proxy());
+        if let Some(v) = pr.prop("image").and_then(|v| cx.nonempty(v, "an image")) {
+            proxy.image = v;
+        }
+        if let Some(v) = pr.prop("pull-policy").and_then(|v| cx.choice(v, "pull policy", &PULL_POLICIES)) {
+            proxy.pull_policy = v.into();
+        }
+        if let Some(v) = pr.prop("target-port").and_then(|v| cx.port(v)) {
+            proxy.target_port = v;
+        }
+        if let Some(v) = pr.prop("connector").and_then(|v| cx.nonempty(v, "a connector")) {
+            proxy.connector = v;
+        }
+        for (prop, flag) in PROXY_FLAGS {
+            let Some(v) = pr.prop(prop) else { continue };
+            let value = match &v.literal {
+                Literal::Null => None,
+                Literal::Bool(b) => Some(b.to_string()),
+                Literal::Int(i) => Some(i.to_string()),
+                _ => cx.string(v),
+            };
+            proxy.flags.retain(|(f, _)| *f != flag);
+            if let Some(value) = value {
+                proxy.flags.push((flag, value));
+            }
+        }
+        let order = |f: &str| PROXY_FLAGS.iter().position(|(_, fl)| *fl == f).unwrap_or(usize::MAX);
+        proxy.flags.sort_by_key(|(f, _)| order(f));
+        pr.finish(cx);
+        routing.proxy = enabled.then_some(proxy);
+    }
+    r.finish(cx);
+    routing
+}
+
+fn unreachable_proxy() -> Proxy {
+    // `routing` always starts with the default proxy; this only exists to avoid a panic path.
+    Proxy {
+        image: PROXY_IMAGE.into(),
+        pull_policy: "Always".into(),
+        target_port: 8200,
+        connector: "nixlv2".into(),
+        flags: vec![],
+    }
+}
+
+const PULL_POLICIES: [(&str, &str); 3] = [("Always", "Always"), ("IfNotPresent", "IfNotPresent"), ("Never", "Never")];
+
+pub fn model_service(cx: &mut Cx, node: &Node) -> Option<ModelService> {
+    let mut r = Reader::new(node);
+    let name = r.arg(cx, 0, "a name").and_then(|v| cx.name(v, "model-service"));
+    let model_node = r.child_value(cx, "model");
+    let uri_node = r.child_value(cx, "uri");
+    let model = match (model_node, uri_node) {
+        (Some(m), None) => cx.name(m, "download").map(|n| ModelSource::Download {
+            name: n,
+            uri: ModelUri::Pvc { claim: String::new(), path: String::new() },
+            span: m.span,
+        }),
+        (None, Some(u)) => cx.string(u).and_then(|s| match ModelUri::parse(&s) {
+            Ok(uri) => {
+                if let Some(p) = uri.claim_path() {
+                    super::check::path_lint(cx, &p, u.span, u.origin.as_deref());
+                }
+                Some(ModelSource::Uri { uri, span: u.span })
+            }
+            Err(e) => {
+                cx.error(with_origin(
+                    Diagnostic::error("msws::uri", e.message).label(u.span, "invalid model URI").help(e.help),
+                    u.origin.as_deref(),
+                ));
+                None
+            }
+        }),
+        (Some(m), Some(u)) => {
+            cx.error(
+                Diagnostic::error(
+                    "msws::model",
+                    "a model-service serves either a download (`model`) or a URI (`uri`), not both",
+                )
+                .label(m.span, "a download")
+                .label(u.span, "a URI"),
+            );
+            None
+        }
+        (None, None) => {
+            cx.error(with_origin(
+                Diagnostic::error("msws::model", "the model-service does not say which model to serve")
+                    .label(node.head_span(), "no `model` or `uri`")
+                    .help("add `model \"<download name>\"` to serve a download of this workspace, or `uri \"hf://org/model\"` (or pvc://, pvc+hf://, oci://)"),
+                node.origin.as_deref(),
+            ));
+            None
+        }
+    };
+    let served_name = r.child_value(cx, "served-name").and_then(|v| cx.nonempty(v, "a served name"));
+    let fullname = r.child_value(cx, "fullname").and_then(|v| cx.name(v, "object"));
+    let service_account = r.child_value(cx, "service-account").and_then(|v| cx.name(v, "service account"));
+    let labels_given = r.child_map(cx, "labels");
+    let annotations = r.child_map(cx, "annotations").unwrap_or_default();
+    let service_accel = r.child(cx, "accelerator").map(|n| accelerator(cx, n));
+    let mount_path = r.child_value(cx, "mount-path").and_then(|v| cx.nonempty(v, "a mount path"));
+    let read_only = r.child_value(cx, "read-only").and_then(|v| cx.bool(v)).unwrap_or(true);
+    let model_size = r.child_value(cx, "model-size").and_then(|v| cx.quantity(v));
+    let token = r.child(cx, "token").and_then(|t| secret_ref(cx, t, "HF_TOKEN"));
+    let routing_node = r.child(cx, "routing");
+    let routing = routing(cx, routing_node);
+    let accel = match &service_accel {
+        Some(Some(a)) => Some(a.clone()),
+        Some(None) => None,
+        None => Some(default_accelerator()),
+    };
+    let decode_node = r.child(cx, "decode");
+    let prefill_node = r.child(cx, "prefill");
+    let decode = decode_node.map(|n| role(cx, n, accel.as_ref()));
+    let prefill = prefill_node.map(|n| role(cx, n, accel.as_ref()));
+    let after = after(cx, &mut r);
+    r.finish(cx);
+    if decode_node.is_none() && prefill_node.is_none() {
+        cx.error(with_origin(
+            Diagnostic::error(
+                "msws::model-service",
+                "the model-service has no pods: it needs a `decode` or a `prefill` role",
+            )
+            .label(node.head_span(), "no `decode` or `prefill`")
+            .help("add `decode replicas=1 extends=\"std/vllm-decode\"` for a single vLLM deployment"),
+            node.origin.as_deref(),
+        ));
+    }
+    let name = name?;
+    let mount_path = mount_path.unwrap_or_else(|| "/model-cache".into());
+    if !mount_path.starts_with('/') {
+        cx.error(
+            Diagnostic::error("msws::invalid-value", "the model mount path must be absolute")
+                .label(node.head_span(), "in this model-service"),
+        );
+    }
+    let labels = match labels_given {
+        Some(l) => {
+            if l.contains_key("llm-d.ai/role") {
+                cx.error(
+                    Diagnostic::error("msws::labels", "`llm-d.ai/role` is set by msws on each role's pods")
+                        .label(node.head_span(), "in this model-service's labels")
+                        .help("remove it; decode pods get `llm-d.ai/role: decode`, prefill pods `prefill`"),
+                );
+            }
+            l
+        }
+        None => Map::from([
+            ("llm-d.ai/inference-serving".to_string(), "true".to_string()),
+            ("llm-d.ai/model".to_string(), name.clone()),
+        ]),
+    };
+    Some(ModelService {
+        fullname: fullname.unwrap_or_else(|| name.clone()),
+        name,
+        model: model?,
+        served_name,
+        service_account,
+        labels,
+        annotations,
+        accelerator: accel?,
+        mount_path,
+        read_only,
+        model_size,
+        token,
+        routing,
+        decode: decode.flatten(),
+        prefill: prefill.flatten(),
+        after,
+        span: node.head_span(),
+    })
+}
+
+fn role(cx: &mut Cx, node: &Node, service_accel: Option<&Accelerator>) -> Option<Role> {
+    let mut r = Reader::new(node);
+    let replicas = match r.prop("replicas") {
+        Some(v) => cx.u32(v, 0, "replicas"),
+        None => Some(1),
+    };
+    let parallelism = r.child(cx, "parallelism").map(|n| parallelism(cx, n)).unwrap_or(Some(Parallelism {
+        tensor: 1,
+        data: 1,
+        data_local: 1,
+        workers: 1,
+    }));
+    let accel = match r.child(cx, "accelerator") {
+        Some(n) => accelerator(cx, n),
+        None => service_accel.cloned(),
+    };
+    let containers: Vec<Container> =
+        r.children("container").into_iter().filter_map(|c| container(cx, c, false)).collect();
+    let init_containers: Vec<Container> =
+        r.children("init-container").into_iter().filter_map(|c| container(cx, c, true)).collect();
+    let volumes = r.children("volume").into_iter().filter_map(|v| volume(cx, v)).collect();
+    let strategy = r.child(cx, "strategy").and_then(|n| strategy(cx, n));
+    let node_selector = r.child_map(cx, "node-selector").unwrap_or_default();
+    let node_affinity = r.children("node-affinity").into_iter().filter_map(|n| node_affinity(cx, n)).collect();
+    let tolerations = r.children("toleration").into_iter().filter_map(|n| toleration(cx, n)).collect();
+    let annotations = r.child_map(cx, "annotations").unwrap_or_default();
+    let pod_annotations = r.child_map(cx, "pod-annotations").unwrap_or_default();
+    let resource_claims = r
+        .children("resource-claim")
+        .into_iter()
+        .filter_map(|n| {
+            let mut cr = Reader::new(n);
+            let name = cr.arg(cx, 0, "a name").and_then(|v| cx.name(v, "resource claim"));
+            let template = cr.req_prop(cx, "template").and_then(|v| cx.name(v, "resource claim template"));
+            cr.finish(cx);
+            Some(PodResourceClaim { name: name?, template: template? })
+        })
+        .collect();
+    let scheduler_name = r.child_value(cx, "scheduler-name").and_then(|v| cx.nonempty(v, "a scheduler name"));
+    let priority_class = r.child_value(cx, "priority-class").and_then(|v| cx.nonempty(v, "a priority class"));
+    let termination_grace_period = r.child_value(cx, "termination-grace-period").and_then(|v| seconds(cx, v));
+    let enable_service_links = r.child_value(cx, "enable-service-links").and_then(|v| cx.bool(v));
+    let image_pull_secrets = r.child_list(cx, "image-pull-secret");
+    r.finish(cx);
+    if containers.is_empty() && !node.children().iter().any(|c| c.name.name == "container") {
+        cx.error(with_origin(
+            Diagnostic::error("msws::role", format!("the `{}` role has no container", node.name.name))
+                .label(node.name.span, "no `container` inside")
+                .help(format!(
+                    "add `container \"vllm\" extends=\"std/vllm\"`, or use `{} extends=\"std/vllm-{}\"`",
+                    node.name.name, node.name.name
+                )),
+            node.origin.as_deref(),
+        ));
+    }
+    Some(Role {
+        replicas: replicas?,
+        parallelism: parallelism?,
+        accelerator: accel?,
+        containers,
+        init_containers,
+        volumes,
+        strategy,
+        node_selector,
+        node_affinity,
+        tolerations,
+        annotations,
+        pod_annotations,
+        resource_claims,
+        scheduler_name,
+        priority_class,
+        termination_grace_period,
+        enable_service_links,
+        image_pull_secrets,
+        span: node.name.span,
+    })
+}
+
+/// Seconds, written as a duration (`60s`) or a plain integer.
+fn seconds(cx: &mut Cx, v: &Value) -> Option<i64> {
+    match &v.literal {
+        Literal::Int(_) => cx.int_in(v, 0, i64::MAX.into(), "seconds").map(|i| i as i64),
+        _ => cx.duration(v).map(|d| d.seconds as i64),
+    }
+}
+
+/// The ModelService chart's rules: an unset size is derived from the others.
+fn parallelism(cx: &mut Cx, node: &Node) -> Option<Parallelism> {
+    let mut r = Reader::new(node);
+    let mut get = |name: &'static str, r: &mut Reader| r.prop(name).and_then(|v| cx.u32(v, 1, name));
+    let t = get("tensor", &mut r);
+    let d = get("data", &mut r);
+    let dl = get("data-local", &mut r);
+    let w = get("workers", &mut r);
+    r.finish(cx);
+    let tensor = t.unwrap_or(1);
+    let data = d.or(match (dl, w) {
+        (Some(dl), Some(w)) => Some(dl * w),
+        (Some(dl), None) => Some(dl),
+        _ => None,
+    });
+    let data_local = dl.or(match (d, w) {
+        (Some(d), Some(w)) => Some(d / w),
+        (Some(d), None) => Some(d),
+        _ => None,
+    });
+    let workers = w.or(match (d, dl) {
+        (Some(d), Some(dl)) => Some(d / dl),
+        _ => None,
+    });
+    let p = Parallelism {
+        tensor,
+        data: data.unwrap_or(1),
+        data_local: data_local.unwrap_or(1),
+        workers: workers.unwrap_or(1),
+    };
+    if p.data_local * p.workers != p.data {
+        cx.error(with_origin(
+            Diagnostic::error(
+                "msws::parallelism",
+                format!("data parallelism {} is not data-local {} × workers {}", p.data, p.data_local, p.workers),
+            )
+            .label(node.span, "inconsistent sizes")
+            .help("data = data-local × workers; give two of them and msws derives the third"),
+            node.origin.as_deref(),
+        ));
+        return None;
+    }
+    Some(p)
+}
+
+fn container(cx: &mut Cx, node: &Node, init: bool) -> Option<Container> {
+    let mut r = Reader::new(node);
+    let name = r.arg(cx, 0, "a name").and_then(|v| cx.name(v, "container"));
+    let image = r.req_prop(cx, "image").and_then(|v| cx.nonempty(v, "an image"));
+    let pull_policy =
+        r.prop("pull-policy").and_then(|v| cx.choice(v, "pull policy", &PULL_POLICIES)).map(str::to_string);
+    let kind_value = r.prop("command");
+    let mount_model = r.prop("mount-model").and_then(|v| cx.bool(v)).unwrap_or(false);
+    let working_dir = r.prop("working-dir").and_then(|v| cx.nonempty(v, "a directory"));
+    let restart_policy = if init {
+        r.prop("restart-policy")
+            .and_then(|v| cx.choice(v, "restart policy", &[("Always", "Always")]))
+            .map(str::to_string)
+    } else {
+        None
+    };
+    let command = r.child_list(cx, "command");
+    let command_kind = match kind_value {
+        Some(v) => cx.choice(v, "command kind", &CommandKind::ALL)?,
+        None => CommandKind::Custom,
+    };
+    if command_kind != CommandKind::Custom && !command.is_empty() {
+        let span =
+            node.children().iter().find(|c| c.name.name == "command").map(|c| c.name.span).unwrap_or(node.name.span);
+        cx.error(with_origin(
+            Diagnostic::error("msws::command", "a `command` list only goes with `command=\"custom\"`")
+                .label(span, "this command would be ignored")
+                .help("`vllm-serve` runs `vllm serve` and `image-default` the image's entrypoint; use `command=\"custom\"` to run your own"),
+            node.origin.as_deref(),
+        ));
+    }
+    if init && command_kind != CommandKind::Custom {
+        cx.error(
+            Diagnostic::error("msws::command", "an init container runs its own command")
+                .label(node.name.span, "init container")
+                .help("remove `command=`"),
+        );
+    }
+    let args = r.child_list(cx, "args");
+    let env = r.children("env").into_iter().filter_map(|n| env(cx, n)).collect::<Vec<_>>();
+    let mut seen_env: Vec<&str> = Vec::new();
+    for e in &env {
+        if seen_env.contains(&e.name.as_str()) {
+            cx.error(
+                Diagnostic::error("msws::duplicate", format!("environment variable `{}` is set twice", e.name))
+                    .label(node.name.span, "in this container"),
+            );
+        }
+        seen_env.push(&e.name);
+    }
+    let ports = r.children("port").into_iter().filter_map(|n| port(cx, n)).collect();
+    let resources = r.child(cx, "resources").map(|n| resources(cx, n)).unwrap_or_default();
+    let volume_mounts = r
+        .children("volume-mount")
+        .into_iter()
+        .filter_map(|n| {
+            let mut vr = Reader::new(n);
+            let name = vr.arg(cx, 0, "a volume name").and_then(|v| cx.name(v, "volume"));
+            let path = vr.req_prop(cx, "path").and_then(|v| cx.nonempty(v, "a mount path"));
+            let read_only = vr.prop("read-only").and_then(|v| cx.bool(v));
+            let sub_path = vr.prop("sub-path").and_then(|v| cx.nonempty(v, "a sub-path"));
+            vr.finish(cx);
+            Some(VolumeMount { name: name?, path: path?, read_only, sub_path })
+        })
+        .collect();
+    let probes = r.children("probe").into_iter().filter_map(|n| probe(cx, n)).collect();
+    let security_context = r.child(cx, "security-context").map(|n| security_context(cx, n));
+    r.finish(cx);
+    Some(Container {
+        name: name?,
+        image: image?,
+        pull_policy,
+        command_kind,
+        command,
+        args,
+        mount_model,
+        env,
+        ports,
+        resources,
+        volume_mounts,
+        probes,
+        security_context,
+        working_dir,
+        restart_policy,
+        span: node.head_span(),
+    })
+}
+
+fn env(cx: &mut Cx, node: &Node) -> Option<EnvVar> {
+    let mut r = Reader::new(node);
+    let name = r.arg(cx, 0, "a variable name").and_then(|v| cx.nonempty(v, "a variable name"));
+    let literal = r.opt_arg(1);
+    let field = r.prop("field");
+    let secret = r.prop("secret");
+    let config_map = r.prop("config-map");
+    let resource = r.prop("resource");
+    let key = r.prop("key");
+    let optional = r.prop("optional").and_then(|v| cx.bool(v));
+    let container = r.prop("container");
+    let divisor = r.prop("divisor");
+    r.finish(cx);
+    let sources = [literal.is_some(), field.is_some(), secret.is_some(), config_map.is_some(), resource.is_some()];
+    if sources.iter().filter(|s| **s).count() != 1 {
+        cx.error(with_origin(
+            Diagnostic::error("msws::env", "an `env` needs exactly one value")
+                .label(node.head_span(), "ambiguous or missing value")
+                .help("write `env \"NAME\" \"value\"`, or one of `field=\"status.podIP\"`, `secret=\"s\" key=\"k\"`, `config-map=\"c\" key=\"k\"`, `resource=\"limits.cpu\"`"),
+            node.origin.as_deref(),
+        ));
+        return None;
+    }
+    let need_key = |cx: &mut Cx| match key {
+        Some(k) => cx.nonempty(k, "a key"),
+        None => {
+            cx.error(with_origin(
+                Diagnostic::error("msws::env", "a secret or config map value needs `key=`")
+                    .label(node.head_span(), "which key?"),
+                node.origin.as_deref(),
+            ));
+            None
+        }
+    };
+    let value = if let Some(v) = literal {
+        EnvValue::Literal(match &v.literal {
+            Literal::Int(i) => i.to_string(),
+            Literal::Bool(b) => b.to_string(),
+            Literal::Float(f) => f.to_string(),
+            _ => cx.string(v)?,
+        })
+    } else if let Some(f) = field {
+        EnvValue::Field(cx.nonempty(f, "a field path")?)
+    } else if let Some(s) = secret {
+        let secret = cx.name(s, "secret")?;
+        EnvValue::SecretKey { secret, key: need_key(cx)?, optional }
+    } else if let Some(c) = config_map {
+        let config_map = cx.name(c, "config map")?;
+        EnvValue::ConfigMapKey { config_map, key: need_key(cx)?, optional }
+    } else if let Some(res) = resource {
+        EnvValue::Resource {
+            resource: cx.nonempty(res, "a resource")?,
+            container: container.and_then(|v| cx.name(v, "container")),
+            divisor: divisor.and_then(|v| cx.quantity(v)),
+        }
+    } else {
+        return None;
+    };
+    Some(EnvVar { name: name?, value })
+}
+
+fn port(cx: &mut Cx, node: &Node) -> Option<Port> {
+    let mut r = Reader::new(node);
+    let number = r.arg(cx, 0, "a port number").and_then(|v| cx.port(v));
+    let name = r.prop("name").and_then(|v| cx.name(v, "port"));
+    let protocol = r
+        .prop("protocol")
+        .and_then(|v| cx.choice(v, "protocol", &[("TCP", "TCP"), ("UDP", "UDP"), ("SCTP", "SCTP")]))
+        .map(str::to_string);
+    r.finish(cx);
+    Some(Port { number: number?, name, protocol })
+}
+
+fn volume(cx: &mut Cx, node: &Node) -> Option<Volume> {
+    let mut r = Reader::new(node);
+    let name = r.arg(cx, 0, "a name").and_then(|v| cx.name(v, "volume"));
+    let empty_dir = r.prop("empty-dir").and_then(|v| cx.bool(v));
+    let size_limit = r.prop("size-limit").and_then(|v| cx.quantity(v));
+    let medium = r.prop("medium").and_then(|v| cx.choice(v, "medium", &[("Memory", "Memory")])).map(str::to_string);
+    let claim = r.prop("claim").and_then(|v| cx.name(v, "claim"));
+    let read_only = r.prop("read-only").and_then(|v| cx.bool(v));
+    let config_map = r.prop("config-map").and_then(|v| cx.name(v, "config map"));
+    let secret = r.prop("secret").and_then(|v| cx.name(v, "secret"));
+    let host_path = r.prop("host-path").and_then(|v| cx.nonempty(v, "a path"));
+    let host_type = r.prop("type").and_then(|v| cx.nonempty(v, "a host path type"));
+    r.finish(cx);
+    let kinds = [
+        empty_dir == Some(true) || size_limit.is_some() || medium.is_some(),
+        claim.is_some(),
+        config_map.is_some(),
+        secret.is_some(),
+        host_path.is_some(),
+    ];
+    if kinds.iter().filter(|k| **k).count() != 1 {
+        cx.error(with_origin(
+            Diagnostic::error("msws::volume", "a volume needs exactly one source")
+                .label(node.head_span(), "which kind of volume?")
+                .help("write one of `empty-dir=#true`, `claim=\"pvc\"`, `config-map=\"name\"`, `secret=\"name\"`, `host-path=\"/path\"`"),
+            node.origin.as_deref(),
+        ));
+        return None;
+    }
+    let source = if let Some(claim) = claim {
+        VolumeSource::Claim { claim, read_only }
+    } else if let Some(name) = config_map {
+        VolumeSource::ConfigMap { name }
+    } else if let Some(name) = secret {
+        VolumeSource::Secret { name }
+    } else if let Some(path) = host_path {
+        VolumeSource::HostPath { path, kind: host_type }
+    } else {
+        VolumeSource::EmptyDir { medium, size_limit }
+    };
+    Some(Volume { name: name?, source })
+}
+
+fn strategy(cx: &mut Cx, node: &Node) -> Option<Strategy> {
+    let mut r = Reader::new(node);
+    let kind =
+        r.arg(cx, 0, "a strategy").and_then(|v| cx.choice(v, "strategy", &[("Recreate", 0), ("RollingUpdate", 1)]));
+    let mut int_or_percent = |name: &'static str, r: &mut Reader| {
+        r.prop(name).and_then(|v| match &v.literal {
+            Literal::Int(_) => cx.int_in(v, 0, i32::MAX.into(), name).map(|i| IntOrPercent::Int(i as i32)),
+            _ => cx.string(v).and_then(|s| {
+                if s.strip_suffix('%').is_some_and(|n| n.parse::<u32>().is_ok()) {
+                    Some(IntOrPercent::Percent(s))
+                } else {
+                    cx.error(
+                        Diagnostic::error("msws::invalid-value", format!("`{s}` is neither a number nor a percentage"))
+                            .label(v.span, "expected 1 or \"25%\""),
+                    );
+                    None
+                }
+            }),
+        })
+    };
+    let max_surge = int_or_percent("max-surge", &mut r);
+    let max_unavailable = int_or_percent("max-unavailable", &mut r);
+    r.finish(cx);
+    match kind? {
+        0 => {
+            if max_surge.is_some() || max_unavailable.is_some() {
+                cx.error(
+                    Diagnostic::error("msws::strategy", "`Recreate` takes no surge or unavailability settings")
+                        .label(node.head_span(), "here"),
+                );
+            }
+            Some(Strategy::Recreate)
+        }
+        _ => Some(Strategy::RollingUpdate { max_surge, max_unavailable }),
+    }
+}
+
+fn node_affinity(cx: &mut Cx, node: &Node) -> Option<NodeAffinity> {
+    let mut r = Reader::new(node);
+    let key = r.arg(cx, 0, "a node label key").and_then(|v| cx.nonempty(v, "a label key"));
+    let values: Vec<String> = r.rest_args(1).iter().filter_map(|v| cx.string(v)).collect();
+    let operator = r
+        .prop("operator")
+        .and_then(|v| {
+            cx.choice(
+                v,
+                "operator",
+                &[
+                    ("In", "In"),
+                    ("NotIn", "NotIn"),
+                    ("Exists", "Exists"),
+                    ("DoesNotExist", "DoesNotExist"),
+                    ("Gt", "Gt"),
+                    ("Lt", "Lt"),
+                ],
+            )
+        })
+        .unwrap_or("In");
+    r.finish(cx);
+    if matches!(operator, "In" | "NotIn") && values.is_empty() {
+        cx.error(
+            Diagnostic::error("msws::affinity", format!("`{operator}` needs at least one value"))
+                .label(node.head_span(), "no values")
+                .help("write `node-affinity \"accelerator\" \"nvidia-h100\"`"),
+        );
+    }
+    Some(NodeAffinity { key: key?, operator: operator.into(), values })
+}
+
+fn toleration(cx: &mut Cx, node: &Node) -> Option<Toleration> {
+    let mut r = Reader::new(node);
+    let mut s = |name: &'static str, r: &mut Reader| r.prop(name).and_then(|v| cx.nonempty(v, name));
+    let key = s("key", &mut r);
+    let value = s("value", &mut r);
+    let operator = r
+        .prop("operator")
+        .and_then(|v| cx.choice(v, "operator", &[("Exists", "Exists"), ("Equal", "Equal")]))
+        .map(str::to_string);
+    let effect = r
+        .prop("effect")
+        .and_then(|v| {
+            cx.choice(
+                v,
+                "effect",
+                &[("NoSchedule", "NoSchedule"), ("PreferNoSchedule", "PreferNoSchedule"), ("NoExecute", "NoExecute")],
+            )
+        })
+        .map(str::to_string);
+    let seconds = r.prop("seconds").and_then(|v| seconds(cx, v));
+    r.finish(cx);
+    Some(Toleration { key, operator, value, effect, seconds })
+}
+
+fn probe(cx: &mut Cx, node: &Node) -> Option<Probe> {
+    let mut r = Reader::new(node);
+    let kind = r.arg(cx, 0, "a probe kind").and_then(|v| {
+        cx.choice(
+            v,
+            "probe kind",
+            &[("liveness", ProbeKind::Liveness), ("readiness", ProbeKind::Readiness), ("startup", ProbeKind::Startup)],
+        )
+    });
+    let http = r.prop("http-get").and_then(|v| cx.nonempty(v, "a path"));
+    let port = r.prop("port").and_then(|v| cx.port(v));
+    let tcp = r.prop("tcp-port").and_then(|v| cx.port(v));
+    let exec = r.child_list(cx, "exec");
+    let mut secs = |name: &'static str, r: &mut Reader| r.prop(name).and_then(|v| seconds(cx, v)).map(|s| s as i32);
+    let initial_delay = secs("initial-delay", &mut r);
+    let period = secs("period", &mut r);
+    let timeout = secs("timeout", &mut r);
+    let failure_threshold =
+        r.prop("failure-threshold").and_then(|v| cx.u32(v, 1, "failure-threshold")).map(|i| i as i32);
+    let success_threshold =
+        r.prop("success-threshold").and_then(|v| cx.u32(v, 1, "success-threshold")).map(|i| i as i32);
+    r.finish(cx);
+    let action = match (http, port, tcp, exec.is_empty()) {
+        (Some(path), Some(port), None, true) => ProbeAction::HttpGet { path, port },
+        (None, None, Some(port), true) => ProbeAction::TcpSocket { port },
+        (None, None, None, false) => ProbeAction::Exec { command: exec },
+        _ => {
+            cx.error(with_origin(
+                Diagnostic::error("msws::probe", "a probe needs exactly one check")
+                    .label(node.head_span(), "which check?")
+                    .help("write `http-get=\"/health\" port=8200`, `tcp-port=8200`, or `{ exec \"cmd\" \"arg\" }`"),
+                node.origin.as_deref(),
+            ));
+            return None;
+        }
+    };
+    Some(Probe { kind: kind?, action, initial_delay, period, timeout, failure_threshold, success_threshold })
+}
+
+fn security_context(cx: &mut Cx, node: &Node) -> SecurityContext {
+    let mut r = Reader::new(node);
+    let mut b = |name: &'static str, r: &mut Reader| r.prop(name).and_then(|v| cx.bool(v));
+    let run_as_non_root = b("run-as-non-root", &mut r);
+    let allow_privilege_escalation = b("allow-privilege-escalation", &mut r);
+    let privileged = b("privileged", &mut r);
+    let read_only_root_filesystem = b("read-only-root-filesystem", &mut r);
+    let run_as_user =
+        r.prop("run-as-user").and_then(|v| cx.int_in(v, 0, i64::MAX.into(), "a user id")).map(|i| i as i64);
+    let run_as_group =
+        r.prop("run-as-group").and_then(|v| cx.int_in(v, 0, i64::MAX.into(), "a group id")).map(|i| i as i64);
+    let capabilities_add = r.child_list(cx, "capabilities-add");
+    let capabilities_drop = r.child_list(cx, "capabilities-drop");
+    r.finish(cx);
+    SecurityContext {
+        run_as_non_root,
+        run_as_user,
+        run_as_group,
+        allow_privilege_escalation,
+        privileged,
+        read_only_root_filesystem,
+        capabilities_add,
+        capabilities_drop,
+    }
+}

@@ -1,0 +1,299 @@
+//! Presets: named bodies a node can `extends`. The standard library's presets are named `std/…`;
+//! a workspace declares its own with `preset "name" for="container" { … }`.
+//!
+//! Expansion happens on the syntax tree, before typed reading, so a preset can hold anything the
+//! node it extends can hold. Merge rules (documented in docs/language.md, "Presets"):
+//! - properties: the node's own win over the preset's;
+//! - arguments: the node's own replace the preset's when it has any;
+//! - children that repeat as a list (`args`, `after`, `toleration`, `node-affinity`,
+//!   `resource-claim`, `image-pull-secret`) are appended after the preset's;
+//! - keyed children (`container`, `init-container`, `env`, `volume`, `volume-mount`, `port`,
+//!   `probe`) merge with the preset's child of the same key, by these same rules;
+//! - any other child merges with the preset's child of the same name, by these same rules.
+//!
+//! Every node and value copied from a preset carries an [`Origin`], so a diagnostic inside a preset
+//! points at the preset and at the place that used it.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use crate::diag::{Diagnostic, Span, did_you_mean};
+use crate::syntax::{Document, Literal, Node, Origin};
+
+use super::read::{Cx, Reader, with_origin};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PresetKind {
+    Storage,
+    Download,
+    ModelService,
+    Role,
+    Container,
+}
+
+impl PresetKind {
+    pub const ALL: [(&'static str, PresetKind); 5] = [
+        ("storage", PresetKind::Storage),
+        ("download", PresetKind::Download),
+        ("model-service", PresetKind::ModelService),
+        ("role", PresetKind::Role),
+        ("container", PresetKind::Container),
+    ];
+    fn as_str(self) -> &'static str {
+        PresetKind::ALL.iter().find(|(_, k)| *k == self).map(|(s, _)| *s).unwrap_or("?")
+    }
+}
+
+struct Preset {
+    kind: PresetKind,
+    /// The body: the preset node's properties (but `for`) and children, named like the node kind.
+    body: Node,
+    span: Span,
+}
+
+#[derive(Default)]
+pub struct Presets {
+    map: BTreeMap<String, Preset>,
+}
+
+pub const STD_PREFIX: &str = "std/";
+
+/// Children merged by list, by key, or (otherwise) by name.
+const APPENDED: &[&str] = &["args", "after", "toleration", "node-affinity", "resource-claim", "image-pull-secret"];
+const KEYED: &[&str] = &["container", "init-container", "env", "volume", "volume-mount", "port", "probe"];
+
+impl Presets {
+    /// Registers the presets of a standard library file.
+    pub fn add_stdlib(&mut self, doc: &Document, cx: &mut Cx) {
+        for node in &doc.nodes {
+            self.declare(node, true, cx);
+        }
+    }
+
+    /// Reads a `preset "name" for="kind" … { … }` node.
+    pub fn declare(&mut self, node: &Node, stdlib: bool, cx: &mut Cx) {
+        let mut r = Reader::new(node);
+        let name = r.arg(cx, 0, "a name").and_then(|v| cx.nonempty(v, "a preset name"));
+        let kind = r.req_prop(cx, "for").and_then(|v| cx.choice(v, "preset kind", &PresetKind::ALL));
+        // Everything else on the node is the body; it is checked where the preset is used.
+        let (Some(name), Some(kind)) = (name, kind) else { return };
+        if !stdlib && name.contains('/') {
+            cx.error(
+                Diagnostic::error("msws::invalid-name", format!("preset name `{name}` contains `/`"))
+                    .label(node.args[0].span, "local preset names cannot contain `/`")
+                    .help("names with `/` are reserved for the standard library (`std/…`)"),
+            );
+            return;
+        }
+        let full = if stdlib { format!("{STD_PREFIX}{name}") } else { name };
+        if let Some(prev) = self.map.get(&full) {
+            cx.error(
+                Diagnostic::error("msws::duplicate", format!("preset `{full}` is declared twice"))
+                    .label(node.head_span(), "declared again here")
+                    .label(prev.span, "first declared here"),
+            );
+            return;
+        }
+        let body = Node {
+            name: crate::syntax::Ident { name: kind.as_str().into(), span: node.name.span },
+            ty: None,
+            args: vec![],
+            props: node.props.iter().filter(|p| p.key.name != "for").cloned().collect(),
+            children: node.children.clone(),
+            span: node.span,
+            origin: None,
+        };
+        self.map.insert(full, Preset { kind, body, span: node.head_span() });
+    }
+
+    /// Resolves `extends` on `node` and, recursively, on the children that can carry it.
+    /// `implicit` is the preset used when the node names none.
+    pub fn expand(&self, node: &Node, kind: PresetKind, implicit: Option<&str>, cx: &mut Cx) -> Node {
+        self.expand_in(node, kind, implicit, cx, &mut Vec::new())
+    }
+
+    fn expand_in(
+        &self,
+        node: &Node,
+        kind: PresetKind,
+        implicit: Option<&str>,
+        cx: &mut Cx,
+        stack: &mut Vec<String>,
+    ) -> Node {
+        let mut node = node.clone();
+        let extends = node.props.iter().rposition(|p| p.key.name == "extends").map(|i| node.props.remove(i));
+        node.props.retain(|p| p.key.name != "extends");
+        let target = match &extends {
+            Some(p) => cx.string(&p.value).map(|s| (s, p.value.span, p.value.origin.clone())),
+            None => implicit.map(|s| (s.to_string(), node.name.span, None)),
+        };
+        if let Some((name, span, value_origin)) = target {
+            node = self.apply(node, kind, &name, span, value_origin, extends.is_some(), cx, stack);
+        }
+        if let Some(children) = node.children.take() {
+            let expanded = children
+                .into_iter()
+                .map(|c| match child_kind(kind, &c.name.name) {
+                    Some(k) => self.expand_in(&c, k, None, cx, stack),
+                    None => c,
+                })
+                .collect();
+            node.children = Some(expanded);
+        }
+        node
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn apply(
+        &self,
+        node: Node,
+        kind: PresetKind,
+        name: &str,
+        span: Span,
+        value_origin: Option<Arc<Origin>>,
+        explicit: bool,
+        cx: &mut Cx,
+        stack: &mut Vec<String>,
+    ) -> Node {
+        let Some(preset) = self.map.get(name) else {
+            let same_kind = self.map.iter().filter(|(_, p)| p.kind == kind).map(|(n, _)| n.as_str());
+            let mut d = Diagnostic::error("msws::unknown-preset", format!("unknown preset `{name}`"))
+                .label(span, "no such preset");
+            d = match did_you_mean(name, same_kind) {
+                Some(m) => d.help(format!("did you mean `{m}`?")),
+                None => d.help(format!("declare it with `preset \"{name}\" for=\"{}\" {{ … }}`", kind.as_str())),
+            };
+            cx.error(with_origin(d, value_origin.as_deref()));
+            return node;
+        };
+        if preset.kind != kind {
+            let d = Diagnostic::error(
+                "msws::preset-kind",
+                format!("preset `{name}` is for a {}, but it is used on a {}", preset.kind.as_str(), kind.as_str()),
+            )
+            .label(span, format!("used on a {}", kind.as_str()))
+            .label(preset.span, format!("declared for a {}", preset.kind.as_str()));
+            cx.error(with_origin(d, value_origin.as_deref()));
+            return node;
+        }
+        if let Some(pos) = stack.iter().position(|s| s == name) {
+            let chain = stack[pos..].iter().chain([&name.to_string()]).cloned().collect::<Vec<_>>().join(" → ");
+            cx.error(
+                Diagnostic::error("msws::preset-cycle", format!("presets extend each other in a cycle: {chain}"))
+                    .label(span, "this `extends` closes the cycle"),
+            );
+            return node;
+        }
+        stack.push(name.to_string());
+        let base = self.expand_in(&preset.body, kind, None, cx, stack);
+        stack.pop();
+        // Nodes and values from the preset remember where it was used. An implicit preset (the
+        // default downloader) has no `extends` to point at, so it adds no note.
+        let base = if explicit {
+            let origin = Arc::new(Origin { preset: name.to_string(), used_at: span, parent: node.origin.clone() });
+            stamp(base, &origin)
+        } else {
+            base
+        };
+        merge(base, node)
+    }
+}
+
+/// Which children of a `kind` node can themselves extend a preset, and of what kind.
+fn child_kind(kind: PresetKind, child: &str) -> Option<PresetKind> {
+    match (kind, child) {
+        (PresetKind::ModelService, "decode" | "prefill") => Some(PresetKind::Role),
+        (PresetKind::Role, "container" | "init-container") => Some(PresetKind::Container),
+        _ => None,
+    }
+}
+
+/// Marks everything in `node` as coming from the preset `origin` (keeping deeper origins, which
+/// now continue into this one).
+fn stamp(mut node: Node, origin: &Arc<Origin>) -> Node {
+    let mark = |o: &mut Option<Arc<Origin>>| {
+        *o = Some(match o.take() {
+            None => origin.clone(),
+            Some(inner) => chain(&inner, origin),
+        });
+    };
+    mark(&mut node.origin);
+    for a in &mut node.args {
+        mark(&mut a.origin);
+    }
+    for p in &mut node.props {
+        mark(&mut p.value.origin);
+    }
+    if let Some(children) = node.children.take() {
+        node.children = Some(children.into_iter().map(|c| stamp(c, origin)).collect());
+    }
+    node
+}
+
+fn chain(inner: &Arc<Origin>, outer: &Arc<Origin>) -> Arc<Origin> {
+    Arc::new(Origin {
+        preset: inner.preset.clone(),
+        used_at: inner.used_at,
+        parent: Some(match &inner.parent {
+            None => outer.clone(),
+            Some(p) => chain(p, outer),
+        }),
+    })
+}
+
+fn same_key(a: &Node, b: &Node) -> bool {
+    let key = |n: &Node| n.args.first().map(|v| v.literal.clone());
+    match (key(a), key(b)) {
+        (Some(Literal::Int(x)), Some(Literal::Int(y))) => x == y,
+        (x, y) => x == y,
+    }
+}
+
+/// The node `over` on top of the preset body `base`.
+pub fn merge(base: Node, over: Node) -> Node {
+    let mut out = over.clone();
+    if out.ty.is_none() {
+        out.ty = base.ty.clone();
+    }
+    if over.args.is_empty() {
+        out.args = base.args.clone();
+    }
+    let mut props = base.props.clone();
+    for p in over.props {
+        match props.iter_mut().find(|q| q.key.name == p.key.name) {
+            Some(q) => *q = p,
+            None => props.push(p),
+        }
+    }
+    out.props = props;
+    out.children = match (base.children, over.children) {
+        (None, None) => None,
+        (b, o) => {
+            let mut result: Vec<Node> = b.unwrap_or_default();
+            let mut matched = vec![false; result.len()];
+            for oc in o.unwrap_or_default() {
+                let name = oc.name.name.as_str();
+                let found = if APPENDED.contains(&name) {
+                    None
+                } else {
+                    let keyed = KEYED.contains(&name);
+                    (0..result.len())
+                        .find(|&j| !matched[j] && result[j].name.name == name && (!keyed || same_key(&result[j], &oc)))
+                };
+                match found {
+                    Some(j) => {
+                        let base_child = std::mem::replace(&mut result[j], oc.clone());
+                        result[j] = merge(base_child, oc);
+                        matched[j] = true;
+                    }
+                    None => {
+                        result.push(oc);
+                        matched.push(true);
+                    }
+                }
+            }
+            Some(result)
+        }
+    };
+    out
+}
