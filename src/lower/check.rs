@@ -11,23 +11,25 @@ use super::read::{Cx, with_origin};
 
 /// Warns about a path inside a claim that looks absolute or carries a debugging pod's mount prefix.
 pub fn path_lint(cx: &mut Cx, path: &str, span: Span, origin: Option<&Origin>) {
+    let relative = path.trim_start_matches('/');
     if path.starts_with('/') {
         cx.error(with_origin(
             Diagnostic::warning("msws::lint::model-path", format!("`{path}` looks like an absolute path"))
                 .label(span, "paths here are relative to the claim's root")
-                .help("the leading `/` is ignored; write the path inside the claim, e.g. `models/opt-125m`"),
+                .help(format!("the leading `/` is ignored; write the path inside the claim: `{relative}`")),
             origin,
         ));
     }
-    let first = path.trim_start_matches('/').split('/').next().unwrap_or("");
-    if first == "mnt" {
+    if let Some(inside) = relative.strip_prefix("mnt/").or((relative == "mnt").then_some("")) {
         cx.error(with_origin(
             Diagnostic::warning(
                 "msws::lint::model-path",
                 format!("`{path}` starts with `mnt/`, like a debugging pod's mount path"),
             )
             .label(span, "probably includes where a debug pod mounted the claim")
-            .help("write the path inside the claim: files a debug pod saw at `/mnt/models/x` are at `models/x`"),
+            .help(format!(
+                "write the path inside the claim: what a debug pod saw at `/{relative}` is at `{inside}` on the claim"
+            )),
             origin,
         ));
     }
@@ -89,14 +91,29 @@ pub fn check(cx: &mut Cx, ws: &mut Workspace) {
     let mut targets: BTreeMap<(String, String), &Download> = BTreeMap::new();
     for d in &ws.downloads {
         if let Some(prev) = targets.insert((d.storage.clone(), d.path.clone()), d) {
+            let place = if d.path.is_empty() { "the root".to_string() } else { format!("`{}`", d.path) };
             cx.error(
                 Diagnostic::error(
                     "msws::download-target",
                     format!("downloads `{}` and `{}` write to the same place", prev.name, d.name),
                 )
-                .label(d.span, format!("writes {}/{}", d.storage, d.path))
-                .label(prev.span, "also writes there")
+                .label(d.storage_span, format!("writes {place} of claim `{}`", d.storage))
+                .label(prev.storage_span, "and so does this one")
                 .help("give each download its own `path=`"),
+            );
+        }
+        // A download writes; a claim that can only be read would fail it at apply time.
+        if let Some(storage) = ws.storage(&d.storage)
+            && storage.access == AccessMode::ReadOnlyMany
+        {
+            cx.error(
+                Diagnostic::error(
+                    "msws::download-target",
+                    format!("download `{}` writes into `{}`, a ReadOnlyMany claim", d.name, d.storage),
+                )
+                .label(d.storage_span, "the downloader cannot write here")
+                .label(storage.span, "ReadOnlyMany")
+                .help("download into a ReadWriteMany or ReadWriteOnce claim; ReadOnlyMany fits a claim that already holds the model, served with `uri \"pvc://…\"`"),
             );
         }
     }
@@ -158,6 +175,11 @@ pub fn check(cx: &mut Cx, ws: &mut Workspace) {
     let mut fullnames: BTreeMap<&str, &ModelService> = BTreeMap::new();
     let mut selectors: BTreeMap<&Map, &ModelService> = BTreeMap::new();
     for svc in &ws.services {
+        // A second declaration of the same name is already reported as a duplicate; that it also
+        // collides with the first would say the same thing twice.
+        if ws.services.iter().take_while(|s| !std::ptr::eq(*s, svc)).any(|s| s.name == svc.name) {
+            continue;
+        }
         if let Some(prev) = fullnames.insert(&svc.fullname, svc) {
             cx.error(
                 Diagnostic::error(
@@ -206,7 +228,11 @@ pub fn check(cx: &mut Cx, ws: &mut Workspace) {
             cx.error(d);
         }
     }
-    lints(cx, ws);
+    // An error often causes a lint (a misspelt `served-name` is also a missing one): lint only a
+    // workspace that is otherwise right.
+    if !cx.sink.has_errors() {
+        lints(cx, ws);
+    }
 }
 
 fn duplicates(cx: &mut Cx, ws: &Workspace) {
@@ -217,7 +243,10 @@ fn duplicates(cx: &mut Cx, ws: &Workspace) {
                 cx.error(
                     Diagnostic::error("msws::duplicate", format!("two {kind} declarations are named `{name}`"))
                         .label(span, "declared again here")
-                        .label(*first, "first declared here"),
+                        .label(*first, "first declared here")
+                        .help(format!(
+                            "names are unique among {kind} declarations (imported files included): rename or remove one"
+                        )),
                 );
             } else {
                 seen.insert(name, span);
@@ -264,14 +293,15 @@ fn lints(cx: &mut Cx, ws: &Workspace) {
                 }
             }
         }
-        let pods: u32 = users.iter().map(|u| u.1).sum();
+        // Summed wide: replicas are any u32, and two roles of u32::MAX must not overflow.
+        let pods: u64 = users.iter().map(|u| u64::from(u.1)).sum();
         if pods > 1 {
             let who = users.iter().map(|(n, r, _)| format!("{n} ×{r}")).collect::<Vec<_>>().join(", ");
             let mut d = Diagnostic::warning(
                 "msws::lint::single-attach",
                 format!("claim `{}` is {} but {pods} pods mount it ({who})", storage.name, storage.access.as_str()),
             )
-            .label(storage.span, format!("{}", storage.access.as_str()));
+            .label(storage.span, storage.access.as_str());
             for (n, _, span) in &users {
                 d = d.label(*span, format!("{n} mounts it"));
             }
@@ -307,7 +337,7 @@ fn lints(cx: &mut Cx, ws: &Workspace) {
                 )
                 .label(storage.span, format!("{claim_size}"))
                 .label(svc.span, format!("model-size {size}"))
-                .help("the download will run out of space; make the claim larger"),
+                .help(format!("the model will not fit: make the claim at least {size}, with room to spare")),
             );
         }
     }

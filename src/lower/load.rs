@@ -77,10 +77,13 @@ pub struct Loaded {
     pub stdlib: Vec<Document>,
     /// Every user file read (root first), for hashing and token scanning.
     pub files: Vec<FileId>,
+    /// A user file had a syntax error: its declarations are missing, so checking the rest would
+    /// only report their absence (no workspace, dangling references).
+    pub syntax_errors: bool,
 }
 
 pub fn load(root: &Path, files: &dyn Files, map: &mut SourceMap, sink: &mut Sink) -> Loaded {
-    let mut loaded = Loaded { nodes: vec![], stdlib: vec![], files: vec![] };
+    let mut loaded = Loaded { nodes: vec![], stdlib: vec![], files: vec![], syntax_errors: false };
     for (name, text) in STDLIB {
         let id = map.add(format!("<stdlib>/{name}"), None, *text);
         if let Some(doc) = syntax::parse(id, text, sink) {
@@ -111,7 +114,10 @@ fn read_file(
 ) {
     loaded.files.push(id);
     let text = map.get(id).text.clone();
-    let Some(doc) = syntax::parse(id, &text, sink) else { return };
+    let Some(doc) = syntax::parse(id, &text, sink) else {
+        loaded.syntax_errors = true;
+        return;
+    };
     let dir = map.get(id).path.as_deref().and_then(Path::parent).map(Path::to_path_buf).unwrap_or_default();
     for node in doc.nodes {
         if node.name.name != "import" {
@@ -143,11 +149,20 @@ fn read_file(
         let text = match files.read(&path) {
             Ok(t) => t,
             Err(e) => {
-                sink.push(
-                    Diagnostic::error("msws::import", format!("cannot read imported file {}: {e}", path.display()))
-                        .label(node.args[0].span, "imported here")
-                        .help("import paths are relative to the file that imports them"),
-                );
+                let message = match e.kind() {
+                    std::io::ErrorKind::NotFound => format!("the imported file {} does not exist", path.display()),
+                    _ => format!("cannot read the imported file {}: {e}", path.display()),
+                };
+                sink.push(Diagnostic::error("msws::import", message).label(node.args[0].span, "imported here").help(
+                    format!(
+                        "import paths are relative to the file that imports them, here {}",
+                        if dir.as_os_str().is_empty() {
+                            "the current directory".to_string()
+                        } else {
+                            format!("`{}/`", dir.display())
+                        }
+                    ),
+                ));
                 continue;
             }
         };

@@ -96,6 +96,15 @@ fn lower(
         }
     }
 
+    // A file with a syntax error contributed nothing: checking the rest would only report its
+    // declarations as missing.
+    if loaded.syntax_errors {
+        return None;
+    }
+    for top in &loaded.nodes {
+        type_annotations(&top.node, sink);
+    }
+
     // Variables set on `import` nodes: `import "base.kdl" replicas=4`.
     let mut imported: BTreeMap<String, (Literal, Span)> = BTreeMap::new();
     for top in loaded.nodes.iter().filter(|t| t.node.name.name == "import") {
@@ -112,7 +121,7 @@ fn lower(
         }
     }
     for top in loaded.nodes.iter().filter(|t| t.node.name.name == "var") {
-        let mut cx = Cx { sink, vars };
+        let mut cx = Cx::new(sink, vars);
         let mut r = Reader::new(&top.node);
         let name = r.arg(&mut cx, 0, "a name").and_then(|v| match &v.literal {
             Literal::String(s)
@@ -120,15 +129,30 @@ fn lower(
             {
                 Some((s.clone(), v.span))
             }
+            Literal::String(s) => {
+                let fixed: String =
+                    s.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '-' }).collect();
+                cx.error(
+                    Diagnostic::error("msws::variable", format!("`{s}` is not a valid variable name"))
+                        .label(v.span, "invalid variable name")
+                        .help(format!(
+                            "a variable name is letters, digits, `-` and `_`, such as `{}`",
+                            fixed.trim_matches('-')
+                        )),
+                );
+                None
+            }
             _ => {
                 cx.error(
-                    Diagnostic::error("msws::variable", "a variable name is letters, digits, `-` and `_`")
-                        .label(v.span, "invalid variable name"),
+                    Diagnostic::error("msws::variable", "a variable name is a string")
+                        .label(v.span, "not a string")
+                        .help("write `var \"name\" default=…`"),
                 );
                 None
             }
         });
-        let default = r.prop("default").map(|v| v.literal.clone());
+        // `default=#null` gives no default: the value must then come from outside.
+        let default = r.prop("default").map(|v| v.literal.clone()).filter(|l| *l != Literal::Null);
         let _description = r.prop("description").and_then(|v| cx.string(v));
         r.finish(&mut cx);
         if let Some((name, span)) = name {
@@ -151,7 +175,7 @@ fn lower(
 
     let mut presets = Presets::default();
     {
-        let mut cx = Cx { sink, vars };
+        let mut cx = Cx::new(sink, vars);
         for doc in &loaded.stdlib {
             presets.add_stdlib(doc, &mut cx);
         }
@@ -160,7 +184,13 @@ fn lower(
         }
     }
 
-    let mut cx = Cx { sink, vars };
+    let mut cx = Cx::new(sink, vars);
+    cx.steps = loaded
+        .nodes
+        .iter()
+        .filter(|t| matches!(t.node.name.name.as_str(), "storage" | "secret" | "download" | "model-service"))
+        .filter_map(|t| Some(format!("{}/{}", t.node.name.name, t.node.key()?)))
+        .collect();
     let root_file = loaded.files.first().copied()?;
     let ws_nodes: Vec<&load::TopNode> = loaded.nodes.iter().filter(|t| t.node.name.name == "workspace").collect();
     for t in ws_nodes.iter().filter(|t| !t.root) {
@@ -173,9 +203,10 @@ fn lower(
     let roots: Vec<&&load::TopNode> = ws_nodes.iter().filter(|t| t.root).collect();
     if let [_, second, ..] = roots.as_slice() {
         cx.error(
-            Diagnostic::error("msws::duplicate", "a file declares one workspace")
+            Diagnostic::error("msws::duplicate", "the file declares two workspaces")
                 .label(second.node.head_span(), "a second `workspace`")
-                .label(roots[0].node.head_span(), "the first"),
+                .label(roots[0].node.head_span(), "the first")
+                .help("one file is one workspace; to share declarations between workspaces, move them to a file without a `workspace` node and `import` it from each"),
         );
     }
     let Some(ws_node) = roots.first() else {
@@ -234,4 +265,21 @@ fn lower(
     }
     check::check(&mut cx, &mut ws);
     Some(ws)
+}
+
+/// KDL type annotations (`(u8)"5"`) mean nothing in a workspace file; one that is silently ignored
+/// would suggest a check msws does not make.
+fn type_annotations(node: &crate::syntax::Node, sink: &mut Sink) {
+    let types =
+        node.ty.iter().chain(node.args.iter().chain(node.props.iter().map(|p| &p.value)).filter_map(|v| v.ty.as_ref()));
+    for ty in types {
+        sink.push(
+            Diagnostic::error("msws::type-annotation", format!("type annotation `({})` is not used", ty.name))
+                .label(ty.span, "msws gives type annotations no meaning")
+                .help(format!("remove `({})`; values are checked by the property they are given to", ty.name)),
+        );
+    }
+    for c in node.children() {
+        type_annotations(c, sink);
+    }
 }

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::diag::Diagnostic;
+use crate::diag::{Diagnostic, Span};
 use crate::model::*;
 use crate::syntax::{Literal, Node, Value};
 
@@ -45,7 +45,9 @@ pub fn workspace(cx: &mut Cx, node: &Node) -> Option<(String, u32, Option<String
     let labels = r.child_map(cx, "labels").unwrap_or_default();
     let annotations = r.child_map(cx, "annotations").unwrap_or_default();
     r.finish(cx);
-    Some((name?, format?, namespace, labels, annotations))
+    // A bad name is reported and makes the run fail, but the declarations can still be checked
+    // under a placeholder; only an unknown format leaves them without a meaning.
+    Some((name.unwrap_or_default(), format?, namespace, labels, annotations))
 }
 
 fn formats() -> String {
@@ -120,7 +122,7 @@ pub fn secret(cx: &mut Cx, node: &Node) -> Option<Secret> {
                 );
                 return None;
             }
-            if let Some(k) = key {
+            if let Some(k) = node.prop("key").filter(|_| key.is_some()) {
                 cx.error(
                     Diagnostic::error("msws::secret", "`key=` only applies to a secret built from the environment")
                         .label(k.span, "not used with `existing=#true`")
@@ -130,13 +132,15 @@ pub fn secret(cx: &mut Cx, node: &Node) -> Option<Secret> {
             SecretSource::Existing
         }
         (Some(a), Some(b)) => {
+            let whole = |key: &str, v: &Value| node.prop(key).map(|p| p.span).unwrap_or(v.span);
             cx.error(
                 Diagnostic::error(
                     "msws::secret",
                     "a secret is either built from the environment or existing, not both",
                 )
-                .label(a.span, "built from the environment")
-                .label(b.span, "existing"),
+                .label(whole("existing", b), "existing")
+                .label(whole("from-env", a), "built from the environment")
+                .help("keep `from-env=` to let msws create the Secret, or `existing=#true` to use one already in the namespace"),
             );
             return None;
         }
@@ -154,13 +158,16 @@ pub fn secret(cx: &mut Cx, node: &Node) -> Option<Secret> {
 
 fn secret_ref(cx: &mut Cx, node: &Node, default_key: &str) -> Option<SecretKeyRef> {
     let mut r = Reader::new(node);
-    let secret = r.req_prop(cx, "secret").and_then(|v| cx.name(v, "secret"));
+    let secret_value = r.req_prop(cx, "secret");
+    let secret = secret_value.and_then(|v| cx.name(v, "secret"));
     let key = match r.prop("key") {
         Some(v) => cx.nonempty(v, "a key"),
         None => Some(default_key.to_string()),
     };
     r.finish(cx);
-    Some(SecretKeyRef { secret: secret?, key: key?, span: node.head_span() })
+    // The span is the secret's name, where a reference to a missing secret is pointed out.
+    let span = secret_value.map(|v| v.span).unwrap_or(node.head_span());
+    Some(SecretKeyRef { secret: secret?, key: key?, span })
 }
 
 pub fn after(cx: &mut Cx, r: &mut Reader) -> Vec<After> {
@@ -183,16 +190,29 @@ pub fn after(cx: &mut Cx, r: &mut Reader) -> Vec<After> {
                     out.push(After { kind, name: name.to_string(), span: v.span })
                 }
                 _ => {
-                    let kind = s.split_once('/').map(|(k, _)| k).unwrap_or(&s);
                     let kinds = StepKind::ALL.map(StepKind::as_str);
+                    let named = format!("steps are named {}", kinds.map(|k| format!("`{k}/…`")).join(", "));
                     let mut d = Diagnostic::error("msws::after", format!("`{s}` is not a step"))
                         .label(v.span, "expected `kind/name`");
-                    d = match crate::diag::did_you_mean(kind, kinds) {
-                        Some(k) if k != kind => d.help(format!(
-                            "did you mean `{k}/…`? steps are named {}",
-                            kinds.map(|k| format!("`{k}/…`")).join(", ")
-                        )),
-                        _ => d.help(format!("steps are named {}", kinds.map(|k| format!("`{k}/…`")).join(", "))),
+                    d = match s.split_once('/') {
+                        Some((kind, name)) => match crate::diag::did_you_mean(kind, kinds) {
+                            Some(k) => d.help(format!("did you mean `{k}/{name}`? {named}")),
+                            None => d.help(named),
+                        },
+                        // A bare name: the steps of that name, whatever their kind.
+                        None => {
+                            let same: Vec<String> = cx
+                                .steps
+                                .iter()
+                                .filter(|id| id.split_once('/').is_some_and(|(_, n)| n == s))
+                                .map(|id| format!("`{id}`"))
+                                .collect();
+                            if same.is_empty() {
+                                d.help(format!("name the step with its kind; {named}"))
+                            } else {
+                                d.help(format!("name the step with its kind: did you mean {}?", same.join(" or ")))
+                            }
+                        }
                     };
                     cx.error(with_origin(d, v.origin.as_deref()));
                 }
@@ -268,17 +288,20 @@ pub fn download(cx: &mut Cx, node: &Node) -> Option<Download> {
     let token = r.child(cx, "token").and_then(|t| secret_ref(cx, t, "HF_TOKEN"));
     let image = r.req_child_value(cx, "image").and_then(|v| cx.nonempty(v, "an image"));
     let resources = r.child(cx, "resources").map(|n| resources(cx, n)).unwrap_or_default();
-    let timeout = r.req_child_value(cx, "timeout").and_then(|v| cx.duration(v));
+    let timeout_value = r.req_child_value(cx, "timeout");
+    let timeout = timeout_value.and_then(|v| cx.duration(v));
     let backoff_limit = r.req_child_value(cx, "backoff-limit").and_then(|v| cx.u32(v, 0, "backoff-limit"));
     let after = after(cx, &mut r);
     r.finish(cx);
-    if let Some(t) = timeout
+    if let (Some(t), Some(v)) = (timeout, timeout_value)
         && t.seconds == 0
     {
-        cx.error(
+        cx.error(with_origin(
             Diagnostic::error("msws::invalid-value", "a download timeout must be longer than 0s")
-                .label(node.head_span(), "here"),
-        );
+                .label(v.span, "no time to download")
+                .help("give the download time to finish, e.g. `timeout \"2h\"`"),
+            v.origin.as_deref(),
+        ));
         return None;
     }
     Some(Download {
@@ -376,7 +399,8 @@ fn accelerator(cx: &mut Cx, node: &Node) -> Option<Accelerator> {
         if kind == "cpu" {
             cx.error(
                 Diagnostic::error("msws::accelerator", "DRA needs a device; `cpu` has none")
-                    .label(node.head_span(), "cpu with DRA"),
+                    .label(node.head_span(), "cpu with DRA")
+                    .help("remove `dra`, or name a device accelerator such as `accelerator \"nvidia\" dra=#true`"),
             );
         }
         Some(d)
@@ -440,7 +464,7 @@ fn routing(cx: &mut Cx, node: Option<&Node>) -> Routing {
     if let Some(pn) = r.child(cx, "proxy") {
         let mut pr = Reader::new(pn);
         let enabled = pr.prop("enabled").and_then(|v| cx.bool(v)).unwrap_or(true);
-        let mut proxy = routing.proxy.take().unwrap_or_else(|| unreachable_proxy());
+        let mut proxy = routing.proxy.take().unwrap_or_else(unreachable_proxy);
         if let Some(v) = pr.prop("image").and_then(|v| cx.nonempty(v, "an image")) {
             proxy.image = v;
         }
@@ -499,7 +523,7 @@ pub fn model_service(cx: &mut Cx, node: &Node) -> Option<ModelService> {
             uri: ModelUri::Pvc { claim: String::new(), path: String::new() },
             span: m.span,
         }),
-        (None, Some(u)) => cx.string(u).and_then(|s| match ModelUri::parse(&s) {
+        (None, Some(u)) => cx.nonempty(u, "a model URI").and_then(|s| match ModelUri::parse(&s) {
             Ok(uri) => {
                 if let Some(p) = uri.claim_path() {
                     super::check::path_lint(cx, &p, u.span, u.origin.as_deref());
@@ -515,23 +539,25 @@ pub fn model_service(cx: &mut Cx, node: &Node) -> Option<ModelService> {
             }
         }),
         (Some(m), Some(u)) => {
-            cx.error(
+            cx.error(with_origin(
                 Diagnostic::error(
                     "msws::model",
                     "a model-service serves either a download (`model`) or a URI (`uri`), not both",
                 )
+                .label(u.span, "a URI")
                 .label(m.span, "a download")
-                .label(u.span, "a URI"),
-            );
+                .help("keep one: `model` serves a download of this workspace from its claim"),
+                u.origin.as_deref(),
+            ));
             None
         }
         (None, None) => {
-            cx.error(with_origin(
+            cx.missing(
+                node,
                 Diagnostic::error("msws::model", "the model-service does not say which model to serve")
                     .label(node.head_span(), "no `model` or `uri`")
                     .help("add `model \"<download name>\"` to serve a download of this workspace, or `uri \"hf://org/model\"` (or pvc://, pvc+hf://, oci://)"),
-                node.origin.as_deref(),
-            ));
+            );
             None
         }
     };
@@ -541,7 +567,8 @@ pub fn model_service(cx: &mut Cx, node: &Node) -> Option<ModelService> {
     let labels_given = r.child_map(cx, "labels");
     let annotations = r.child_map(cx, "annotations").unwrap_or_default();
     let service_accel = r.child(cx, "accelerator").map(|n| accelerator(cx, n));
-    let mount_path = r.child_value(cx, "mount-path").and_then(|v| cx.nonempty(v, "a mount path"));
+    let mount_path_value = r.child_value(cx, "mount-path");
+    let mount_path = mount_path_value.and_then(|v| cx.nonempty(v, "a mount path"));
     let read_only = r.child_value(cx, "read-only").and_then(|v| cx.bool(v)).unwrap_or(true);
     let model_size = r.child_value(cx, "model-size").and_then(|v| cx.quantity(v));
     let token = r.child(cx, "token").and_then(|t| secret_ref(cx, t, "HF_TOKEN"));
@@ -559,30 +586,44 @@ pub fn model_service(cx: &mut Cx, node: &Node) -> Option<ModelService> {
     let after = after(cx, &mut r);
     r.finish(cx);
     if decode_node.is_none() && prefill_node.is_none() {
-        cx.error(with_origin(
+        cx.missing(
+            node,
             Diagnostic::error(
                 "msws::model-service",
                 "the model-service has no pods: it needs a `decode` or a `prefill` role",
             )
             .label(node.head_span(), "no `decode` or `prefill`")
-            .help("add `decode replicas=1 extends=\"std/vllm-decode\"` for a single vLLM deployment"),
-            node.origin.as_deref(),
-        ));
+            .help("add `decode replicas=1 extends=\"std/vllm-single\"` for a single vLLM deployment, or a `decode` and a `prefill` role extending `std/vllm-decode` and `std/vllm-prefill` for prefill/decode disaggregation"),
+        );
     }
     let name = name?;
     let mount_path = mount_path.unwrap_or_else(|| "/model-cache".into());
     if !mount_path.starts_with('/') {
-        cx.error(
-            Diagnostic::error("msws::invalid-value", "the model mount path must be absolute")
-                .label(node.head_span(), "in this model-service"),
-        );
+        let span = mount_path_value.map(|v| v.span).unwrap_or(node.head_span());
+        cx.error(with_origin(
+            Diagnostic::error("msws::invalid-value", format!("the model mount path `{mount_path}` is not absolute"))
+                .label(span, "a relative path")
+                .help(format!("write `/{mount_path}`: it is where the model appears inside the containers")),
+            mount_path_value.and_then(|v| v.origin.as_deref()),
+        ));
     }
     let labels = match labels_given {
         Some(l) => {
             if l.contains_key("llm-d.ai/role") {
+                // Point at the key itself, written as a property or as a child of `labels`.
+                let key_span = node
+                    .children()
+                    .iter()
+                    .filter(|c| c.name.name == "labels")
+                    .find_map(|c| {
+                        c.props.iter().find(|p| p.key.name == "llm-d.ai/role").map(|p| p.key.span).or_else(|| {
+                            c.children().iter().find(|e| e.name.name == "llm-d.ai/role").map(|e| e.name.span)
+                        })
+                    })
+                    .unwrap_or(node.head_span());
                 cx.error(
                     Diagnostic::error("msws::labels", "`llm-d.ai/role` is set by msws on each role's pods")
-                        .label(node.head_span(), "in this model-service's labels")
+                        .label(key_span, "set by msws, not here")
                         .help("remove it; decode pods get `llm-d.ai/role: decode`, prefill pods `prefill`"),
                 );
             }
@@ -659,16 +700,27 @@ fn role(cx: &mut Cx, node: &Node, service_accel: Option<&Accelerator>) -> Option
     let image_pull_secrets = r.child_list(cx, "image-pull-secret");
     r.finish(cx);
     if containers.is_empty() && !node.children().iter().any(|c| c.name.name == "container") {
-        cx.error(with_origin(
+        let presets = if node.name.name == "prefill" {
+            "`prefill extends=\"std/vllm-prefill\"`".to_string()
+        } else {
+            "`decode extends=\"std/vllm-single\"` (or `std/vllm-decode` beside a prefill role)".to_string()
+        };
+        cx.missing(
+            node,
             Diagnostic::error("msws::role", format!("the `{}` role has no container", node.name.name))
                 .label(node.name.span, "no `container` inside")
-                .help(format!(
-                    "add `container \"vllm\" extends=\"std/vllm\"`, or use `{} extends=\"std/vllm-{}\"`",
-                    node.name.name, node.name.name
-                )),
-            node.origin.as_deref(),
-        ));
+                .help(format!("add `container \"vllm\" extends=\"std/vllm\"`, or use {presets}")),
+        );
     }
+    names_once(
+        cx,
+        node,
+        &["container", "init-container"],
+        "container",
+        "Kubernetes refuses a pod with two containers of one name",
+    );
+    names_once(cx, node, &["volume"], "volume", "Kubernetes refuses a pod with two volumes of one name");
+    volume_mounts_resolve(cx, node);
     Some(Role {
         replicas: replicas?,
         parallelism: parallelism?,
@@ -692,6 +744,55 @@ fn role(cx: &mut Cx, node: &Node, service_accel: Option<&Accelerator>) -> Option
     })
 }
 
+/// Reports two children of `kinds` in a role with the same name (first argument).
+fn names_once(cx: &mut Cx, role: &Node, kinds: &[&str], what: &str, why: &str) {
+    let mut seen: Vec<(&str, Span)> = Vec::new();
+    for c in role.children().iter().filter(|c| kinds.contains(&c.name.name.as_str())) {
+        let Some(name) = c.key() else { continue };
+        if let Some((_, first)) = seen.iter().find(|(n, _)| *n == name) {
+            cx.error(with_origin(
+                Diagnostic::error(
+                    "msws::duplicate",
+                    format!("two {what}s of the `{}` role are named `{name}`", role.name.name),
+                )
+                .label(c.head_span(), "named again here")
+                .label(*first, "first here")
+                .help(format!("{why}; rename one")),
+                c.origin.as_deref(),
+            ));
+        } else {
+            seen.push((name, c.head_span()));
+        }
+    }
+}
+
+/// The name msws gives the model's volume in every serving pod (the chart's name).
+pub const MODEL_VOLUME: &str = "model-storage";
+
+/// Every `volume-mount` of the role's containers names one of its volumes (or the model's).
+fn volume_mounts_resolve(cx: &mut Cx, role: &Node) {
+    let volumes: Vec<&str> = role.children().iter().filter(|c| c.name.name == "volume").filter_map(Node::key).collect();
+    let containers = role.children().iter().filter(|c| c.name.name == "container" || c.name.name == "init-container");
+    for mount in containers.flat_map(|c| c.children().iter().filter(|m| m.name.name == "volume-mount")) {
+        let (Some(name), Some(arg)) = (mount.key(), mount.args.first()) else { continue };
+        if name == MODEL_VOLUME || volumes.contains(&name) {
+            continue;
+        }
+        let mut d = Diagnostic::error(
+            "msws::dangling-reference",
+            format!("there is no volume `{name}` in the `{}` role", role.name.name),
+        )
+        .label(arg.span, "no volume of that name");
+        d = match crate::diag::did_you_mean(name, volumes.iter().copied().chain([MODEL_VOLUME])) {
+            Some(m) => d.help(format!("did you mean `{m}`?")),
+            None => d.help(format!(
+                "declare it in the role: `volume \"{name}\" empty-dir=#true` (or `claim=`, `config-map=`, `secret=`, `host-path=`); the model is mounted for you with `mount-model=#true`"
+            )),
+        };
+        cx.error(with_origin(d, arg.origin.as_deref()));
+    }
+}
+
 /// Seconds, written as a duration (`60s`) or a plain integer.
 fn seconds(cx: &mut Cx, v: &Value) -> Option<i64> {
     match &v.literal {
@@ -710,39 +811,70 @@ fn parallelism(cx: &mut Cx, node: &Node) -> Option<Parallelism> {
     let w = get("workers", &mut r);
     r.finish(cx);
     let tensor = t.unwrap_or(1);
-    let data = d.or(match (dl, w) {
-        (Some(dl), Some(w)) => Some(dl * w),
-        (Some(dl), None) => Some(dl),
-        _ => None,
-    });
-    let data_local = dl.or(match (d, w) {
-        (Some(d), Some(w)) => Some(d / w),
-        (Some(d), None) => Some(d),
-        _ => None,
-    });
-    let workers = w.or(match (d, dl) {
-        (Some(d), Some(dl)) => Some(d / dl),
-        _ => None,
-    });
-    let p = Parallelism {
-        tensor,
-        data: data.unwrap_or(1),
-        data_local: data_local.unwrap_or(1),
-        workers: workers.unwrap_or(1),
-    };
-    if p.data_local * p.workers != p.data {
+    let inconsistent = |cx: &mut Cx, message: String, help: &str| {
         cx.error(with_origin(
-            Diagnostic::error(
-                "msws::parallelism",
-                format!("data parallelism {} is not data-local {} × workers {}", p.data, p.data_local, p.workers),
-            )
-            .label(node.span, "inconsistent sizes")
-            .help("data = data-local × workers; give two of them and msws derives the third"),
+            Diagnostic::error("msws::parallelism", message)
+                .label(node.span, "inconsistent sizes")
+                .help(help.to_string()),
             node.origin.as_deref(),
         ));
+    };
+    let (data, data_local, workers) = match (d, dl, w) {
+        (Some(d), Some(dl), Some(w)) => {
+            if dl.checked_mul(w) != Some(d) {
+                inconsistent(
+                    cx,
+                    format!("data parallelism {d} is not data-local {dl} × workers {w}"),
+                    "data = data-local × workers; give two of them and msws derives the third",
+                );
+                return None;
+            }
+            (d, dl, w)
+        }
+        (Some(d), None, Some(w)) => {
+            if d % w != 0 {
+                inconsistent(
+                    cx,
+                    format!("data parallelism {d} cannot be split evenly over {w} workers"),
+                    "each worker runs data ÷ workers ranks: make data a multiple of workers",
+                );
+                return None;
+            }
+            (d, d / w, w)
+        }
+        (Some(d), Some(dl), None) => {
+            if d % dl != 0 {
+                inconsistent(
+                    cx,
+                    format!("data parallelism {d} is not a multiple of data-local {dl}"),
+                    "workers = data ÷ data-local: make data a multiple of data-local",
+                );
+                return None;
+            }
+            (d, dl, d / dl)
+        }
+        (None, Some(dl), Some(w)) => match dl.checked_mul(w) {
+            Some(d) => (d, dl, w),
+            None => {
+                inconsistent(cx, format!("data-local {dl} × workers {w} is too large"), "use smaller sizes");
+                return None;
+            }
+        },
+        (Some(d), None, None) => (d, d, 1),
+        (None, Some(dl), None) => (dl, dl, 1),
+        // Workers alone: one rank on each (the chart's defaults for the unset sizes).
+        (None, None, Some(w)) => (w, 1, w),
+        (None, None, None) => (1, 1, 1),
+    };
+    if tensor.checked_mul(data_local).is_none() {
+        inconsistent(
+            cx,
+            format!("tensor {tensor} × data-local {data_local} accelerators per pod is too many"),
+            "each pod gets tensor × data-local accelerators; use smaller sizes",
+        );
         return None;
     }
-    Some(p)
+    Some(Parallelism { tensor, data, data_local, workers })
 }
 
 fn container(cx: &mut Cx, node: &Node, init: bool) -> Option<Container> {
@@ -777,25 +909,53 @@ fn container(cx: &mut Cx, node: &Node, init: bool) -> Option<Container> {
         ));
     }
     if init && command_kind != CommandKind::Custom {
-        cx.error(
-            Diagnostic::error("msws::command", "an init container runs its own command")
-                .label(node.name.span, "init container")
-                .help("remove `command=`"),
-        );
+        let span = node.prop("command").map(|p| p.span).unwrap_or(node.name.span);
+        cx.error(with_origin(
+            Diagnostic::error("msws::command", "an init container runs its own command, not the model server")
+                .label(span, "not for an init container")
+                .help("remove `command=`: an init container runs its `command` list, or its image's entrypoint"),
+            node.origin.as_deref(),
+        ));
     }
     let args = r.child_list(cx, "args");
-    let env = r.children("env").into_iter().filter_map(|n| env(cx, n)).collect::<Vec<_>>();
-    let mut seen_env: Vec<&str> = Vec::new();
-    for e in &env {
-        if seen_env.contains(&e.name.as_str()) {
-            cx.error(
+    let mut env_vars: Vec<EnvVar> = Vec::new();
+    let mut seen_env: Vec<(String, Span)> = Vec::new();
+    for n in r.children("env") {
+        let Some(e) = env(cx, n) else { continue };
+        if let Some((_, first)) = seen_env.iter().find(|(name, _)| *name == e.name) {
+            cx.error(with_origin(
                 Diagnostic::error("msws::duplicate", format!("environment variable `{}` is set twice", e.name))
-                    .label(node.name.span, "in this container"),
-            );
+                    .label(n.head_span(), "set again here")
+                    .label(*first, "first set here")
+                    .help("keep one; Kubernetes would use the last"),
+                n.origin.as_deref(),
+            ));
+            continue;
         }
-        seen_env.push(&e.name);
+        seen_env.push((e.name.clone(), n.head_span()));
+        env_vars.push(e);
     }
-    let ports = r.children("port").into_iter().filter_map(|n| port(cx, n)).collect();
+    let env = env_vars;
+    let mut ports: Vec<Port> = Vec::new();
+    let mut seen_ports: Vec<(u16, Option<String>, Span)> = Vec::new();
+    for n in r.children("port") {
+        let Some(p) = port(cx, n) else { continue };
+        let protocol = p.protocol.clone().unwrap_or_else(|| "TCP".into());
+        if let Some((_, _, first)) =
+            seen_ports.iter().find(|(num, proto, _)| *num == p.number && proto.as_deref() == Some(&protocol))
+        {
+            cx.error(with_origin(
+                Diagnostic::error("msws::duplicate", format!("port {} ({protocol}) is declared twice", p.number))
+                    .label(n.head_span(), "declared again here")
+                    .label(*first, "first declared here")
+                    .help("Kubernetes refuses a container with the same port twice; keep one"),
+                n.origin.as_deref(),
+            ));
+            continue;
+        }
+        seen_ports.push((p.number, Some(protocol), n.head_span()));
+        ports.push(p);
+    }
     let resources = r.child(cx, "resources").map(|n| resources(cx, n)).unwrap_or_default();
     let volume_mounts = r
         .children("volume-mount")
@@ -810,7 +970,23 @@ fn container(cx: &mut Cx, node: &Node, init: bool) -> Option<Container> {
             Some(VolumeMount { name: name?, path: path?, read_only, sub_path })
         })
         .collect();
-    let probes = r.children("probe").into_iter().filter_map(|n| probe(cx, n)).collect();
+    let mut probes: Vec<Probe> = Vec::new();
+    let mut seen_probes: Vec<(ProbeKind, Span)> = Vec::new();
+    for n in r.children("probe") {
+        let Some(p) = probe(cx, n) else { continue };
+        if let Some((_, first)) = seen_probes.iter().find(|(k, _)| *k == p.kind) {
+            cx.error(with_origin(
+                Diagnostic::error("msws::duplicate", "a container has one probe of each kind")
+                    .label(n.head_span(), "a second probe of this kind")
+                    .label(*first, "the first")
+                    .help("keep one; a container has at most one liveness, one readiness and one startup probe"),
+                n.origin.as_deref(),
+            ));
+            continue;
+        }
+        seen_probes.push((p.kind, n.head_span()));
+        probes.push(p);
+    }
     let security_context = r.child(cx, "security-context").map(|n| security_context(cx, n));
     r.finish(cx);
     Some(Container {
@@ -846,22 +1022,47 @@ fn env(cx: &mut Cx, node: &Node) -> Option<EnvVar> {
     let container = r.prop("container");
     let divisor = r.prop("divisor");
     r.finish(cx);
-    let sources = [literal.is_some(), field.is_some(), secret.is_some(), config_map.is_some(), resource.is_some()];
-    if sources.iter().filter(|s| **s).count() != 1 {
-        cx.error(with_origin(
-            Diagnostic::error("msws::env", "an `env` needs exactly one value")
-                .label(node.head_span(), "ambiguous or missing value")
-                .help("write `env \"NAME\" \"value\"`, or one of `field=\"status.podIP\"`, `secret=\"s\" key=\"k\"`, `config-map=\"c\" key=\"k\"`, `resource=\"limits.cpu\"`"),
-            node.origin.as_deref(),
-        ));
-        return None;
+    let at = |key: &str| node.prop(key).map(|p| p.span);
+    let sources: Vec<(Span, &str)> = [
+        (literal.map(|v| v.span), "a literal value"),
+        (at("field"), "`field=`"),
+        (at("secret"), "`secret=`"),
+        (at("config-map"), "`config-map=`"),
+        (at("resource"), "`resource=`"),
+    ]
+    .into_iter()
+    .filter_map(|(span, what)| span.map(|s| (s, what)))
+    .collect();
+    let forms = "write `env \"NAME\" \"value\"`, or one of `field=\"status.podIP\"`, `secret=\"s\" key=\"k\"`, `config-map=\"c\" key=\"k\"`, `resource=\"limits.cpu\"`";
+    match sources.as_slice() {
+        [_] => {}
+        [] => {
+            cx.missing(
+                node,
+                Diagnostic::error("msws::env", "this `env` has no value")
+                    .label(node.head_span(), "no value")
+                    .help(forms),
+            );
+            return None;
+        }
+        [_, rest @ ..] => {
+            let mut d =
+                Diagnostic::error("msws::env", format!("an `env` takes one value, but this one has {}", sources.len()));
+            for (span, what) in rest {
+                d = d.label(*span, format!("and {what}"));
+            }
+            d = d.label(sources[0].0, format!("{} here", sources[0].1)).help(format!("keep one; {forms}"));
+            cx.error(with_origin(d, node.origin.as_deref()));
+            return None;
+        }
     }
     let need_key = |cx: &mut Cx| match key {
         Some(k) => cx.nonempty(k, "a key"),
         None => {
             cx.error(with_origin(
                 Diagnostic::error("msws::env", "a secret or config map value needs `key=`")
-                    .label(node.head_span(), "which key?"),
+                    .label(node.head_span(), "which key?")
+                    .help("add `key=\"…\"`: the key whose value the variable takes"),
                 node.origin.as_deref(),
             ));
             None
@@ -919,21 +1120,42 @@ fn volume(cx: &mut Cx, node: &Node) -> Option<Volume> {
     let host_path = r.prop("host-path").and_then(|v| cx.nonempty(v, "a path"));
     let host_type = r.prop("type").and_then(|v| cx.nonempty(v, "a host path type"));
     r.finish(cx);
-    let kinds = [
-        empty_dir == Some(true) || size_limit.is_some() || medium.is_some(),
-        claim.is_some(),
-        config_map.is_some(),
-        secret.is_some(),
-        host_path.is_some(),
-    ];
-    if kinds.iter().filter(|k| **k).count() != 1 {
-        cx.error(with_origin(
-            Diagnostic::error("msws::volume", "a volume needs exactly one source")
-                .label(node.head_span(), "which kind of volume?")
-                .help("write one of `empty-dir=#true`, `claim=\"pvc\"`, `config-map=\"name\"`, `secret=\"name\"`, `host-path=\"/path\"`"),
-            node.origin.as_deref(),
-        ));
-        return None;
+    // Where each kind of source is written, to point at the ones that clash.
+    let at = |key: &str| node.prop(key).map(|p| p.span);
+    let empty_dir_at = ["empty-dir", "size-limit", "medium"].into_iter().find_map(at);
+    let kinds: Vec<(Span, &str)> = [
+        (empty_dir_at.filter(|_| empty_dir == Some(true) || size_limit.is_some() || medium.is_some()), "an empty dir"),
+        (at("claim").filter(|_| claim.is_some()), "a claim"),
+        (at("config-map").filter(|_| config_map.is_some()), "a config map"),
+        (at("secret").filter(|_| secret.is_some()), "a secret"),
+        (at("host-path").filter(|_| host_path.is_some()), "a host path"),
+    ]
+    .into_iter()
+    .filter_map(|(span, what)| span.map(|s| (s, what)))
+    .collect();
+    let forms = "write one of `empty-dir=#true`, `claim=\"pvc\"`, `config-map=\"name\"`, `secret=\"name\"`, `host-path=\"/path\"`";
+    match kinds.as_slice() {
+        [_] => {}
+        [] => {
+            cx.missing(
+                node,
+                Diagnostic::error("msws::volume", "this volume has no source")
+                    .label(node.head_span(), "which kind of volume?")
+                    .help(forms),
+            );
+            return None;
+        }
+        [first, rest @ ..] => {
+            let mut d = Diagnostic::error("msws::volume", "a volume has one source, but this one has several");
+            for (span, what) in rest {
+                d = d.label(*span, format!("and {what}"));
+            }
+            d = d
+                .label(first.0, format!("{} here", first.1))
+                .help(format!("keep one, or declare two volumes; {forms}"));
+            cx.error(with_origin(d, node.origin.as_deref()));
+            return None;
+        }
     }
     let source = if let Some(claim) = claim {
         VolumeSource::Claim { claim, read_only }
@@ -974,11 +1196,15 @@ fn strategy(cx: &mut Cx, node: &Node) -> Option<Strategy> {
     r.finish(cx);
     match kind? {
         0 => {
-            if max_surge.is_some() || max_unavailable.is_some() {
-                cx.error(
-                    Diagnostic::error("msws::strategy", "`Recreate` takes no surge or unavailability settings")
-                        .label(node.head_span(), "here"),
-                );
+            if let Some(p) = node.props.iter().find(|p| p.key.name == "max-surge" || p.key.name == "max-unavailable")
+                && (max_surge.is_some() || max_unavailable.is_some())
+            {
+                cx.error(with_origin(
+                    Diagnostic::error("msws::strategy", format!("`Recreate` takes no `{}`", p.key.name))
+                        .label(p.span, "only for `RollingUpdate`")
+                        .help("`Recreate` stops every old pod before starting new ones; remove this, or use `strategy \"RollingUpdate\"`"),
+                    p.value.origin.as_deref(),
+                ));
             }
             Some(Strategy::Recreate)
         }
@@ -1009,11 +1235,15 @@ fn node_affinity(cx: &mut Cx, node: &Node) -> Option<NodeAffinity> {
         .unwrap_or("In");
     r.finish(cx);
     if matches!(operator, "In" | "NotIn") && values.is_empty() {
-        cx.error(
-            Diagnostic::error("msws::affinity", format!("`{operator}` needs at least one value"))
+        let key_text = key.as_deref().unwrap_or("label");
+        cx.error(with_origin(
+            Diagnostic::error("msws::affinity", format!("this node affinity lists no values for `{operator}`"))
                 .label(node.head_span(), "no values")
-                .help("write `node-affinity \"accelerator\" \"nvidia-h100\"`"),
-        );
+                .help(format!(
+                    "list the values the node label may take: `node-affinity \"{key_text}\" \"value\" …`, or use `operator=\"Exists\"`"
+                )),
+            node.origin.as_deref(),
+        ));
     }
     Some(NodeAffinity { key: key?, operator: operator.into(), values })
 }
@@ -1064,17 +1294,58 @@ fn probe(cx: &mut Cx, node: &Node) -> Option<Probe> {
     let success_threshold =
         r.prop("success-threshold").and_then(|v| cx.u32(v, 1, "success-threshold")).map(|i| i as i32);
     r.finish(cx);
+    let forms = "write `http-get=\"/health\" port=8200`, `tcp-port=8200`, or `{ exec \"cmd\" \"arg\" }`";
+    let span_of = |key: &str| node.prop(key).map(|p| p.span);
+    let exec_at = node.children().iter().find(|c| c.name.name == "exec").map(|c| c.name.span);
+    let checks: Vec<(Span, &str)> = [
+        (span_of("http-get").or(span_of("port")), "an HTTP check"),
+        (span_of("tcp-port"), "a TCP check"),
+        (exec_at, "a command"),
+    ]
+    .into_iter()
+    .filter_map(|(span, what)| span.map(|s| (s, what)))
+    .collect();
+    if checks.len() > 1 {
+        let mut d = Diagnostic::error("msws::probe", "a probe makes one check, but this one has several");
+        for (span, what) in &checks[1..] {
+            d = d.label(*span, format!("and {what}"));
+        }
+        d = d.label(checks[0].0, format!("{} here", checks[0].1)).help(format!("keep one; {forms}"));
+        cx.error(with_origin(d, node.origin.as_deref()));
+        return None;
+    }
     let action = match (http, port, tcp, exec.is_empty()) {
         (Some(path), Some(port), None, true) => ProbeAction::HttpGet { path, port },
         (None, None, Some(port), true) => ProbeAction::TcpSocket { port },
         (None, None, None, false) => ProbeAction::Exec { command: exec },
-        _ => {
+        (Some(_), None, _, _) if span_of("port").is_none() => {
             cx.error(with_origin(
-                Diagnostic::error("msws::probe", "a probe needs exactly one check")
-                    .label(node.head_span(), "which check?")
-                    .help("write `http-get=\"/health\" port=8200`, `tcp-port=8200`, or `{ exec \"cmd\" \"arg\" }`"),
+                Diagnostic::error("msws::probe", "an HTTP probe needs the port to call")
+                    .label(span_of("http-get").unwrap_or(node.head_span()), "no `port=` for this path")
+                    .help("add `port=8200` (the container port serving the path)"),
                 node.origin.as_deref(),
             ));
+            return None;
+        }
+        (None, Some(_), _, _) if span_of("http-get").is_none() => {
+            cx.error(with_origin(
+                Diagnostic::error("msws::probe", "`port=` goes with `http-get=`")
+                    .label(span_of("port").unwrap_or(node.head_span()), "a port without a path")
+                    .help("add `http-get=\"/health\"`, or write `tcp-port=…` for a TCP check"),
+                node.origin.as_deref(),
+            ));
+            return None;
+        }
+        _ => {
+            // No check at all (values that failed to read were reported where they stand).
+            if checks.is_empty() {
+                cx.missing(
+                    node,
+                    Diagnostic::error("msws::probe", "this probe checks nothing")
+                        .label(node.head_span(), "no check")
+                        .help(forms),
+                );
+            }
             return None;
         }
     };

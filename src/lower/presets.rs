@@ -90,7 +90,8 @@ impl Presets {
             cx.error(
                 Diagnostic::error("msws::duplicate", format!("preset `{full}` is declared twice"))
                     .label(node.head_span(), "declared again here")
-                    .label(prev.span, "first declared here"),
+                    .label(prev.span, "first declared here")
+                    .help("preset names are unique (imported files included): rename or remove one"),
             );
             return;
         }
@@ -121,6 +122,17 @@ impl Presets {
         stack: &mut Vec<String>,
     ) -> Node {
         let mut node = node.clone();
+        // `extends` is removed from the node here, before the reader could see it twice.
+        let all: Vec<&crate::syntax::Prop> = node.props.iter().filter(|p| p.key.name == "extends").collect();
+        if let [first, .., last] = all.as_slice() {
+            cx.error(with_origin(
+                Diagnostic::error("msws::duplicate", "`extends` is given twice")
+                    .label(last.span, "given again here")
+                    .label(first.span, "first given here")
+                    .help("a node extends one preset; to combine presets, let one preset extend the other"),
+                last.value.origin.as_deref(),
+            ));
+        }
         let extends = node.props.iter().rposition(|p| p.key.name == "extends").map(|i| node.props.remove(i));
         node.props.retain(|p| p.key.name != "extends");
         let target = match &extends {
@@ -155,33 +167,50 @@ impl Presets {
         cx: &mut Cx,
         stack: &mut Vec<String>,
     ) -> Node {
+        // When a preset cannot be applied, the node lacks what it would have given: mark it, so
+        // that reading it does not report each missing part as a mistake of its own.
+        let same_kind: Vec<&str> = self.map.iter().filter(|(_, p)| p.kind == kind).map(|(n, _)| n.as_str()).collect();
+        let listed = same_kind.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ");
         let Some(preset) = self.map.get(name) else {
-            let same_kind = self.map.iter().filter(|(_, p)| p.kind == kind).map(|(n, _)| n.as_str());
             let mut d = Diagnostic::error("msws::unknown-preset", format!("unknown preset `{name}`"))
                 .label(span, "no such preset");
-            d = match did_you_mean(name, same_kind) {
+            d = match did_you_mean(name, same_kind.iter().copied()) {
                 Some(m) => d.help(format!("did you mean `{m}`?")),
-                None => d.help(format!("declare it with `preset \"{name}\" for=\"{}\" {{ … }}`", kind.as_str())),
+                None if same_kind.is_empty() => {
+                    d.help(format!("declare it with `preset \"{name}\" for=\"{}\" {{ … }}`", kind.as_str()))
+                }
+                None => d.help(format!(
+                    "presets for a {} are {listed}; or declare one with `preset \"{name}\" for=\"{}\" {{ … }}`",
+                    kind.as_str(),
+                    kind.as_str()
+                )),
             };
             cx.error(with_origin(d, value_origin.as_deref()));
+            cx.incomplete.insert(node.span);
             return node;
         };
         if preset.kind != kind {
-            let d = Diagnostic::error(
+            let mut d = Diagnostic::error(
                 "msws::preset-kind",
                 format!("preset `{name}` is for a {}, but it is used on a {}", preset.kind.as_str(), kind.as_str()),
             )
             .label(span, format!("used on a {}", kind.as_str()))
             .label(preset.span, format!("declared for a {}", preset.kind.as_str()));
+            if !same_kind.is_empty() {
+                d = d.help(format!("presets for a {} are {listed}", kind.as_str()));
+            }
             cx.error(with_origin(d, value_origin.as_deref()));
+            cx.incomplete.insert(node.span);
             return node;
         }
         if let Some(pos) = stack.iter().position(|s| s == name) {
             let chain = stack[pos..].iter().chain([&name.to_string()]).cloned().collect::<Vec<_>>().join(" → ");
             cx.error(
                 Diagnostic::error("msws::preset-cycle", format!("presets extend each other in a cycle: {chain}"))
-                    .label(span, "this `extends` closes the cycle"),
+                    .label(span, "this `extends` closes the cycle")
+                    .help("a preset cannot extend itself, directly or through others: remove one of these `extends`"),
             );
+            cx.incomplete.insert(node.span);
             return node;
         }
         stack.push(name.to_string());
@@ -258,10 +287,16 @@ pub fn merge(base: Node, over: Node) -> Node {
     if over.args.is_empty() {
         out.args = base.args.clone();
     }
+    // Each of the node's own properties replaces the preset's of the same name; a property the
+    // node gives twice stays twice, so that reading it reports the duplicate.
     let mut props = base.props.clone();
+    let mut replaced = vec![false; props.len()];
     for p in over.props {
-        match props.iter_mut().find(|q| q.key.name == p.key.name) {
-            Some(q) => *q = p,
+        match (0..replaced.len()).find(|&j| !replaced[j] && props[j].key.name == p.key.name) {
+            Some(j) => {
+                props[j] = p;
+                replaced[j] = true;
+            }
             None => props.push(p),
         }
     }

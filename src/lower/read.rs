@@ -3,18 +3,23 @@
 //! is reported as unknown — with the names that were asked for as "did you mean" candidates.
 //! Every problem goes to the sink and reading carries on with the next value.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::diag::{Diagnostic, Sink, Span, did_you_mean};
 use crate::model::{Duration, Map, Quantity};
 use crate::syntax::{Literal, Node, Origin, Value};
 
-use super::vars::Vars;
+use super::vars::{VarSource, Vars};
 
 /// The lowering context: where diagnostics go and how variables resolve.
 pub struct Cx<'a> {
     pub sink: &'a mut Sink,
     pub vars: &'a mut Vars,
+    /// Nodes (by span) whose `extends` failed: what the preset would have given them is missing,
+    /// and saying so again would only repeat the preset error.
+    pub incomplete: BTreeSet<Span>,
+    /// The steps the file declares, `kind/name`, for suggestions when an `after` names no kind.
+    pub steps: Vec<String>,
 }
 
 /// Adds "preset X is used here" notes for a node or value that came from a preset.
@@ -30,9 +35,24 @@ pub fn with_origin(mut d: Diagnostic, origin: Option<&Origin>) -> Diagnostic {
     d
 }
 
-impl Cx<'_> {
+impl<'a> Cx<'a> {
+    pub fn new(sink: &'a mut Sink, vars: &'a mut Vars) -> Cx<'a> {
+        Cx { sink, vars, incomplete: BTreeSet::new(), steps: vec![] }
+    }
+
     pub fn error(&mut self, d: Diagnostic) {
         self.sink.push(d);
+    }
+
+    /// Reports that something `node` needs is missing, unless a preset of the node or of a node
+    /// around it failed to apply (the preset error already explains the gap).
+    pub fn missing(&mut self, node: &Node, d: Diagnostic) {
+        let s = node.span;
+        let inside_incomplete =
+            self.incomplete.iter().any(|i| i.file == s.file && i.start <= s.start && s.end <= i.end);
+        if !inside_incomplete {
+            self.sink.push(with_origin(d, node.origin.as_deref()));
+        }
     }
 
     fn report_at(&mut self, v: &Value, code: &'static str, msg: String, label: &str, help: Option<String>) {
@@ -51,13 +71,19 @@ impl Cx<'_> {
             format!("expected {expected}, found {found}"),
             &format!("this is {found}"),
             match (&v.literal, expected) {
-                (Literal::Int(i), e) if e.contains("string") => Some(format!("quote it: \"{i}\"")),
+                (Literal::Int(i), "a string") => Some(format!("quote it: \"{i}\"")),
+                (Literal::Float(f), "a string") => Some(format!("quote it: \"{f}\"")),
                 (Literal::String(s), e) if e.contains("boolean") && (s == "true" || s == "false") => {
-                    Some(format!("KDL v2 writes booleans as #{s}"))
+                    Some(format!("write #{s}, without quotes: in KDL v2 \"{s}\" is a string"))
                 }
-                (Literal::String(s), e) if e.contains("integer") && s.parse::<i64>().is_ok() => {
-                    Some(format!("drop the quotes: {s}"))
+                (Literal::String(s), e) if e.contains("integer") && s.trim().parse::<i64>().is_ok() => {
+                    Some(format!("drop the quotes: {}", s.trim()))
                 }
+                (Literal::String(_), e) if e.contains("integer") => {
+                    Some("write a whole number without quotes, e.g. `2`, or a variable: `\"${name}\"`".into())
+                }
+                (Literal::Bool(b), "a string") => Some(format!("quote it: \"{b}\"")),
+                (Literal::Float(f), e) if e.contains("integer") => Some(format!("write a whole number, not {f}")),
                 _ => None,
             },
         );
@@ -92,12 +118,13 @@ impl Cx<'_> {
                 match text.trim().parse::<i128>() {
                     Ok(i) => Some(i),
                     Err(_) => {
+                        let help = self.var_help(s, "an integer, like `2`");
                         self.report_at(
                             v,
                             "msws::wrong-kind",
                             format!("expected an integer, but the variable's value is `{text}`"),
                             "this variable",
-                            None,
+                            Some(help),
                         );
                         None
                     }
@@ -110,14 +137,30 @@ impl Cx<'_> {
         }
     }
 
+    /// Says where the value of the variable in `reference` (`"${name}"`) came from, and what it
+    /// should be.
+    fn var_help(&self, reference: &str, wanted: &str) -> String {
+        let name = Vars::whole_reference(reference).unwrap_or(reference);
+        let from = match self.vars.get(name).map(|v| &v.source) {
+            Some(VarSource::CommandLine) => format!("`--var {name}=…`"),
+            Some(VarSource::Environment(e)) => format!("the environment variable {e}"),
+            Some(VarSource::Import) => "the `import` that sets it".to_string(),
+            Some(VarSource::Default) | None => "its `default=`".to_string(),
+        };
+        format!("`{name}` takes its value from {from}; it must be {wanted} here")
+    }
+
     /// An integer within `[min, max]`.
     pub fn int_in(&mut self, v: &Value, min: i128, max: i128, what: &str) -> Option<i128> {
         let i = self.int(v)?;
         if i < min || i > max {
-            let range = if max == i128::from(i32::MAX) || max == i128::from(u32::MAX) {
-                format!("at least {min}")
-            } else {
-                format!("between {min} and {max}")
+            // A bound that only says how large a number the cluster stores is named only when
+            // it is the one crossed.
+            let wide = max >= i128::from(i32::MAX);
+            let range = match (i < min, wide) {
+                (true, true) => format!("at least {min}"),
+                (false, true) => format!("at most {max}"),
+                _ => format!("between {min} and {max}"),
             };
             self.report_at(v, "msws::invalid-value", format!("{what} must be {range}, not {i}"), "out of range", None);
             return None;
@@ -142,12 +185,13 @@ impl Cx<'_> {
                     "true" => Some(true),
                     "false" => Some(false),
                     _ => {
+                        let help = self.var_help(s, "`true` or `false`");
                         self.report_at(
                             v,
                             "msws::wrong-kind",
                             format!("expected a boolean, but the variable's value is `{text}`"),
                             "this variable",
-                            Some("a boolean variable takes `true` or `false`".into()),
+                            Some(help),
                         );
                         None
                     }
@@ -163,18 +207,21 @@ impl Cx<'_> {
     pub fn quantity(&mut self, v: &Value) -> Option<Quantity> {
         let text = match &v.literal {
             Literal::Int(i) => i.to_string(),
-            _ => self.string(v)?,
+            Literal::String(_) => self.string(v)?,
+            _ => {
+                self.wrong_kind(v, "a quantity (a string like \"5Gi\", or a number)");
+                return None;
+            }
         };
         match Quantity::parse(&text) {
             Ok(q) => Some(q),
             Err(msg) => {
-                self.report_at(
-                    v,
-                    "msws::quantity",
-                    msg,
-                    "not a quantity",
-                    Some("write a Kubernetes quantity such as `5Gi`, `500Mi`, `16`, or `500m`".into()),
-                );
+                let general = "a Kubernetes quantity is a number and a unit: `5Gi`, `500Mi`, `16`, `500m`";
+                let help = match quantity_hint(&text) {
+                    Some(h) => format!("did you mean {h}? {general}"),
+                    None => general.to_string(),
+                };
+                self.report_at(v, "msws::quantity", msg, "not a quantity", Some(help));
                 None
             }
         }
@@ -184,8 +231,19 @@ impl Cx<'_> {
         let text = self.string(v)?;
         match Duration::parse(&text) {
             Ok(d) => Some(d),
-            Err(msg) => {
-                self.report_at(v, "msws::duration", msg, "not a duration", None);
+            Err(_) => {
+                let general = "a duration is whole numbers with units `s`, `m`, `h` or `d`: `90s`, `10m`, `1h30m`";
+                let help = match duration_hint(&text) {
+                    Some(h) => format!("did you mean `{h}`? {general}"),
+                    None => general.to_string(),
+                };
+                self.report_at(
+                    v,
+                    "msws::duration",
+                    format!("`{text}` is not a duration"),
+                    "not a duration",
+                    Some(help),
+                );
                 None
             }
         }
@@ -211,12 +269,28 @@ impl Cx<'_> {
     pub fn name(&mut self, v: &Value, what: &str) -> Option<String> {
         let s = self.string(v)?;
         if let Err(why) = check_dns_label(&s) {
+            let rule = "names become Kubernetes object names: lowercase letters, digits and `-`, starting and ending with a letter or digit, at most 63 characters";
+            // Suggest the name with its characters fixed, but never shorten it: which part
+            // matters is the user's choice.
+            let fixed: String = s
+                .chars()
+                .map(|c| match c {
+                    'A'..='Z' => c.to_ascii_lowercase(),
+                    '_' | '.' | ' ' | '/' => '-',
+                    c => c,
+                })
+                .collect();
+            let fixed = fixed.trim_matches('-');
+            let help = match check_dns_label(fixed) {
+                Ok(()) if fixed != s => format!("write `{fixed}`; {rule}"),
+                _ => rule.to_string(),
+            };
             self.report_at(
                 v,
                 "msws::invalid-name",
                 format!("`{s}` is not a valid {what} name: {why}"),
                 "invalid name",
-                Some("names become Kubernetes object names: lowercase letters, digits and `-`, starting and ending with a letter or digit, at most 63 characters".into()),
+                Some(help),
             );
             return None;
         }
@@ -239,6 +313,70 @@ pub fn check_dns_label(s: &str) -> Result<(), String> {
         return Err("it starts or ends with `-`".into());
     }
     Ok(())
+}
+
+/// A likely meaning of a quantity written with a unit Kubernetes does not know (`5GB`, `16 GiB`,
+/// `5 gigs`), as "`5Gi` or `5G`".
+fn quantity_hint(text: &str) -> Option<String> {
+    let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+    let split = compact.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(compact.len());
+    let (number, unit) = compact.split_at(split);
+    if number.is_empty() || number.parse::<f64>().is_err() {
+        return None;
+    }
+    let unit = unit.to_ascii_lowercase();
+    let binary_only = unit.len() >= 2 && unit.as_bytes()[1] == b'i';
+    let stem = unit.trim_end_matches("bytes").trim_end_matches("byte").trim_end_matches('s');
+    let prefix = match stem {
+        "k" | "kb" | "ki" | "kib" | "kilo" => "k",
+        "m" | "mb" | "mi" | "mib" | "meg" | "mega" => "M",
+        "g" | "gb" | "gi" | "gib" | "gig" | "giga" => "G",
+        "t" | "tb" | "ti" | "tib" | "tera" => "T",
+        "p" | "pb" | "pi" | "pib" | "peta" => "P",
+        _ => return None,
+    };
+    let binary = format!("`{number}{}i`", prefix.to_ascii_uppercase());
+    let decimal = format!("`{number}{prefix}`");
+    Some(if binary_only { binary } else { format!("{binary} (binary) or {decimal} (decimal)") })
+}
+
+/// A likely meaning of a duration written with words or fractions (`10 seconds`, `1.5h`).
+fn duration_hint(text: &str) -> Option<String> {
+    let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_ascii_lowercase();
+    let split = compact.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(compact.len());
+    let (number, unit) = compact.split_at(split);
+    let number: f64 = number.parse().ok()?;
+    let unit_seconds = match unit.trim_end_matches('s') {
+        "" if unit == "s" => 1.0,
+        "sec" | "second" => 1.0,
+        "m" | "min" | "minute" => 60.0,
+        "h" | "hr" | "hour" => 3600.0,
+        "d" | "day" => 86400.0,
+        _ => return None,
+    };
+    let seconds = number * unit_seconds;
+    if seconds.fract() != 0.0 || !(1.0..1e12).contains(&seconds) {
+        return None;
+    }
+    Some(Duration { seconds: seconds as u64 }.to_string())
+}
+
+/// How to write a required part that is missing, for the help of a "missing" diagnostic.
+fn example(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "access" => "add `access \"ReadWriteMany\"` (or `ReadWriteOnce`, `ReadWriteOncePod`)",
+        "size" => "add `size \"10Gi\"`",
+        "from" => "add `from \"hf://org/model\" revision=\"main\"`",
+        "into" => "add `into \"storage-name\" path=\"models/name\"`",
+        "image" => "add `image=\"…\"`, or `extends=\"std/vllm\"` for the llm-d vLLM image",
+        "secret" => "name the secret: `secret=\"hf-token\"`",
+        "path" => "add `path=\"/some/dir\"`, where the volume appears in the container",
+        "template" => "name the ResourceClaimTemplate: `template=\"…\"`",
+        "for" => {
+            "say which kind of node it is for: `for=\"container\"` (or `role`, `model-service`, `download`, `storage`)"
+        }
+        _ => return None,
+    })
 }
 
 /// Hands out a node's parts and reports what nobody asked for.
@@ -275,19 +413,15 @@ impl<'n> Reader<'n> {
         self.any_props = true;
     }
 
-    fn err(&self, d: Diagnostic) -> Diagnostic {
-        with_origin(d, self.node.origin.as_deref())
-    }
-
     /// Argument `i`, which must be there.
     pub fn arg(&mut self, cx: &mut Cx, i: usize, what: &str) -> Option<&'n Value> {
         self.max_args = self.max_args.max(i + 1);
         let v = self.node.args.get(i);
         if v.is_none() {
-            let d = Diagnostic::error("msws::missing", format!("{} needs {what}", self.what.trim_matches('`')))
+            let d = Diagnostic::error("msws::missing", format!("{} needs {what}", self.what))
                 .label(self.node.name.span, format!("{what} missing"))
                 .help(format!("write it after the node name: `{} <{what}>`", self.node.name.name));
-            cx.error(self.err(d));
+            cx.missing(self.node, d);
         }
         v
     }
@@ -312,10 +446,17 @@ impl<'n> Reader<'n> {
     /// A property that must be there.
     pub fn req_prop(&mut self, cx: &mut Cx, name: &'static str) -> Option<&'n Value> {
         let v = self.prop(name);
-        if v.is_none() {
-            let d = Diagnostic::error("msws::missing", format!("{} needs `{name}=…`", self.what.trim_matches('`')))
-                .label(self.node.head_span(), format!("`{name}` missing"));
-            cx.error(self.err(d));
+        // A misspelt property (`imge=`) is reported as unknown, with `name` as its suggestion;
+        // saying `name` is missing too would report one slip twice.
+        let misspelt = self.node.props.iter().any(|p| did_you_mean(&p.key.name, [name]).is_some())
+            || self.node.children().iter().any(|c| c.name.name == name);
+        if v.is_none() && !misspelt {
+            let mut d = Diagnostic::error("msws::missing", format!("{} needs `{name}=…`", self.what))
+                .label(self.node.head_span(), format!("no `{name}=`"));
+            if let Some(h) = example(name) {
+                d = d.help(h);
+            }
+            cx.missing(self.node, d);
         }
         v
     }
@@ -349,10 +490,16 @@ impl<'n> Reader<'n> {
     /// A child that must be there.
     pub fn req_child(&mut self, cx: &mut Cx, name: &'static str) -> Option<&'n Node> {
         let c = self.child(cx, name);
-        if c.is_none() {
-            let d = Diagnostic::error("msws::missing", format!("{} needs a `{name}`", self.what.trim_matches('`')))
+        // As in `req_prop`: a misspelt child is reported once, as unknown, with `name` suggested.
+        let misspelt = self.node.children().iter().any(|c| did_you_mean(&c.name.name, [name]).is_some())
+            || self.node.props.iter().any(|p| p.key.name == name);
+        if c.is_none() && !misspelt {
+            let mut d = Diagnostic::error("msws::missing", format!("{} has no `{name}`", self.what))
                 .label(self.node.head_span(), format!("no `{name}` inside"));
-            cx.error(self.err(d));
+            if let Some(h) = example(name) {
+                d = d.help(h);
+            }
+            cx.missing(self.node, d);
         }
         c
     }
@@ -467,18 +614,21 @@ impl<'n> Reader<'n> {
                 format!("unknown property `{}` on {}", p.key.name, self.what),
             )
             .label(p.key.span, "unknown property");
-            d = match did_you_mean(&p.key.name, self.known_props.iter().copied()) {
-                Some(m) => d.help(format!("did you mean `{m}`?")),
-                None if self.known_props.is_empty() => d.help(format!("{} takes no properties", self.what)),
-                None => d.help(format!("{} takes {}", self.what, list(&self.known_props))),
+            // A property spelt like a child node (or nearly) is a common slip: say so.
+            let as_child = if self.known_children.contains(&p.key.name.as_str()) {
+                Some(p.key.name.as_str())
+            } else {
+                did_you_mean(&p.key.name, self.known_children.iter().copied())
             };
-            // A property spelt like a child node is a common slip: say so.
-            if self.known_children.contains(&p.key.name.as_str()) {
-                d = d.help(format!(
-                    "`{}` is written as a child node: `{} {{ {} … }}`",
-                    p.key.name, self.node.name.name, p.key.name
-                ));
-            }
+            d = match (did_you_mean(&p.key.name, self.known_props.iter().copied()), as_child) {
+                (Some(m), _) => d.help(format!("did you mean `{m}`?")),
+                (None, Some(c)) => d.help(format!(
+                    "`{c}` is a child node, not a property: write `{c} {}` inside the braces",
+                    shown(&p.value)
+                )),
+                (None, None) if self.known_props.is_empty() => d.help(format!("{} takes no properties", self.what)),
+                (None, None) => d.help(format!("{} takes {}", self.what, list(&self.known_props))),
+            };
             cx.error(with_origin(d, p.value.origin.as_deref().or(self.node.origin.as_deref())));
         }
         for (i, c) in self.node.children().iter().enumerate() {
@@ -488,19 +638,35 @@ impl<'n> Reader<'n> {
             let mut d =
                 Diagnostic::error("msws::unknown-node", format!("unknown node `{}` in {}", c.name.name, self.what))
                     .label(c.name.span, "unknown node");
-            d = match did_you_mean(&c.name.name, self.known_children.iter().copied()) {
-                Some(m) => d.help(format!("did you mean `{m}`?")),
-                None if self.known_children.is_empty() => d.help(format!("{} takes no children", self.what)),
-                None => d.help(format!("{} can contain {}", self.what, list(&self.known_children))),
+            // A child spelt like a property (or nearly) is a common slip: say so.
+            let name = c.name.name.as_str();
+            let exact_prop = self.known_props.contains(&name).then_some(name);
+            let child = did_you_mean(name, self.known_children.iter().copied());
+            let as_prop =
+                exact_prop.or(child.is_none().then(|| did_you_mean(name, self.known_props.iter().copied())).flatten());
+            d = match (as_prop, child) {
+                (Some(p), _) => d.help(format!(
+                    "`{p}` is a property, not a child node: write `{} {p}={}`",
+                    self.node.name.name,
+                    c.args.first().map(shown).unwrap_or_else(|| "…".into())
+                )),
+                (None, Some(m)) => d.help(format!("did you mean `{m}`?")),
+                (None, None) if self.known_children.is_empty() => d.help(format!("{} takes no children", self.what)),
+                (None, None) => d.help(format!("{} can contain {}", self.what, list(&self.known_children))),
             };
-            if self.known_props.contains(&c.name.name.as_str()) {
-                d = d.help(format!(
-                    "`{}` is a property: write `{}={}` on the node itself",
-                    c.name.name, c.name.name, "…"
-                ));
-            }
             cx.error(with_origin(d, c.origin.as_deref()));
         }
+    }
+}
+
+/// A value as it would be written in a file, for suggestions.
+fn shown(v: &Value) -> String {
+    match &v.literal {
+        Literal::String(s) => format!("{s:?}"),
+        Literal::Int(i) => i.to_string(),
+        Literal::Float(f) => f.to_string(),
+        Literal::Bool(b) => format!("#{b}"),
+        Literal::Null => "#null".into(),
     }
 }
 

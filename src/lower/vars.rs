@@ -50,6 +50,9 @@ impl Vars {
     pub fn is_declared(&self, name: &str) -> bool {
         self.vars.contains_key(name)
     }
+    pub fn get(&self, name: &str) -> Option<&Var> {
+        self.vars.get(name)
+    }
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.vars.keys().map(String::as_str)
     }
@@ -71,7 +74,8 @@ impl Vars {
             sink.push(
                 Diagnostic::error("msws::duplicate", format!("variable `{name}` is declared twice"))
                     .label(span, "declared again here")
-                    .label(prev.span, "first declared here"),
+                    .label(prev.span, "first declared here")
+                    .help("variable names are unique (imported files included): remove one; an `import` can set the value instead"),
             );
             return;
         }
@@ -117,7 +121,7 @@ impl Vars {
             let Some(end) = after.find('}') else {
                 sink.push(
                     Diagnostic::error("msws::variable", "unclosed `${` in a string")
-                        .label(at.span, "here")
+                        .label(at.span, "a `${` without its `}`")
                         .help("write `${name}`, or `$${` for a literal `${`"),
                 );
                 return None;
@@ -152,6 +156,9 @@ impl Vars {
 
     /// After lowering: variables without a value, `--var`s nobody declared, declared but unused.
     pub fn finish(&self, cli: &BTreeMap<String, String>, sink: &mut Sink) {
+        // A variable looks unused when the string using it had an error (`${replica}`): warn only
+        // when there is nothing else to fix.
+        let quiet = sink.has_errors();
         for (name, var) in &self.vars {
             if var.value.is_none() {
                 sink.push(
@@ -159,7 +166,7 @@ impl Vars {
                         .label(var.span, "declared without a default")
                         .help(format!("pass `--var {name}=VALUE`, set {}, or give it `default=…`", env_name(name))),
                 );
-            } else if !self.used.contains(name) {
+            } else if !self.used.contains(name) && !quiet {
                 sink.push(
                     Diagnostic::warning("msws::unused-variable", format!("variable `{name}` is never used"))
                         .label(var.span, "declared here")

@@ -25,7 +25,8 @@ pub fn rendered(fe: &Frontend) -> String {
     render_all(fe.sink.sorted(), &fe.map, RenderOptions::plain())
 }
 
-/// Root workspace files (those with a `workspace` node) under `dir`, recursively, sorted.
+/// Every `.kdl` file under `dir`, recursively, sorted, relative to the crate root. Root files
+/// and imported ones alike: callers filter (see `is_root_file`).
 pub fn workspace_files(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
