@@ -7,7 +7,7 @@
 
 mod render;
 
-pub use render::{RenderOptions, render_all, render_one, to_json};
+pub use render::{RenderOptions, render_all, render_one, summary, to_json};
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -261,13 +261,40 @@ pub fn token_ranges(text: &str) -> Vec<(usize, usize)> {
 }
 
 /// Suggest the closest known name for a misspelt one ("did you mean").
+///
+/// Two measures, because each misses what the other catches: a small edit distance (counting a
+/// swap of two neighbours as one edit) finds typos in short words (`pcv` → `pvc`), where
+/// Jaro-Winkler scores poorly; Jaro-Winkler finds longer names with a shared start
+/// (`servedname` → `served-name`). The closest by edits wins, then the higher score.
 pub fn did_you_mean<'a>(wrong: &str, known: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
-    let mut best: Option<(f64, &str)> = None;
+    let mut best: Option<(usize, f64, &str)> = None;
     for k in known {
+        if k == wrong {
+            continue;
+        }
+        let edits = strsim::osa_distance(&wrong.to_lowercase(), &k.to_lowercase());
         let score = strsim::jaro_winkler(wrong, k);
-        if score > 0.8 && best.is_none_or(|(s, _)| score > s) {
-            best = Some((score, k));
+        let close = edits <= (wrong.chars().count().max(k.chars().count()) / 3).max(1) || score > 0.8;
+        if close && best.is_none_or(|(e, s, _)| edits < e || (edits == e && score > s)) {
+            best = Some((edits, score, k));
         }
     }
-    best.map(|(_, k)| k)
+    best.map(|(_, _, k)| k)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggests_close_names() {
+        assert_eq!(did_you_mean("pcv", ["hf", "pvc", "pvc+hf", "oci"]), Some("pvc"));
+        assert_eq!(did_you_mean("servedname", ["served-name", "model"]), Some("served-name"));
+        assert_eq!(did_you_mean("sise", ["access", "size", "class"]), Some("size"));
+        assert_eq!(did_you_mean("nvidai", ["nvidia", "amd", "cpu"]), Some("nvidia"));
+        assert_eq!(did_you_mean("ReadWriteMnay", ["ReadWriteMany", "ReadWriteOnce"]), Some("ReadWriteMany"));
+        assert_eq!(did_you_mean("GB", ["G", "Gi"]), Some("G"));
+        assert_eq!(did_you_mean("zzz", ["storage", "secret"]), None);
+        assert_eq!(did_you_mean("x", ["secret"]), None);
+    }
 }

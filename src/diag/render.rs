@@ -24,62 +24,97 @@ impl RenderOptions {
 /// A diagnostic bound to its source text, in the shape miette wants.
 struct Report<'a> {
     d: &'a Diagnostic,
+    /// Replaces the diagnostic's message (for the notes made of labels in other files).
+    message: Option<String>,
     source: Option<NamedSource<std::sync::Arc<str>>>,
     labels: Vec<LabeledSpan>,
     related: Vec<Report<'a>>,
 }
 
+/// A file's text as shown: never with a token in it, even when the error is about one.
+fn shown_source(map: &SourceMap, file: super::FileId) -> NamedSource<std::sync::Arc<str>> {
+    let file = map.get(file);
+    let text: std::sync::Arc<str> = match super::redact_tokens(&file.text) {
+        std::borrow::Cow::Borrowed(_) => file.text.clone(),
+        std::borrow::Cow::Owned(s) => s.into(),
+    };
+    NamedSource::new(file.name.clone(), text)
+}
+
+fn labeled(l: &super::Label, primary: bool) -> LabeledSpan {
+    let span = SourceSpan::new((l.span.start as usize).into(), l.span.len());
+    let text = (!l.text.is_empty()).then(|| l.text.clone());
+    if primary { LabeledSpan::new_primary_with_span(text, span) } else { LabeledSpan::new_with_span(text, span) }
+}
+
 impl<'a> Report<'a> {
     fn new(d: &'a Diagnostic, map: &SourceMap) -> Report<'a> {
-        // miette draws labels of one source only: labels in the primary file stay here, labels in
-        // other files become related notes.
+        // miette draws the labels of one source only: labels in the primary file stay here, and
+        // each other file's labels become a note of their own, so none is lost (a preset declared
+        // in the standard library, an import in another file).
         let primary = d.primary_span().map(|s| s.file);
         let mut labels = Vec::new();
-        let mut related: Vec<Report<'a>> = Vec::new();
+        let mut elsewhere: Vec<(super::FileId, Vec<LabeledSpan>)> = Vec::new();
         for (i, l) in d.labels.iter().enumerate() {
             if Some(l.span.file) == primary {
-                let span = SourceSpan::new((l.span.start as usize).into(), l.span.len());
-                let text = (!l.text.is_empty()).then(|| l.text.clone());
-                labels.push(if i == 0 {
-                    LabeledSpan::new_primary_with_span(text, span)
-                } else {
-                    LabeledSpan::new_with_span(text, span)
-                });
+                labels.push(labeled(l, i == 0));
+            } else {
+                match elsewhere.iter_mut().find(|(f, _)| *f == l.span.file) {
+                    Some((_, v)) => v.push(labeled(l, false)),
+                    None => elsewhere.push((l.span.file, vec![labeled(l, false)])),
+                }
             }
         }
-        let source = primary.map(|f| {
-            let file = map.get(f);
-            // Shown text never carries a token, even when the error is about one.
-            let text: std::sync::Arc<str> = match super::redact_tokens(&file.text) {
-                std::borrow::Cow::Borrowed(_) => file.text.clone(),
-                std::borrow::Cow::Owned(s) => s.into(),
-            };
-            NamedSource::new(file.name.clone(), text)
-        });
+        let source = primary.map(|f| shown_source(map, f));
+        let mut related: Vec<Report<'a>> = Vec::new();
+        for (file, labels) in elsewhere {
+            related.push(Report {
+                d,
+                message: Some(format!("in {}", map.get(file).name)),
+                source: Some(shown_source(map, file)),
+                labels,
+                related: vec![],
+            });
+        }
         for n in &d.notes {
             related.push(Report::new(n, map));
         }
-        Report { d, source, labels, related }
+        Report { d, message: None, source, labels, related }
+    }
+
+    fn message(&self) -> &str {
+        self.message.as_deref().unwrap_or(&self.d.message)
+    }
+
+    /// A note made of another file's labels has no code or help of its own.
+    fn is_elsewhere(&self) -> bool {
+        self.message.is_some()
     }
 }
 
 impl fmt::Debug for Report<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.d.message)
+        f.write_str(self.message())
     }
 }
 impl fmt::Display for Report<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.d.message)
+        f.write_str(self.message())
     }
 }
 impl std::error::Error for Report<'_> {}
 
 impl miette::Diagnostic for Report<'_> {
     fn code<'b>(&'b self) -> Option<Box<dyn fmt::Display + 'b>> {
+        if self.is_elsewhere() {
+            return Some(Box::new("msws::note"));
+        }
         Some(Box::new(self.d.code))
     }
     fn severity(&self) -> Option<miette::Severity> {
+        if self.is_elsewhere() {
+            return Some(miette::Severity::Advice);
+        }
         Some(match self.d.severity {
             Severity::Error => miette::Severity::Error,
             Severity::Warning => miette::Severity::Warning,
@@ -87,6 +122,9 @@ impl miette::Diagnostic for Report<'_> {
         })
     }
     fn help<'b>(&'b self) -> Option<Box<dyn fmt::Display + 'b>> {
+        if self.is_elsewhere() {
+            return None;
+        }
         self.d.help.as_ref().map(|h| Box::new(h) as Box<dyn fmt::Display>)
     }
     fn source_code(&self) -> Option<&dyn miette::SourceCode> {
@@ -122,27 +160,18 @@ pub fn render_one(d: &Diagnostic, map: &SourceMap, opts: RenderOptions) -> Strin
     out
 }
 
-/// Every diagnostic, in order, then a summary line when there was anything to say.
+/// Every diagnostic, in order. The command prints the one summary line, naming the file.
 pub fn render_all<'a>(diags: impl IntoIterator<Item = &'a Diagnostic>, map: &SourceMap, opts: RenderOptions) -> String {
     let mut out = String::new();
-    let (mut errors, mut warnings) = (0, 0);
     for d in diags {
-        match d.severity {
-            Severity::Error => errors += 1,
-            Severity::Warning => warnings += 1,
-            Severity::Note => {}
-        }
         out.push_str(&render_one(d, map, opts));
-        out.push('\n');
-    }
-    if errors + warnings > 0 {
-        out.push_str(&summary(errors, warnings));
         out.push('\n');
     }
     out
 }
 
-pub(crate) fn summary(errors: usize, warnings: usize) -> String {
+/// "2 errors, 1 warning".
+pub fn summary(errors: usize, warnings: usize) -> String {
     let plural = |n: usize, w: &str| if n == 1 { format!("{n} {w}") } else { format!("{n} {w}s") };
     match (errors, warnings) {
         (0, w) => plural(w, "warning"),

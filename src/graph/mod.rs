@@ -261,14 +261,22 @@ fn report_cycles(g: &DiGraph<Step, Edge>, sink: &mut Sink) -> bool {
         scc.sort();
         let cycle = cycle_path(g, &scc);
         let names: Vec<String> = cycle.iter().chain(cycle.first()).map(|&i| g[i].id.to_string()).collect();
-        let mut d =
-            Diagnostic::error("msws::cycle", format!("steps wait for each other in a cycle: {}", names.join(" → ")))
-                .help("no order satisfies these edges; remove one of the `after`s in the cycle");
+        let message = if self_loop {
+            format!("step `{}` waits for itself", g[scc[0]].id)
+        } else {
+            format!("steps wait for each other in a cycle: {}", names.join(" → "))
+        };
+        let mut d = Diagnostic::error("msws::cycle", message)
+            .help("no order satisfies these edges; remove one of the `after`s in the cycle");
         let mut labelled = false;
         for (k, &from) in cycle.iter().enumerate() {
             let to = cycle[(k + 1) % cycle.len()];
             if let Some(e) = g.edges_connecting(from, to).next() {
-                let text = format!("{} waits for {} ({})", g[to].id, g[from].id, e.weight().describe());
+                let text = if from == to {
+                    format!("{} waits for itself ({})", g[to].id, e.weight().describe())
+                } else {
+                    format!("{} waits for {} ({})", g[to].id, g[from].id, e.weight().describe())
+                };
                 match e.weight() {
                     Edge::After(span) => d = d.label(*span, text),
                     _ => d = d.label(g[to].span, text),

@@ -72,6 +72,15 @@ pub fn to_text(g: &StepGraph) -> String {
     out
 }
 
+/// Which reason labels a DOT edge: an explicit `after` first, then a single-attach wait.
+fn dot_rank(e: &Edge) -> u8 {
+    match e {
+        Edge::After(_) => 2,
+        Edge::Attach => 1,
+        _ => 0,
+    }
+}
+
 fn quote(s: &str) -> String {
     format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
 }
@@ -95,7 +104,10 @@ pub fn to_dot(g: &StepGraph) -> String {
     }
     for &i in g.order() {
         let mut edges: Vec<_> = g.graph.edges(i).collect();
-        edges.sort_by_key(|e| g.position(e.target()));
+        // One arrow per pair of steps: an edge that exists for several reasons is drawn once,
+        // labelled by the reason a reader most needs to see.
+        edges.sort_by_key(|e| (g.position(e.target()), std::cmp::Reverse(dot_rank(e.weight()))));
+        edges.dedup_by_key(|e| e.target());
         for e in edges {
             let attrs = match e.weight() {
                 Edge::After(_) => " [label=\"after\", style=bold]",

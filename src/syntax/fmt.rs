@@ -27,13 +27,22 @@ pub fn format_source(text: &str) -> Result<String, FmtError> {
     let input = match version {
         KdlVersion::V2 => text,
         KdlVersion::V1 => {
-            v2 = kdl::KdlDocument::v1_to_v2(text).map_err(|_| FmtError::Syntax)?;
+            v2 = super::v1::to_v2(text).ok_or(FmtError::Changed("the KDL v1 text could not be converted"))?;
             &v2
         }
     };
     let tokens = lex(input);
     let out = print(input, &tokens);
     verify(input, &tokens, &out)?;
+    // `verify` compares with the converted text; the conversion itself must keep every value too.
+    if version == KdlVersion::V1 {
+        let mut sink = crate::diag::Sink::new();
+        let before = super::parse(FileId(0), text, &mut sink).ok_or(FmtError::Syntax)?;
+        let after = super::parse(FileId(0), &out, &mut sink).ok_or(FmtError::Changed("the output does not parse"))?;
+        if shape(&before.nodes) != shape(&after.nodes) {
+            return Err(FmtError::Changed("converting from KDL v1 changes a value"));
+        }
+    }
     Ok(out)
 }
 
@@ -233,7 +242,11 @@ impl Printer<'_> {
     /// Text that may span lines (multi-line strings, block comments): lines after the first move
     /// with the line they start on, so a multi-line string keeps its value.
     fn push_reindented(&mut self, text: &str, start: usize) {
-        let line_start = self.src[..start].rfind(is_newline).map(|i| i + 1).unwrap_or(0);
+        // Newlines can be wider than one byte (U+2028 is three): step over the whole character.
+        let line_start = self.src[..start]
+            .rfind(is_newline)
+            .map(|i| i + self.src[i..].chars().next().map_or(1, char::len_utf8))
+            .unwrap_or(0);
         let orig = self.src[line_start..start].chars().take_while(|&c| is_space(c)).count() as isize;
         let current = self.out.rsplit('\n').next().map(|l| l.len() - l.trim_start().len()).unwrap_or(0) as isize;
         let delta = current - orig;

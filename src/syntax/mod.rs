@@ -4,6 +4,7 @@
 //! into [`Node`]s right after parsing; nothing later looks at a `KdlDocument` again.
 
 pub mod fmt;
+mod v1;
 
 use std::sync::Arc;
 
@@ -122,12 +123,22 @@ pub fn parse(file: FileId, text: &str, sink: &mut Sink) -> Option<Document> {
     let (doc, version) = match parse_kdl(text) {
         Ok(ok) => ok,
         Err(err) => {
+            let messages: Vec<String> = err.diagnostics.iter().filter_map(|d| d.message.clone()).collect();
             for d in err.diagnostics {
                 let start = d.span.offset().min(text.len());
                 let end = (start + d.span.len()).min(text.len());
-                let mut diag = Diagnostic::error("msws::syntax", d.message.unwrap_or_else(|| "invalid KDL".into()))
-                    .label(Span::new(file, start, end), d.label.unwrap_or_else(|| "here".into()));
-                if let Some(h) = d.help {
+                let message = d.message.unwrap_or_else(|| "invalid KDL".into());
+                // An unclosed block is reported twice by the parser, at its `{` and over its
+                // whole body; the first says it all.
+                if message.starts_with("Closing '}' was not found")
+                    && messages.iter().any(|m| m.starts_with("No closing '}'"))
+                {
+                    continue;
+                }
+                let found = text.get(start..end).unwrap_or("");
+                let (message, label, help) = explain(message, d.label, d.help, found);
+                let mut diag = Diagnostic::error("msws::syntax", message).label(Span::new(file, start, end), label);
+                if let Some(h) = help {
                     diag = diag.help(h);
                 }
                 sink.push(diag);
@@ -145,6 +156,70 @@ pub fn parse(file: FileId, text: &str, sink: &mut Sink) -> Option<Document> {
         );
     }
     Some(Document { file, nodes: doc.nodes().iter().map(|n| convert(file, text, n)).collect() })
+}
+
+/// Rewrites the parser's message, label and help for the mistakes people make most in workspace
+/// files, in msws's words; anything else keeps the parser's text (with a lowercase start, like
+/// every other message).
+fn explain(
+    message: String,
+    label: Option<String>,
+    help: Option<String>,
+    found: &str,
+) -> (String, String, Option<String>) {
+    let starts_like_number = found.trim_start_matches(['+', '-']).starts_with(|c: char| c.is_ascii_digit());
+    if matches!(found, "true" | "false" | "null") {
+        return (
+            format!("`{found}` is not a value in KDL v2"),
+            "a bare word".into(),
+            Some(format!("KDL v2 writes `#{found}`; `\"{found}\"` is a string")),
+        );
+    }
+    if message.starts_with("Expected") && starts_like_number && !found.is_empty() {
+        return (
+            format!("`{found}` is not a number"),
+            "not a number".into(),
+            Some(format!("quote it: `\"{found}\"`; quantities (`5Gi`), durations (`10m`) and versions are strings")),
+        );
+    }
+    if message.starts_with("Expected identifier string") && !found.is_empty() {
+        // Typically a Kubernetes key (`app.kubernetes.io/name`) or a path written bare.
+        let bare = found.split(['=', ' ']).next().unwrap_or(found);
+        return (
+            format!("`{bare}` must be quoted"),
+            "not a valid bare word".into(),
+            Some(format!(
+                "write `\"{bare}\"`; only plain words can go without quotes, not ones containing `/`, `(`, `)`, `{{`, `}}`, `[`, `]`, `;`, `=`, `#` or quotes"
+            )),
+        );
+    }
+    if message.starts_with("Unexpected newline in single-line quoted string") {
+        return (
+            "this string is not closed".into(),
+            "no closing `\"` on this line".into(),
+            Some("add the closing `\"`; a string that spans lines is written between `\"\"\"` lines".into()),
+        );
+    }
+    if message.starts_with("No closing '}'") {
+        return (
+            "this `{` is never closed".into(),
+            "opened here".into(),
+            Some("add a `}` after the last child of this node".into()),
+        );
+    }
+    if message.starts_with("Expected end of document") && found == "}" {
+        return (
+            "this `}` closes nothing".into(),
+            "no `{` is open here".into(),
+            Some("remove it, or look for a node above that closes its block twice".into()),
+        );
+    }
+    let mut chars = message.chars();
+    let message = match chars.next() {
+        Some(c) => c.to_lowercase().chain(chars).collect(),
+        None => message,
+    };
+    (message, label.unwrap_or_else(|| "here".into()), help)
 }
 
 /// Parses KDL v2 first, then v1. A v1 parse is used only when it succeeds; otherwise the v2 errors
