@@ -89,16 +89,16 @@ impl WorkspaceArgs {
         out.diagnostics(&fe);
         match graph {
             Some(g) if !fe.sink.has_errors() => Ok((fe, g)),
-            _ => Err(CliError { code: 1, message: summary(&fe) }),
+            _ => Err(CliError { code: 1, message: summary(&fe, &self.file) }),
         }
     }
 }
 
-pub fn summary(fe: &Frontend) -> String {
-    let errors = fe.sink.error_count();
-    let noun = if errors == 1 { "error" } else { "errors" };
-    let file = fe.files.first().map(|f| fe.map.get(*f).name.clone()).unwrap_or_else(|| "the workspace".into());
-    format!("{file} has {errors} {noun}")
+/// The last line of a failed run: `FILE has N errors`. It names the path the user typed, even when
+/// the file could not be read at all.
+/// The one line that ends a failed run: "w.kdl has 2 errors, 1 warning".
+pub fn summary(fe: &Frontend, file: &Path) -> String {
+    format!("{} has {}", file.display(), crate::diag::summary(fe.sink.error_count(), fe.sink.warning_count()))
 }
 
 pub fn count_severity(fe: &Frontend, s: Severity) -> usize {

@@ -5,8 +5,8 @@ use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use super::CmdResult;
 use super::common::{Output, write_atomically};
-use super::{CliError, CmdResult};
 use crate::diag::{RenderOptions, Sink, SourceMap, render_all};
 use crate::syntax::fmt::{FmtError, format_source};
 
@@ -15,25 +15,32 @@ pub struct Args {
     /// Files to format (`-` for stdin to stdout)
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
-    /// Change nothing; exit 1 if any file is not formatted
+    /// Change nothing; list the files that would change and exit 1 if there are any
     #[arg(long)]
     pub check: bool,
 }
 
 pub fn run(args: Args, out: &Output) -> CmdResult {
-    let mut unformatted = Vec::new();
+    let mut unformatted = false;
     let mut failed = false;
     for path in &args.files {
         let stdin = path.as_os_str() == "-";
-        let text = if stdin {
+        // What messages call the file; `-` alone would read as a typo.
+        let name = if stdin { "<stdin>".to_string() } else { path.display().to_string() };
+        let read = if stdin {
             let mut s = String::new();
-            std::io::stdin()
-                .read_to_string(&mut s)
-                .map_err(|e| CliError::failure(format!("cannot read stdin: {e}")))?;
-            s
+            std::io::stdin().read_to_string(&mut s).map(|_| s)
         } else {
             std::fs::read_to_string(path)
-                .map_err(|e| CliError::failure(format!("cannot read {}: {e}", path.display())))?
+        };
+        // A file that cannot be read or written does not stop the others from being formatted.
+        let text = match read {
+            Ok(text) => text,
+            Err(e) => {
+                out.error(&format!("cannot read {name}: {e}"));
+                failed = true;
+                continue;
+            }
         };
         let formatted = match format_source(&text) {
             Ok(f) => f,
@@ -41,42 +48,46 @@ pub fn run(args: Args, out: &Output) -> CmdResult {
                 // Show why, exactly as `validate` would.
                 let mut map = SourceMap::new();
                 let mut sink = Sink::new();
-                let id = map.add(path.display().to_string(), Some(path), text.as_str());
+                let id = map.add(name.clone(), (!stdin).then_some(path.as_path()), text.as_str());
                 crate::syntax::parse(id, &text, &mut sink);
                 let rendered =
                     render_all(sink.sorted(), &map, RenderOptions { color: out.color_stderr, width: out.width });
                 eprint!("{rendered}");
-                out.error(&format!("{} is not valid KDL; left unchanged", path.display()));
+                if sink.has_errors() {
+                    out.error(&format!("{name} is not valid KDL; left unchanged"));
+                } else {
+                    // The file parses (as KDL v1), but converting it to KDL v2 failed.
+                    out.error(&format!("{name} could not be converted from KDL v1 to KDL v2; left unchanged"));
+                }
                 failed = true;
                 continue;
             }
             Err(e) => {
-                out.error(&format!("{}: {e}", path.display()));
+                out.error(&format!("{name}: {e}"));
                 failed = true;
                 continue;
             }
         };
-        if stdin {
-            let _ = std::io::stdout().write_all(formatted.as_bytes());
-            continue;
-        }
         if formatted == text {
+            if stdin && !args.check {
+                let _ = std::io::stdout().write_all(formatted.as_bytes());
+            }
             continue;
         }
         if args.check {
-            println!("{}: would be reformatted", path.display());
-            unformatted.push(path.clone());
+            println!("{name}: would be reformatted");
+            unformatted = true;
+        } else if stdin {
+            let _ = std::io::stdout().write_all(formatted.as_bytes());
         } else {
-            write_atomically(path, formatted.as_bytes())
-                .map_err(|e| CliError::failure(format!("cannot write {}: {e}", path.display())))?;
-            println!("{}: formatted", path.display());
+            match write_atomically(path, formatted.as_bytes()) {
+                Ok(()) => println!("{name}: formatted"),
+                Err(e) => {
+                    out.error(&format!("cannot write {name}: {e}"));
+                    failed = true;
+                }
+            }
         }
     }
-    if failed {
-        return Ok(ExitCode::FAILURE);
-    }
-    if !unformatted.is_empty() {
-        return Ok(ExitCode::FAILURE);
-    }
-    Ok(ExitCode::SUCCESS)
+    if failed || unformatted { Ok(ExitCode::FAILURE) } else { Ok(ExitCode::SUCCESS) }
 }

@@ -13,7 +13,8 @@ use crate::lower::VarSource;
 pub struct Args {
     #[command(flatten)]
     pub workspace: WorkspaceArgs,
-    /// Output format: human text on stderr, or one JSON document on stdout
+    /// Output format: text (diagnostics on stderr, a one-line verdict on stdout) or json (one
+    /// JSON document on stdout)
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
 }
@@ -94,5 +95,9 @@ pub fn run(args: Args, out: &Output) -> CmdResult {
             }
         }
     }
-    if valid { Ok(ExitCode::SUCCESS) } else { Err(CliError { code: 1, message: super::common::summary(&fe) }) }
+    if valid {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        Err(CliError { code: 1, message: super::common::summary(&fe, &args.workspace.file) })
+    }
 }
