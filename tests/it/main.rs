@@ -1,4 +1,10 @@
 //! The integration tests: one binary, one module per area.
 
+mod cli;
+mod docs;
+mod fmt;
 mod frontend;
+mod graph;
+mod props;
+mod robustness;
 mod support;

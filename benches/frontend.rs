@@ -1,0 +1,168 @@
+//! Front-end speed and memory: parse, lower and order generated workspaces of 1, 100 and 1000
+//! model-services. Run with `cargo bench --bench frontend`; docs/performance.md has the numbers.
+//!
+//! Each unit of a generated workspace is what workspaces/opt-125m-rwx.kdl declares: a storage, a
+//! download into it and a model-service serving the download with prefill and decode roles built
+//! from the standard presets. A counting allocator reports the peak heap of one run per size
+//! before the timed runs start.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::hint::black_box;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group};
+use msws::diag::{FileId, Sink};
+use msws::lower::{Options, load_str};
+
+/// The system allocator, counting live bytes and their peak. The two relaxed atomics per call
+/// cost a few nanoseconds, the same in every measured run.
+struct Counting;
+
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: forwarded unchanged to the system allocator.
+        let p = unsafe { System.alloc(layout) };
+        if !p.is_null() {
+            let live = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
+            PEAK.fetch_max(live, Ordering::Relaxed);
+        }
+        p
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: forwarded unchanged to the system allocator.
+        unsafe { System.dealloc(ptr, layout) };
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: forwarded unchanged to the system allocator.
+        let p = unsafe { System.realloc(ptr, layout, new_size) };
+        if !p.is_null() {
+            if new_size >= layout.size() {
+                let live = LIVE.fetch_add(new_size - layout.size(), Ordering::Relaxed) + new_size - layout.size();
+                PEAK.fetch_max(live, Ordering::Relaxed);
+            } else {
+                LIVE.fetch_sub(layout.size() - new_size, Ordering::Relaxed);
+            }
+        }
+        p
+    }
+}
+
+#[global_allocator]
+static ALLOC: Counting = Counting;
+
+const SIZES: [usize; 3] = [1, 100, 1000];
+
+/// A workspace with `n` units of storage + download + model-service.
+fn workspace(n: usize) -> String {
+    let mut t = String::from(
+        "workspace \"bench\" format=1 {\n    namespace \"llm-d\"\n}\n\nsecret \"hf-token\" from-env=\"HF_TOKEN\"\n\n",
+    );
+    for i in 0..n {
+        t += &format!(
+            r#"storage "pvc-{i}" {{
+    access "ReadWriteMany"
+    size "5Gi"
+    class "standard"
+}}
+
+download "opt-{i}" {{
+    from "hf://facebook/opt-125m" revision="main"
+    into "pvc-{i}" path="models/opt-{i}"
+    token secret="hf-token"
+}}
+
+model-service "opt-{i}" {{
+    model "opt-{i}"
+    served-name "facebook/opt-125m-{i}"
+    decode replicas=1 extends="std/vllm-decode" {{
+        container "vllm" {{
+            args "--enforce-eager"
+            env "VLLM_LOGGING_LEVEL" "DEBUG"
+            resources cpu="16" memory="16Gi"
+        }}
+    }}
+    prefill replicas=1 extends="std/vllm-prefill" {{
+        container "vllm" {{
+            args "--enforce-eager"
+            env "VLLM_LOGGING_LEVEL" "DEBUG"
+            resources cpu="16" memory="16Gi"
+        }}
+    }}
+}}
+
+"#
+        );
+    }
+    t
+}
+
+/// Parse + lower + graph, as `msws validate` runs them. Returns the number of steps.
+fn frontend(text: &str) -> usize {
+    let mut fe = load_str("bench.kdl", text, &Options::default());
+    let ws = fe.workspace.as_ref().expect("the generated workspace loads");
+    msws::graph::build(ws, &mut fe.sink).expect("the generated workspace has no cycle").len()
+}
+
+/// Peak heap of one front-end run per size, and the process's peak resident set afterwards.
+fn report_memory() {
+    println!("peak heap of one parse + lower + graph run (counting allocator):");
+    for n in SIZES {
+        let text = workspace(n);
+        let base = LIVE.load(Ordering::Relaxed);
+        PEAK.store(base, Ordering::Relaxed);
+        let start = Instant::now();
+        let steps = frontend(&text);
+        let took = start.elapsed();
+        let peak = PEAK.load(Ordering::Relaxed) - base;
+        println!(
+            "  {n:>5} model-services: {steps:>5} steps, input {:>8.1} KiB, peak heap {:>8.1} MiB, one cold run {:>8.2} ms",
+            text.len() as f64 / 1024.0,
+            peak as f64 / (1024.0 * 1024.0),
+            took.as_secs_f64() * 1000.0
+        );
+    }
+    if let Ok(status) = std::fs::read_to_string("/proc/self/status")
+        && let Some(hwm) = status.lines().find(|l| l.starts_with("VmHWM"))
+    {
+        println!("process peak resident set so far: {}", hwm.trim_start_matches("VmHWM:").trim());
+    }
+}
+
+fn bench(c: &mut Criterion) {
+    let mut parse = c.benchmark_group("parse");
+    for n in SIZES {
+        let text = workspace(n);
+        parse.throughput(Throughput::Bytes(text.len() as u64));
+        parse.bench_with_input(BenchmarkId::from_parameter(n), &text, |b, text| {
+            b.iter(|| msws::syntax::parse(FileId(0), black_box(text), &mut Sink::new()).map(|d| d.nodes.len()))
+        });
+    }
+    parse.finish();
+
+    let mut all = c.benchmark_group("parse+lower+graph");
+    for n in SIZES {
+        let text = workspace(n);
+        all.throughput(Throughput::Elements(n as u64));
+        if n >= 1000 {
+            all.sample_size(20);
+        }
+        all.bench_with_input(BenchmarkId::from_parameter(n), &text, |b, text| b.iter(|| frontend(black_box(text))));
+    }
+    all.finish();
+}
+
+criterion_group!(benches, bench);
+
+fn main() {
+    // `cargo test --benches` runs this binary with `--test`: only check that it works, quickly.
+    if !std::env::args().any(|a| a == "--test") {
+        report_memory();
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}
