@@ -1,3 +1,25 @@
+//! msws: a workspace file in, a Kubernetes cluster that matches it out.
+//!
+//! The pipeline, stage by stage; each stage is a module, in this order:
+//!
+//! 1. **parse** ([`syntax`]): KDL text → a syntax tree of nodes, values and spans. A fast parser
+//!    reads the common subset of KDL v2; the `kdl` crate reads the rest and reports syntax errors.
+//!    `msws fmt` lives here too.
+//! 2. **lower** ([`lower`]): syntax trees → the typed [`model::Workspace`]. Imports are loaded,
+//!    variables substituted, presets (`extends`) expanded, every node read and checked, references
+//!    resolved, and the lints that need no cluster run. Every problem goes to a
+//!    [`diag::Sink`]; the workspace comes out only when there is no error.
+//! 3. **graph** ([`graph`]): the workspace → steps (`storage/…`, `secret/…`, `download/…`,
+//!    `release/…`, `model-service/…`) and the edges between them, in a deterministic order;
+//!    cycles are errors.
+//! 4. **render**: steps → the Kubernetes objects each applies (to come).
+//! 5. **diff**: desired objects against live ones (to come).
+//! 6. **plan**: ordered actions, saved and shown (to come).
+//! 7. **apply**: execute a plan, wait, roll back on failure (to come).
+//!
+//! Stages 1–6 are pure: no network, no clock, the same output for the same input. Only apply talks
+//! to a cluster. [`cli`] holds one file per command; `main.rs` only calls [`cli::main`].
+
 pub mod cli;
 pub mod diag;
 pub mod graph;

@@ -1,5 +1,6 @@
-//! Fuzz target: arbitrary UTF-8 through parse, lower, graph and `fmt`. No input may panic, and a
-//! file `fmt` accepts must format to a fixed point.
+//! Fuzz target: arbitrary UTF-8 through parse, lower, graph and `fmt`. No input may panic, a file
+//! `fmt` accepts must format to a fixed point, and wherever the fast parser answers, the `kdl`
+//! crate must accept the input and give the same tree.
 
 #![no_main]
 
@@ -14,6 +15,9 @@ fuzz_target!(|text: &str| {
     let mut sink = Sink::new();
     let id = map.add("fuzz.kdl", None, text);
     let _ = msws::syntax::parse(id, text, &mut sink);
+    if let Some(fast) = msws::syntax::parse_fast(id, text) {
+        assert_eq!(msws::syntax::parse_kdl_v2(id, text).as_ref(), Some(&fast), "the fast parser disagrees with kdl");
+    }
 
     // The input is also importable as `lib.kdl`, so imports of itself (cycles) are exercised.
     let files = MemFiles::default().with("fuzz.kdl", text).with("lib.kdl", text);

@@ -146,7 +146,8 @@ pub fn build(ws: &Workspace, sink: &mut Sink) -> Option<StepGraph> {
     for s in &ws.secrets {
         add(&mut g, StepKind::Secret, &s.name, s.span);
     }
-    let single_attach = |claim: &str| ws.storage(claim).is_some_and(|s| s.access.is_single_attach());
+    let lookup = ws.lookup();
+    let single_attach = |claim: &str| lookup.single_attach(claim);
     for d in &ws.downloads {
         add(&mut g, StepKind::Download, &d.name, d.span);
         if single_attach(&d.storage) {
@@ -156,7 +157,10 @@ pub fn build(ws: &Workspace, sink: &mut Sink) -> Option<StepGraph> {
     for s in &ws.services {
         add(&mut g, StepKind::ModelService, &s.name, s.span);
     }
-    let idx = |kind, name: &str| index.get(&StepId::new(kind, name)).copied();
+    // Edges are added by (kind, name) without allocating a `StepId` per lookup.
+    let by_name: std::collections::HashMap<(StepKind, &str), NodeIndex> =
+        g.node_indices().map(|i| ((g[i].id.kind, g[i].id.name.as_str()), i)).collect();
+    let idx = |kind, name: &str| by_name.get(&(kind, name)).copied();
     let mut edges: Vec<(Option<NodeIndex>, Option<NodeIndex>, Edge)> = Vec::new();
 
     // Downloads into one single-attach claim run one after another, each released before the next.
@@ -182,13 +186,13 @@ pub fn build(ws: &Workspace, sink: &mut Sink) -> Option<StepGraph> {
         if let Some(claim) = s.model.uri().claim() {
             edges.push((idx(StepKind::Storage, claim), me, Edge::Claim));
             if single_attach(claim) {
-                for d in ws.downloads.iter().filter(|d| d.storage == claim) {
+                for d in lookup.downloads_into.get(claim).into_iter().flatten() {
                     edges.push((idx(StepKind::Release, &d.name), me, Edge::Attach));
                 }
             }
         }
         if let crate::model::ModelSource::Download { name, .. } = &s.model
-            && let Some(d) = ws.download(name)
+            && let Some(d) = lookup.downloads.get(name.as_str())
         {
             let from = if single_attach(&d.storage) { StepKind::Release } else { StepKind::Download };
             edges.push((idx(from, name), me, Edge::Model));

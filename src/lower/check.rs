@@ -1,7 +1,7 @@
 //! Checks that need the whole workspace: references between declarations, names that would collide
 //! in the cluster, and the runbook's lints that need no cluster (spec §5).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use crate::diag::{Diagnostic, Span, did_you_mean};
 use crate::model::*;
@@ -54,8 +54,9 @@ pub fn check(cx: &mut Cx, ws: &mut Workspace) {
         v.iter().map(String::as_str).collect()
     }
 
+    let lookup = ws.lookup();
     for d in &ws.downloads {
-        if ws.storage(&d.storage).is_none() {
+        if !lookup.storages.contains_key(d.storage.as_str()) {
             not_found(
                 cx,
                 "storage",
@@ -66,7 +67,7 @@ pub fn check(cx: &mut Cx, ws: &mut Workspace) {
             );
         }
         if let Some(t) = &d.token
-            && ws.secret(&t.secret).is_none()
+            && !lookup.secrets.contains_key(t.secret.as_str())
         {
             not_found(
                 cx,
@@ -88,9 +89,9 @@ pub fn check(cx: &mut Cx, ws: &mut Workspace) {
         }
     }
     // Two downloads writing the same place would overwrite each other.
-    let mut targets: BTreeMap<(String, String), &Download> = BTreeMap::new();
+    let mut targets: HashMap<(&str, &str), &Download> = HashMap::new();
     for d in &ws.downloads {
-        if let Some(prev) = targets.insert((d.storage.clone(), d.path.clone()), d) {
+        if let Some(prev) = targets.insert((d.storage.as_str(), d.path.as_str()), d) {
             let place = if d.path.is_empty() { "the root".to_string() } else { format!("`{}`", d.path) };
             cx.error(
                 Diagnostic::error(
@@ -103,7 +104,7 @@ pub fn check(cx: &mut Cx, ws: &mut Workspace) {
             );
         }
         // A download writes; a claim that can only be read would fail it at apply time.
-        if let Some(storage) = ws.storage(&d.storage)
+        if let Some(storage) = lookup.storages.get(d.storage.as_str())
             && storage.access == AccessMode::ReadOnlyMany
         {
             cx.error(
@@ -118,10 +119,17 @@ pub fn check(cx: &mut Cx, ws: &mut Workspace) {
         }
     }
 
+    // Where each download puts its model, for the services that serve it.
+    let targets: HashMap<String, ModelUri> = ws
+        .downloads
+        .iter()
+        .map(|d| (d.name.clone(), ModelUri::Pvc { claim: d.storage.clone(), path: d.path.clone() }))
+        .collect();
+    let storage_set: HashSet<&str> = storage_names.iter().map(String::as_str).collect();
     for svc in &mut ws.services {
         if let ModelSource::Download { name, uri, span } = &mut svc.model {
-            match ws.downloads.iter().find(|d| d.name == *name) {
-                Some(d) => *uri = ModelUri::Pvc { claim: d.storage.clone(), path: d.path.clone() },
+            match targets.get(name.as_str()) {
+                Some(target) => *uri = target.clone(),
                 None => not_found(
                     cx,
                     "download",
@@ -134,7 +142,7 @@ pub fn check(cx: &mut Cx, ws: &mut Workspace) {
         }
         if let ModelSource::Uri { uri, span } = &svc.model
             && let Some(claim) = uri.claim()
-            && !storage_names.iter().any(|s| s == claim)
+            && !storage_set.contains(claim)
         {
             not_found(
                 cx,
@@ -148,7 +156,7 @@ pub fn check(cx: &mut Cx, ws: &mut Workspace) {
             );
         }
         if let Some(t) = &svc.token
-            && ws.secrets.iter().all(|s| s.name != t.secret)
+            && !secret_names.iter().any(|s| *s == t.secret)
         {
             not_found(
                 cx,
@@ -172,12 +180,13 @@ pub fn check(cx: &mut Cx, ws: &mut Workspace) {
     }
 
     // Objects two model-services would both write, and pods both would select.
-    let mut fullnames: BTreeMap<&str, &ModelService> = BTreeMap::new();
-    let mut selectors: BTreeMap<&Map, &ModelService> = BTreeMap::new();
+    let mut fullnames: HashMap<&str, &ModelService> = HashMap::new();
+    let mut selectors: HashMap<&Map, &ModelService> = HashMap::new();
+    let mut names: HashSet<&str> = HashSet::new();
     for svc in &ws.services {
         // A second declaration of the same name is already reported as a duplicate; that it also
         // collides with the first would say the same thing twice.
-        if ws.services.iter().take_while(|s| !std::ptr::eq(*s, svc)).any(|s| s.name == svc.name) {
+        if !names.insert(&svc.name) {
             continue;
         }
         if let Some(prev) = fullnames.insert(&svc.fullname, svc) {
@@ -206,6 +215,8 @@ pub fn check(cx: &mut Cx, ws: &mut Workspace) {
         }
     }
 
+    selector_subsets(cx, ws, &selectors);
+
     let known_steps = steps(ws);
     let all_after: Vec<After> = ws
         .downloads
@@ -213,9 +224,10 @@ pub fn check(cx: &mut Cx, ws: &mut Workspace) {
         .flat_map(|d| d.after.clone())
         .chain(ws.services.iter().flat_map(|s| s.after.clone()))
         .collect();
+    let step_set: HashSet<&str> = known_steps.iter().map(String::as_str).collect();
     for a in all_after {
         let id = format!("{}/{}", a.kind.as_str(), a.name);
-        if !known_steps.contains(&id) {
+        if !step_set.contains(id.as_str()) {
             let mut d = Diagnostic::error("msws::dangling-reference", format!("there is no step `{id}`"))
                 .label(a.span, "no such step");
             d = match did_you_mean(&id, known_steps.iter().map(String::as_str)) {
@@ -259,14 +271,55 @@ fn duplicates(cx: &mut Cx, ws: &Workspace) {
     check(cx, "model-service", ws.services.iter().map(|s| (s.name.as_str(), s.span)));
 }
 
+/// A Deployment selects the pods whose labels include its selector, so a model-service whose
+/// labels are a strict subset of another's (`{inference-serving}` and `{inference-serving,
+/// model: x}`) selects the other's pods of the same role too. Found by enumerating the subsets of
+/// each service's (few) labels and looking them up, rather than comparing every pair.
+fn selector_subsets(cx: &mut Cx, ws: &Workspace, by_labels: &HashMap<&Map, &ModelService>) {
+    for svc in &ws.services {
+        let entries: Vec<(&String, &String)> = svc.labels.iter().collect();
+        // Label sets are small; a service with very many labels is not enumerated.
+        if entries.len() > 10 {
+            continue;
+        }
+        for mask in 0u32..(1 << entries.len()) - 1 {
+            let subset: Map = entries
+                .iter()
+                .enumerate()
+                .filter(|(k, _)| mask & (1 << k) != 0)
+                .map(|(_, (k, v))| ((*k).clone(), (*v).clone()))
+                .collect();
+            let Some(wide) = by_labels.get(&subset) else { continue };
+            let selector = if subset.is_empty() {
+                "only `llm-d.ai/role`".to_string()
+            } else {
+                subset.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(", ")
+            };
+            cx.error(
+                Diagnostic::error(
+                    "msws::selector-overlap",
+                    format!("model-service `{}` would also select the pods of `{}`", wide.name, svc.name),
+                )
+                .label(wide.span, format!("selects pods labelled {selector}"))
+                .label(svc.span, "whose pods carry those labels too")
+                .help(format!(
+                    "give `{}` a label `{}` does not have, such as its own `llm-d.ai/model`",
+                    wide.name, svc.name
+                )),
+            );
+        }
+    }
+}
+
 /// Every step id the workspace has (for checking `after`).
 fn steps(ws: &Workspace) -> Vec<String> {
+    let lookup = ws.lookup();
     let mut out = Vec::new();
     out.extend(ws.storages.iter().map(|s| format!("storage/{}", s.name)));
     out.extend(ws.secrets.iter().map(|s| format!("secret/{}", s.name)));
     for d in &ws.downloads {
         out.push(format!("download/{}", d.name));
-        if ws.storage(&d.storage).is_some_and(|s| s.access.is_single_attach()) {
+        if lookup.single_attach(&d.storage) {
             out.push(format!("release/{}", d.name));
         }
     }
@@ -280,19 +333,21 @@ fn mounts_model(role: &Role) -> bool {
 }
 
 fn lints(cx: &mut Cx, ws: &Workspace) {
-    // A single-attach claim can serve one pod (ReadWriteOncePod) or pods of one node (ReadWriteOnce).
-    for storage in ws.storages.iter().filter(|s| s.access.is_single_attach()) {
-        let mut users: Vec<(String, u32, Span)> = Vec::new();
-        for svc in &ws.services {
-            if svc.model.uri().claim() != Some(storage.name.as_str()) {
-                continue;
-            }
-            for (kind, role) in svc.roles() {
-                if mounts_model(role) && role.replicas > 0 {
-                    users.push((format!("{}/{}", svc.name, kind.as_str()), role.replicas, role.span));
-                }
+    let lookup = ws.lookup();
+    // The pods that mount each claim.
+    let mut mounted: HashMap<&str, Vec<(String, u32, Span)>> = HashMap::new();
+    for svc in &ws.services {
+        let Some(claim) = svc.model.uri().claim() else { continue };
+        for (kind, role) in svc.roles() {
+            if mounts_model(role) && role.replicas > 0 {
+                let user = (format!("{}/{}", svc.name, kind.as_str()), role.replicas, role.span);
+                mounted.entry(claim).or_default().push(user);
             }
         }
+    }
+    // A single-attach claim can serve one pod (ReadWriteOncePod) or pods of one node (ReadWriteOnce).
+    for storage in ws.storages.iter().filter(|s| s.access.is_single_attach()) {
+        let users = mounted.remove(storage.name.as_str()).unwrap_or_default();
         // Summed wide: replicas are any u32, and two roles of u32::MAX must not overflow.
         let pods: u64 = users.iter().map(|u| u64::from(u.1)).sum();
         if pods > 1 {
@@ -326,7 +381,7 @@ fn lints(cx: &mut Cx, ws: &Workspace) {
             );
         }
         if let (Some(size), Some(claim)) = (&svc.model_size, svc.model.uri().claim())
-            && let Some(storage) = ws.storage(claim)
+            && let Some(storage) = lookup.storages.get(claim)
             && let Some(claim_size) = &storage.size
             && claim_size.value() < size.value()
         {

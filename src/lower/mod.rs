@@ -61,9 +61,9 @@ const TOP_LEVEL: [&str; 8] = ["workspace", "import", "var", "preset", "storage",
 pub fn load(path: &Path, files: &dyn Files, opts: &Options) -> Frontend {
     let mut map = SourceMap::new();
     let mut sink = Sink::new();
-    let loaded = load::load(path, files, &mut map, &mut sink);
+    let mut loaded = load::load(path, files, &mut map, &mut sink);
     let mut vars = vars::Vars::default();
-    let workspace = lower(&loaded, &map, opts, &mut sink, &mut vars);
+    let workspace = lower(&mut loaded, &map, opts, &mut sink, &mut vars);
     vars.finish(&opts.vars, &mut sink);
     let var_info = vars
         .iter()
@@ -79,7 +79,7 @@ pub fn load_str(name: &str, text: &str, opts: &Options) -> Frontend {
 }
 
 fn lower(
-    loaded: &load::Loaded,
+    loaded: &mut load::Loaded,
     map: &SourceMap,
     opts: &Options,
     sink: &mut Sink,
@@ -233,15 +233,16 @@ fn lower(
         services: vec![],
         span: ws_node.node.head_span(),
     };
-    for top in &loaded.nodes {
-        let node = &top.node;
+    // The declarations are read once more, for the last time: expansion takes them by value.
+    for top in std::mem::take(&mut loaded.nodes) {
+        let node = top.node;
         match node.name.name.as_str() {
             "workspace" | "import" | "var" | "preset" => {}
             "storage" => {
                 let n = presets.expand(node, PresetKind::Storage, None, &mut cx);
                 ws.storages.extend(nodes::storage(&mut cx, &n));
             }
-            "secret" => ws.secrets.extend(nodes::secret(&mut cx, node)),
+            "secret" => ws.secrets.extend(nodes::secret(&mut cx, &node)),
             "download" => {
                 let n = presets.expand(node, PresetKind::Download, Some("std/hf-download"), &mut cx);
                 ws.downloads.extend(nodes::download(&mut cx, &n));

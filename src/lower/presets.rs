@@ -54,6 +54,8 @@ struct Preset {
 #[derive(Default)]
 pub struct Presets {
     map: BTreeMap<String, Preset>,
+    /// Preset bodies with their own `extends` resolved, by name.
+    expanded: std::cell::RefCell<BTreeMap<String, Node>>,
 }
 
 pub const STD_PREFIX: &str = "std/";
@@ -109,19 +111,18 @@ impl Presets {
 
     /// Resolves `extends` on `node` and, recursively, on the children that can carry it.
     /// `implicit` is the preset used when the node names none.
-    pub fn expand(&self, node: &Node, kind: PresetKind, implicit: Option<&str>, cx: &mut Cx) -> Node {
+    pub fn expand(&self, node: Node, kind: PresetKind, implicit: Option<&str>, cx: &mut Cx) -> Node {
         self.expand_in(node, kind, implicit, cx, &mut Vec::new())
     }
 
     fn expand_in(
         &self,
-        node: &Node,
+        mut node: Node,
         kind: PresetKind,
         implicit: Option<&str>,
         cx: &mut Cx,
         stack: &mut Vec<String>,
     ) -> Node {
-        let mut node = node.clone();
         // `extends` is removed from the node here, before the reader could see it twice.
         let all: Vec<&crate::syntax::Prop> = node.props.iter().filter(|p| p.key.name == "extends").collect();
         if let [first, .., last] = all.as_slice() {
@@ -146,7 +147,7 @@ impl Presets {
             let expanded = children
                 .into_iter()
                 .map(|c| match child_kind(kind, &c.name.name) {
-                    Some(k) => self.expand_in(&c, k, None, cx, stack),
+                    Some(k) => self.expand_in(c, k, None, cx, stack),
                     None => c,
                 })
                 .collect();
@@ -169,9 +170,11 @@ impl Presets {
     ) -> Node {
         // When a preset cannot be applied, the node lacks what it would have given: mark it, so
         // that reading it does not report each missing part as a mistake of its own.
-        let same_kind: Vec<&str> = self.map.iter().filter(|(_, p)| p.kind == kind).map(|(n, _)| n.as_str()).collect();
-        let listed = same_kind.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ");
+        let same_kind =
+            || -> Vec<&str> { self.map.iter().filter(|(_, p)| p.kind == kind).map(|(n, _)| n.as_str()).collect() };
+        let listed = |names: &[&str]| names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ");
         let Some(preset) = self.map.get(name) else {
+            let same_kind = same_kind();
             let mut d = Diagnostic::error("msws::unknown-preset", format!("unknown preset `{name}`"))
                 .label(span, "no such preset");
             d = match did_you_mean(name, same_kind.iter().copied()) {
@@ -180,8 +183,9 @@ impl Presets {
                     d.help(format!("declare it with `preset \"{name}\" for=\"{}\" {{ … }}`", kind.as_str()))
                 }
                 None => d.help(format!(
-                    "presets for a {} are {listed}; or declare one with `preset \"{name}\" for=\"{}\" {{ … }}`",
+                    "presets for a {} are {}; or declare one with `preset \"{name}\" for=\"{}\" {{ … }}`",
                     kind.as_str(),
+                    listed(&same_kind),
                     kind.as_str()
                 )),
             };
@@ -196,8 +200,9 @@ impl Presets {
             )
             .label(span, format!("used on a {}", kind.as_str()))
             .label(preset.span, format!("declared for a {}", preset.kind.as_str()));
+            let same_kind = same_kind();
             if !same_kind.is_empty() {
-                d = d.help(format!("presets for a {} are {listed}", kind.as_str()));
+                d = d.help(format!("presets for a {} are {}", kind.as_str(), listed(&same_kind)));
             }
             cx.error(with_origin(d, value_origin.as_deref()));
             cx.incomplete.insert(node.span);
@@ -213,9 +218,18 @@ impl Presets {
             cx.incomplete.insert(node.span);
             return node;
         }
-        stack.push(name.to_string());
-        let base = self.expand_in(&preset.body, kind, None, cx, stack);
-        stack.pop();
+        // A preset's body expands the same way wherever it is used: expand it once.
+        let cached = self.expanded.borrow().get(name).cloned();
+        let base = match cached {
+            Some(base) => base,
+            None => {
+                stack.push(name.to_string());
+                let base = self.expand_in(preset.body.clone(), kind, None, cx, stack);
+                stack.pop();
+                self.expanded.borrow_mut().insert(name.to_string(), base.clone());
+                base
+            }
+        };
         // Nodes and values from the preset remember where it was used. An implicit preset (the
         // default downloader) has no `extends` to point at, so it adds no note.
         let base = if explicit {
@@ -280,18 +294,12 @@ fn same_key(a: &Node, b: &Node) -> bool {
 
 /// The node `over` on top of the preset body `base`.
 pub fn merge(base: Node, over: Node) -> Node {
-    let mut out = over.clone();
-    if out.ty.is_none() {
-        out.ty = base.ty.clone();
-    }
-    if over.args.is_empty() {
-        out.args = base.args.clone();
-    }
+    let Node { name, ty, args, props: over_props, children: over_children, span, origin } = over;
     // Each of the node's own properties replaces the preset's of the same name; a property the
     // node gives twice stays twice, so that reading it reports the duplicate.
-    let mut props = base.props.clone();
+    let mut props = base.props;
     let mut replaced = vec![false; props.len()];
-    for p in over.props {
+    for p in over_props {
         match (0..replaced.len()).find(|&j| !replaced[j] && props[j].key.name == p.key.name) {
             Some(j) => {
                 props[j] = p;
@@ -300,8 +308,7 @@ pub fn merge(base: Node, over: Node) -> Node {
             None => props.push(p),
         }
     }
-    out.props = props;
-    out.children = match (base.children, over.children) {
+    let children = match (base.children, over_children) {
         (None, None) => None,
         (b, o) => {
             let mut result: Vec<Node> = b.unwrap_or_default();
@@ -317,7 +324,7 @@ pub fn merge(base: Node, over: Node) -> Node {
                 };
                 match found {
                     Some(j) => {
-                        let base_child = std::mem::replace(&mut result[j], oc.clone());
+                        let base_child = std::mem::replace(&mut result[j], placeholder());
                         result[j] = merge(base_child, oc);
                         matched[j] = true;
                     }
@@ -330,5 +337,27 @@ pub fn merge(base: Node, over: Node) -> Node {
             Some(result)
         }
     };
-    out
+    Node {
+        name,
+        ty: ty.or(base.ty),
+        args: if args.is_empty() { base.args } else { args },
+        props,
+        children,
+        span,
+        origin,
+    }
+}
+
+/// Stands in for a child while it is being merged (moved out, merged, put back).
+fn placeholder() -> Node {
+    let span = Span::new(crate::diag::FileId(0), 0, 0);
+    Node {
+        name: crate::syntax::Ident { name: String::new(), span },
+        ty: None,
+        args: vec![],
+        props: vec![],
+        children: None,
+        span,
+        origin: None,
+    }
 }

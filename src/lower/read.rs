@@ -382,27 +382,20 @@ fn example(name: &str) -> Option<&'static str> {
 /// Hands out a node's parts and reports what nobody asked for.
 pub struct Reader<'n> {
     pub node: &'n Node,
-    /// What the node is called in messages (`storage "x"`, `container "vllm"`).
-    what: String,
-    known_props: Vec<&'static str>,
-    known_children: Vec<&'static str>,
-    used_children: Vec<bool>,
+    known_props: Names,
+    known_children: Names,
+    used_children: Used,
     max_args: usize,
     any_props: bool,
 }
 
 impl<'n> Reader<'n> {
     pub fn new(node: &'n Node) -> Reader<'n> {
-        let what = match node.key() {
-            Some(k) => format!("`{} \"{}\"`", node.name.name, k),
-            None => format!("`{}`", node.name.name),
-        };
         Reader {
             node,
-            what,
-            known_props: vec![],
-            known_children: vec![],
-            used_children: vec![false; node.children().len()],
+            known_props: Names::default(),
+            known_children: Names::default(),
+            used_children: Used::new(node.children().len()),
             max_args: 0,
             any_props: false,
         }
@@ -413,12 +406,21 @@ impl<'n> Reader<'n> {
         self.any_props = true;
     }
 
+    /// What the node is called in messages (`storage "x"`, `container "vllm"`); built only when
+    /// there is something to say.
+    fn what(&self) -> String {
+        match self.node.key() {
+            Some(k) => format!("`{} \"{}\"`", self.node.name.name, k),
+            None => format!("`{}`", self.node.name.name),
+        }
+    }
+
     /// Argument `i`, which must be there.
     pub fn arg(&mut self, cx: &mut Cx, i: usize, what: &str) -> Option<&'n Value> {
         self.max_args = self.max_args.max(i + 1);
         let v = self.node.args.get(i);
         if v.is_none() {
-            let d = Diagnostic::error("msws::missing", format!("{} needs {what}", self.what))
+            let d = Diagnostic::error("msws::missing", format!("{} needs {what}", self.what()))
                 .label(self.node.name.span, format!("{what} missing"))
                 .help(format!("write it after the node name: `{} <{what}>`", self.node.name.name));
             cx.missing(self.node, d);
@@ -448,10 +450,12 @@ impl<'n> Reader<'n> {
         let v = self.prop(name);
         // A misspelt property (`imge=`) is reported as unknown, with `name` as its suggestion;
         // saying `name` is missing too would report one slip twice.
-        let misspelt = self.node.props.iter().any(|p| did_you_mean(&p.key.name, [name]).is_some())
-            || self.node.children().iter().any(|c| c.name.name == name);
-        if v.is_none() && !misspelt {
-            let mut d = Diagnostic::error("msws::missing", format!("{} needs `{name}=…`", self.what))
+        let misspelt = || {
+            self.node.props.iter().any(|p| did_you_mean(&p.key.name, [name]).is_some())
+                || self.node.children().iter().any(|c| c.name.name == name)
+        };
+        if v.is_none() && !misspelt() {
+            let mut d = Diagnostic::error("msws::missing", format!("{} needs `{name}=…`", self.what()))
                 .label(self.node.head_span(), format!("no `{name}=`"));
             if let Some(h) = example(name) {
                 d = d.help(h);
@@ -467,7 +471,7 @@ impl<'n> Reader<'n> {
         let mut out = Vec::new();
         for (i, c) in self.node.children().iter().enumerate() {
             if c.name.name == name {
-                self.used_children[i] = true;
+                self.used_children.set(i);
                 out.push(c);
             }
         }
@@ -478,10 +482,11 @@ impl<'n> Reader<'n> {
     pub fn child(&mut self, cx: &mut Cx, name: &'static str) -> Option<&'n Node> {
         let all = self.children(name);
         if let [first, .., last] = all.as_slice() {
-            let d = Diagnostic::error("msws::duplicate", format!("`{name}` is given more than once in {}", self.what))
-                .label(last.name.span, "given again here")
-                .label(first.name.span, "first given here")
-                .help(format!("keep one `{name}`"));
+            let d =
+                Diagnostic::error("msws::duplicate", format!("`{name}` is given more than once in {}", self.what()))
+                    .label(last.name.span, "given again here")
+                    .label(first.name.span, "first given here")
+                    .help(format!("keep one `{name}`"));
             cx.error(with_origin(d, last.origin.as_deref()));
         }
         all.first().copied()
@@ -491,10 +496,12 @@ impl<'n> Reader<'n> {
     pub fn req_child(&mut self, cx: &mut Cx, name: &'static str) -> Option<&'n Node> {
         let c = self.child(cx, name);
         // As in `req_prop`: a misspelt child is reported once, as unknown, with `name` suggested.
-        let misspelt = self.node.children().iter().any(|c| did_you_mean(&c.name.name, [name]).is_some())
-            || self.node.props.iter().any(|p| p.key.name == name);
-        if c.is_none() && !misspelt {
-            let mut d = Diagnostic::error("msws::missing", format!("{} has no `{name}`", self.what))
+        let misspelt = || {
+            self.node.children().iter().any(|c| did_you_mean(&c.name.name, [name]).is_some())
+                || self.node.props.iter().any(|p| p.key.name == name)
+        };
+        if c.is_none() && !misspelt() {
+            let mut d = Diagnostic::error("msws::missing", format!("{} has no `{name}`", self.what()))
                 .label(self.node.head_span(), format!("no `{name}` inside"));
             if let Some(h) = example(name) {
                 d = d.help(h);
@@ -588,62 +595,60 @@ impl<'n> Reader<'n> {
     /// Reports arguments, properties and children nobody asked for.
     pub fn finish(self, cx: &mut Cx) {
         for a in self.node.args.iter().skip(self.max_args) {
-            let d = Diagnostic::error("msws::unexpected-argument", format!("unexpected argument to {}", self.what))
+            let d = Diagnostic::error("msws::unexpected-argument", format!("unexpected argument to {}", self.what()))
                 .label(a.span, "not expected here")
                 .help(if self.max_args == 0 {
-                    format!("{} takes no arguments", self.what)
+                    format!("{} takes no arguments", self.what())
                 } else {
-                    format!("{} takes {} argument(s)", self.what, self.max_args)
+                    format!("{} takes {} argument(s)", self.what(), self.max_args)
                 });
             cx.error(with_origin(d, a.origin.as_deref().or(self.node.origin.as_deref())));
         }
-        let mut seen_props: Vec<&str> = Vec::new();
-        for p in &self.node.props {
-            if seen_props.contains(&p.key.name.as_str()) && self.known_props.contains(&p.key.name.as_str()) {
+        for (k, p) in self.node.props.iter().enumerate() {
+            let seen = self.node.props[..k].iter().any(|q| q.key.name == p.key.name);
+            if seen && self.known_props.contains(&p.key.name.as_str()) {
                 let d = Diagnostic::error("msws::duplicate", format!("property `{}` is given twice", p.key.name))
                     .label(p.span, "given again here")
                     .help("keep one; KDL would silently use the last");
                 cx.error(with_origin(d, p.value.origin.as_deref()));
             }
-            seen_props.push(&p.key.name);
             if self.any_props || self.known_props.contains(&p.key.name.as_str()) {
                 continue;
             }
             let mut d = Diagnostic::error(
                 "msws::unknown-property",
-                format!("unknown property `{}` on {}", p.key.name, self.what),
+                format!("unknown property `{}` on {}", p.key.name, self.what()),
             )
             .label(p.key.span, "unknown property");
             // A property spelt like a child node (or nearly) is a common slip: say so.
             let as_child = if self.known_children.contains(&p.key.name.as_str()) {
                 Some(p.key.name.as_str())
             } else {
-                did_you_mean(&p.key.name, self.known_children.iter().copied())
+                did_you_mean(&p.key.name, self.known_children.iter())
             };
-            d = match (did_you_mean(&p.key.name, self.known_props.iter().copied()), as_child) {
+            d = match (did_you_mean(&p.key.name, self.known_props.iter()), as_child) {
                 (Some(m), _) => d.help(format!("did you mean `{m}`?")),
                 (None, Some(c)) => d.help(format!(
                     "`{c}` is a child node, not a property: write `{c} {}` inside the braces",
                     shown(&p.value)
                 )),
-                (None, None) if self.known_props.is_empty() => d.help(format!("{} takes no properties", self.what)),
-                (None, None) => d.help(format!("{} takes {}", self.what, list(&self.known_props))),
+                (None, None) if self.known_props.is_empty() => d.help(format!("{} takes no properties", self.what())),
+                (None, None) => d.help(format!("{} takes {}", self.what(), list(&self.known_props.to_vec()))),
             };
             cx.error(with_origin(d, p.value.origin.as_deref().or(self.node.origin.as_deref())));
         }
         for (i, c) in self.node.children().iter().enumerate() {
-            if self.used_children[i] {
+            if self.used_children.get(i) {
                 continue;
             }
             let mut d =
-                Diagnostic::error("msws::unknown-node", format!("unknown node `{}` in {}", c.name.name, self.what))
+                Diagnostic::error("msws::unknown-node", format!("unknown node `{}` in {}", c.name.name, self.what()))
                     .label(c.name.span, "unknown node");
             // A child spelt like a property (or nearly) is a common slip: say so.
             let name = c.name.name.as_str();
             let exact_prop = self.known_props.contains(&name).then_some(name);
-            let child = did_you_mean(name, self.known_children.iter().copied());
-            let as_prop =
-                exact_prop.or(child.is_none().then(|| did_you_mean(name, self.known_props.iter().copied())).flatten());
+            let child = did_you_mean(name, self.known_children.iter());
+            let as_prop = exact_prop.or(child.is_none().then(|| did_you_mean(name, self.known_props.iter())).flatten());
             d = match (as_prop, child) {
                 (Some(p), _) => d.help(format!(
                     "`{p}` is a property, not a child node: write `{} {p}={}`",
@@ -651,8 +656,8 @@ impl<'n> Reader<'n> {
                     c.args.first().map(shown).unwrap_or_else(|| "…".into())
                 )),
                 (None, Some(m)) => d.help(format!("did you mean `{m}`?")),
-                (None, None) if self.known_children.is_empty() => d.help(format!("{} takes no children", self.what)),
-                (None, None) => d.help(format!("{} can contain {}", self.what, list(&self.known_children))),
+                (None, None) if self.known_children.is_empty() => d.help(format!("{} takes no children", self.what())),
+                (None, None) => d.help(format!("{} can contain {}", self.what(), list(&self.known_children.to_vec()))),
             };
             cx.error(with_origin(d, c.origin.as_deref()));
         }
@@ -674,4 +679,60 @@ fn list(names: &[&str]) -> String {
     let mut v: Vec<&str> = names.to_vec();
     v.dedup();
     v.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+}
+
+/// The names a reader was asked for: inline, so reading a node allocates nothing unless it has
+/// more than 24 distinct parts.
+#[derive(Default)]
+struct Names {
+    inline: [&'static str; 24],
+    len: usize,
+    spill: Vec<&'static str>,
+}
+
+impl Names {
+    fn push(&mut self, name: &'static str) {
+        if self.len < self.inline.len() {
+            self.inline[self.len] = name;
+            self.len += 1;
+        } else {
+            self.spill.push(name);
+        }
+    }
+    fn iter(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.inline[..self.len].iter().chain(&self.spill).copied()
+    }
+    fn contains(&self, name: &&str) -> bool {
+        self.iter().any(|n| n == *name)
+    }
+    fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+    fn to_vec(&self) -> Vec<&'static str> {
+        self.iter().collect()
+    }
+}
+
+/// Which children were read: a bit mask, or a vector for nodes with more than 64 children.
+struct Used {
+    bits: u64,
+    spill: Vec<bool>,
+}
+
+impl Used {
+    fn new(n: usize) -> Used {
+        Used { bits: 0, spill: if n > 64 { vec![false; n] } else { Vec::new() } }
+    }
+    fn set(&mut self, i: usize) {
+        match self.spill.get_mut(i) {
+            Some(b) => *b = true,
+            None => self.bits |= 1 << i,
+        }
+    }
+    fn get(&self, i: usize) -> bool {
+        match self.spill.get(i) {
+            Some(b) => *b,
+            None => self.bits & (1 << i) != 0,
+        }
+    }
 }

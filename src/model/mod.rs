@@ -35,7 +35,37 @@ pub struct Workspace {
     pub span: Span,
 }
 
+/// Name → declaration maps of a workspace, for stages that look names up in loops (the lookup
+/// methods on [`Workspace`] scan, which is quadratic over a thousand declarations).
+pub struct Lookup<'a> {
+    pub storages: std::collections::HashMap<&'a str, &'a Storage>,
+    pub secrets: std::collections::HashMap<&'a str, &'a Secret>,
+    pub downloads: std::collections::HashMap<&'a str, &'a Download>,
+    /// Downloads by the claim they write into, in declaration order.
+    pub downloads_into: std::collections::HashMap<&'a str, Vec<&'a Download>>,
+}
+
+impl Lookup<'_> {
+    /// Whether the named claim is declared single-attach (ReadWriteOnce or ReadWriteOncePod).
+    pub fn single_attach(&self, claim: &str) -> bool {
+        self.storages.get(claim).is_some_and(|s| s.access.is_single_attach())
+    }
+}
+
 impl Workspace {
+    pub fn lookup(&self) -> Lookup<'_> {
+        let mut downloads_into: std::collections::HashMap<&str, Vec<&Download>> = Default::default();
+        for d in &self.downloads {
+            downloads_into.entry(d.storage.as_str()).or_default().push(d);
+        }
+        Lookup {
+            storages: self.storages.iter().map(|s| (s.name.as_str(), s)).collect(),
+            secrets: self.secrets.iter().map(|s| (s.name.as_str(), s)).collect(),
+            downloads: self.downloads.iter().map(|s| (s.name.as_str(), s)).collect(),
+            downloads_into,
+        }
+    }
+
     pub fn storage(&self, name: &str) -> Option<&Storage> {
         self.storages.iter().find(|s| s.name == name)
     }

@@ -3,6 +3,7 @@
 //! This is the only module that touches the `kdl` crate. Spans are copied out of the `kdl` document
 //! into [`Node`]s right after parsing; nothing later looks at a `KdlDocument` again.
 
+mod fast;
 pub mod fmt;
 mod v1;
 
@@ -51,7 +52,7 @@ impl Literal {
 pub struct Value {
     pub literal: Literal,
     /// A type annotation, `(t)"value"`.
-    pub ty: Option<Ident>,
+    pub ty: Option<Box<Ident>>,
     pub span: Span,
     /// Set on values copied in from a preset.
     pub origin: Option<Arc<Origin>>,
@@ -77,7 +78,7 @@ pub struct Origin {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Node {
     pub name: Ident,
-    pub ty: Option<Ident>,
+    pub ty: Option<Box<Ident>>,
     pub args: Vec<Value>,
     pub props: Vec<Prop>,
     pub children: Option<Vec<Node>>,
@@ -119,7 +120,31 @@ pub enum KdlVersion {
 }
 
 /// Parses `text` as KDL v2, falling back to KDL v1 with a warning. Syntax errors go to `sink`.
+///
+/// Most files are read by the fast parser (`fast.rs`); whatever it does not handle — every error
+/// among it — goes through the `kdl` crate.
 pub fn parse(file: FileId, text: &str, sink: &mut Sink) -> Option<Document> {
+    if let Some(nodes) = fast::parse(file, text) {
+        return Some(Document { file, nodes });
+    }
+    parse_full(file, text, sink)
+}
+
+/// The fast parser alone: `None` when it leaves the text to the full parser. For the differential
+/// test.
+#[doc(hidden)]
+pub fn parse_fast(file: FileId, text: &str) -> Option<Vec<Node>> {
+    fast::parse(file, text)
+}
+
+/// The full parser (the `kdl` crate) alone, KDL v2 only. For the differential test.
+#[doc(hidden)]
+pub fn parse_kdl_v2(file: FileId, text: &str) -> Option<Vec<Node>> {
+    let doc = KdlDocument::parse_v2(text).ok()?;
+    Some(doc.nodes().iter().map(|n| convert(file, text, n)).collect())
+}
+
+fn parse_full(file: FileId, text: &str, sink: &mut Sink) -> Option<Document> {
     let (doc, version) = match parse_kdl(text) {
         Ok(ok) => ok,
         Err(err) => {
@@ -251,7 +276,7 @@ fn convert(file: FileId, text: &str, n: &KdlNode) -> Node {
                 KdlValue::Bool(b) => Literal::Bool(*b),
                 KdlValue::Null => Literal::Null,
             },
-            ty: e.ty().map(ident),
+            ty: e.ty().map(|t| Box::new(ident(t))),
             span: span_of(file, e.span()),
             origin: None,
         };
@@ -272,7 +297,7 @@ fn convert(file: FileId, text: &str, n: &KdlNode) -> Node {
     }
     Node {
         name: ident(n.name()),
-        ty: n.ty().map(ident),
+        ty: n.ty().map(|t| Box::new(ident(t))),
         args,
         props,
         children: n.children().map(|c| c.nodes().iter().map(|n| convert(file, text, n)).collect()),

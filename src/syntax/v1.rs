@@ -70,7 +70,8 @@ pub fn to_v2(s: &str) -> Option<String> {
             let mut j = i;
             while j < s.len() {
                 let d = at(j);
-                if d.is_whitespace() || "{};=()\\\"".contains(d) || s[j..].starts_with("//") || s[j..].starts_with("/*") {
+                if d.is_whitespace() || "{};=()\\\"".contains(d) || s[j..].starts_with("//") || s[j..].starts_with("/*")
+                {
                     break;
                 }
                 j += d.len_utf8();

@@ -937,11 +937,7 @@ fn fmt_of_kdl_v1_keeps_every_node_after_a_trailing_comment() {
     let dir = temp_with(&[("old.kdl", &v1)]);
     in_dir(dir.path()).args(["fmt", "old.kdl"]).assert().success();
     let v2 = std::fs::read_to_string(dir.path().join("old.kdl")).unwrap();
-    in_dir(dir.path())
-        .args(["validate", "old.kdl"])
-        .assert()
-        .success()
-        .stdout_eq(str![[r#"
+    in_dir(dir.path()).args(["validate", "old.kdl"]).assert().success().stdout_eq(str![[r#"
 old.kdl: workspace `old` is valid (2 steps)
 
 "#]]);

@@ -5,6 +5,7 @@ mod docs;
 mod fmt;
 mod frontend;
 mod graph;
+mod parser;
 mod props;
 mod robustness;
 mod support;
