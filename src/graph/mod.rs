@@ -88,6 +88,8 @@ pub struct StepGraph {
     pub workspace: String,
     pub graph: DiGraph<Step, Edge>,
     order: Vec<NodeIndex>,
+    /// Position of each step (by node index) in `order`.
+    rank: Vec<usize>,
     index: BTreeMap<StepId, NodeIndex>,
 }
 
@@ -126,7 +128,7 @@ impl StepGraph {
         deps
     }
     pub fn position(&self, i: NodeIndex) -> usize {
-        self.order.iter().position(|&o| o == i).unwrap_or(usize::MAX)
+        self.rank.get(i.index()).copied().unwrap_or(usize::MAX)
     }
 }
 
@@ -227,7 +229,11 @@ pub fn build(ws: &Workspace, sink: &mut Sink) -> Option<StepGraph> {
         return None;
     }
     let order = topological(&g);
-    Some(StepGraph { workspace: ws.name.clone(), graph: g, order, index })
+    let mut rank = vec![usize::MAX; g.node_count()];
+    for (k, i) in order.iter().enumerate() {
+        rank[i.index()] = k;
+    }
+    Some(StepGraph { workspace: ws.name.clone(), graph: g, order, rank, index })
 }
 
 /// Kahn's algorithm; among ready steps the earliest declared goes first.

@@ -1,5 +1,6 @@
 //! `msws graph` output: a text tree and Graphviz DOT.
 
+use std::collections::HashMap;
 use std::fmt::Write;
 
 use petgraph::graph::NodeIndex;
@@ -24,27 +25,36 @@ fn spine_rank(e: &Edge) -> u8 {
 /// A tree in execution order. Each step hangs under one dependency — the one on the runbook's
 /// chain (claim → download → release → service) — and its other dependencies are listed after it.
 pub fn to_text(g: &StepGraph) -> String {
-    let mut out = String::new();
     let n = g.len();
-    let _ = writeln!(out, "workspace {}: {} step{}", g.workspace, n, if n == 1 { "" } else { "s" });
+    let mut out = format!("workspace {}: {} step{}\n", g.workspace, n, if n == 1 { "" } else { "s" });
     let parent = |i: NodeIndex| {
         g.graph
             .edges_directed(i, petgraph::Direction::Incoming)
             .max_by_key(|e| (spine_rank(e.weight()), g.position(e.source())))
             .map(|e| e.source())
     };
-    let children =
-        |p: Option<NodeIndex>| -> Vec<NodeIndex> { g.order().iter().copied().filter(|&i| parent(i) == p).collect() };
-    fn walk(
-        g: &StepGraph,
-        out: &mut String,
-        i: NodeIndex,
-        prefix: &str,
-        last: bool,
-        root: bool,
-        children: &dyn Fn(Option<NodeIndex>) -> Vec<NodeIndex>,
-        parent: &dyn Fn(NodeIndex) -> Option<NodeIndex>,
-    ) {
+    let mut tree = Tree { g, parent: HashMap::new(), kids: HashMap::new() };
+    for &i in g.order() {
+        let p = parent(i);
+        tree.parent.insert(i, p);
+        tree.kids.entry(p).or_default().push(i);
+    }
+    for &r in tree.kids.get(&None).map(Vec::as_slice).unwrap_or(&[]) {
+        tree.walk(&mut out, r, "", true, true);
+    }
+    out
+}
+
+struct Tree<'a> {
+    g: &'a StepGraph,
+    parent: HashMap<NodeIndex, Option<NodeIndex>>,
+    /// Children of each step (`None`: the roots), in execution order.
+    kids: HashMap<Option<NodeIndex>, Vec<NodeIndex>>,
+}
+
+impl Tree<'_> {
+    fn walk(&self, out: &mut String, i: NodeIndex, prefix: &str, last: bool, root: bool) {
+        let g = self.g;
         let branch = if root {
             ""
         } else if last {
@@ -53,23 +63,20 @@ pub fn to_text(g: &StepGraph) -> String {
             "├── "
         };
         let mut line = format!("{prefix}{branch}{}", g.step(i).id);
+        let parent = self.parent.get(&i).copied().flatten();
         let others: Vec<String> =
-            g.dependencies(i).into_iter().filter(|d| Some(*d) != parent(i)).map(|d| g.step(d).id.to_string()).collect();
+            g.dependencies(i).into_iter().filter(|d| Some(*d) != parent).map(|d| g.step(d).id.to_string()).collect();
         if !others.is_empty() {
             line += &format!("  (also after {})", others.join(", "));
         }
         let _ = writeln!(out, "{line}");
-        let kids = children(Some(i));
+        let kids = self.kids.get(&Some(i)).map(Vec::as_slice).unwrap_or(&[]);
         let child_prefix =
             if root { String::new() } else { format!("{prefix}{}", if last { "    " } else { "│   " }) };
         for (k, c) in kids.iter().enumerate() {
-            walk(g, out, *c, &child_prefix, k + 1 == kids.len(), false, children, parent);
+            self.walk(out, *c, &child_prefix, k + 1 == kids.len(), false);
         }
     }
-    for r in children(None) {
-        walk(g, &mut out, r, "", true, true, &children, &parent);
-    }
-    out
 }
 
 /// Which reason labels a DOT edge: an explicit `after` first, then a single-attach wait.

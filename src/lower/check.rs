@@ -156,7 +156,7 @@ pub fn check(cx: &mut Cx, ws: &mut Workspace) {
             );
         }
         if let Some(t) = &svc.token
-            && !secret_names.iter().any(|s| *s == t.secret)
+            && !secret_names.contains(&t.secret)
         {
             not_found(
                 cx,

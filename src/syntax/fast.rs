@@ -278,7 +278,7 @@ impl Parser<'_> {
         let start = self.i;
         match self.peek()? {
             b'(' => None,
-            b'#' if !self.b[self.i..].iter().skip_while(|&&c| c == b'#').next().is_some_and(|&c| c == b'"') => {
+            b'#' if !self.raw_string_ahead() => {
                 let literal = self.keyword()?;
                 Some(Entry::Arg(self.value(literal, start)))
             }
@@ -310,9 +310,7 @@ impl Parser<'_> {
                 let vstart = self.i;
                 let literal = match self.peek()? {
                     b'(' => return None,
-                    b'#' if !self.b[self.i..].iter().skip_while(|&&c| c == b'#').next().is_some_and(|&c| c == b'"') => {
-                        self.keyword()?
-                    }
+                    b'#' if !self.raw_string_ahead() => self.keyword()?,
                     c if c.is_ascii_digit()
                         || ((c == b'-' || c == b'+') && self.b.get(self.i + 1).is_some_and(u8::is_ascii_digit)) =>
                     {
@@ -332,6 +330,11 @@ impl Parser<'_> {
 
     fn value(&self, literal: Literal, start: usize) -> Value {
         Value { literal, ty: None, span: self.span(start, self.i), origin: None }
+    }
+
+    /// At `#`: whether hashes lead into a raw string (`#"…"#`) rather than a keyword (`#true`).
+    fn raw_string_ahead(&self) -> bool {
+        self.b[self.i..].iter().find(|&&c| c != b'#') == Some(&b'"')
     }
 
     /// The token just read is not glued to an identifier character (`1abc`, `#truex`).
