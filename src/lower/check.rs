@@ -240,6 +240,8 @@ pub fn check(cx: &mut Cx, ws: &mut Workspace) {
             cx.error(d);
         }
     }
+    model_mounts(cx, ws);
+    claim_templates(cx, ws);
     // An error often causes a lint (a misspelt `served-name` is also a missing one): lint only a
     // workspace that is otherwise right.
     if !cx.sink.has_errors() {
@@ -325,6 +327,65 @@ fn steps(ws: &Workspace) -> Vec<String> {
     }
     out.extend(ws.services.iter().map(|s| format!("model-service/{}", s.name)));
     out
+}
+
+/// A vLLM container told to serve a model from a claim or an image must see it: the ModelService
+/// chart passes the path even when the container does not mount the volume, and vLLM then fails
+/// at start with a path that does not exist. msws says so before anything is applied.
+fn model_mounts(cx: &mut Cx, ws: &Workspace) {
+    for svc in &ws.services {
+        if matches!(svc.model.uri(), ModelUri::Hf { .. } | ModelUri::PvcHf { .. }) {
+            // A repository id: vLLM can fetch it itself (pvc+hf needs the cache, but only as a
+            // cache, so a missing mount downloads instead of failing).
+            continue;
+        }
+        for (_, role) in svc.roles() {
+            for c in role.containers.iter().filter(|c| c.command_kind != CommandKind::Custom && !c.mount_model) {
+                cx.error(
+                    Diagnostic::error(
+                        "msws::model-mount",
+                        format!("container `{}` serves `{}` but does not mount it", c.name, svc.model.uri()),
+                    )
+                    .label(c.span, "no `mount-model=#true`")
+                    .label(svc.model.span(), "the model is on a volume")
+                    .help(format!(
+                        "add `mount-model=#true`: vLLM is told to load the model from {}, which only exists where the model volume is mounted",
+                        svc.mount_path
+                    )),
+                );
+            }
+        }
+    }
+}
+
+/// Two model services with DRA accelerators of the same template name would write the same
+/// ResourceClaimTemplate (`<template>-<role>`, as the ModelService chart names it).
+fn claim_templates(cx: &mut Cx, ws: &Workspace) {
+    let mut seen: HashMap<String, &ModelService> = HashMap::new();
+    for svc in &ws.services {
+        let mut own: HashSet<String> = HashSet::new();
+        for (kind, role) in svc.roles() {
+            let Some(dra) = &role.accelerator.dra else { continue };
+            let name = format!("{}-{}", dra.template, kind.as_str());
+            if !own.insert(name.clone()) {
+                continue;
+            }
+            if let Some(prev) = seen.insert(name.clone(), svc) {
+                cx.error(
+                    Diagnostic::error(
+                        "msws::name-collision",
+                        format!(
+                            "model-services `{}` and `{}` would both create ResourceClaimTemplate `{name}`",
+                            prev.name, svc.name
+                        ),
+                    )
+                    .label(svc.span, "uses the same DRA template")
+                    .label(prev.span, "as this one")
+                    .help("give one of them its own template name: `accelerator \"…\" { dra template=\"…\" }`"),
+                );
+            }
+        }
+    }
 }
 
 /// Whether a role's pods mount the model volume.

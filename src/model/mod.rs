@@ -41,6 +41,7 @@ pub struct Lookup<'a> {
     pub storages: std::collections::HashMap<&'a str, &'a Storage>,
     pub secrets: std::collections::HashMap<&'a str, &'a Secret>,
     pub downloads: std::collections::HashMap<&'a str, &'a Download>,
+    pub services: std::collections::HashMap<&'a str, &'a ModelService>,
     /// Downloads by the claim they write into, in declaration order.
     pub downloads_into: std::collections::HashMap<&'a str, Vec<&'a Download>>,
 }
@@ -62,6 +63,7 @@ impl Workspace {
             storages: self.storages.iter().map(|s| (s.name.as_str(), s)).collect(),
             secrets: self.secrets.iter().map(|s| (s.name.as_str(), s)).collect(),
             downloads: self.downloads.iter().map(|s| (s.name.as_str(), s)).collect(),
+            services: self.services.iter().map(|s| (s.name.as_str(), s)).collect(),
             downloads_into,
         }
     }

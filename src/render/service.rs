@@ -1,0 +1,584 @@
+//! A model service's objects, as the llm-d ModelService chart renders them for the same intent:
+//! a ServiceAccount, a ResourceClaimTemplate per role that uses DRA, and the decode and prefill
+//! Deployments.
+//!
+//! Where the chart is followed to the letter: the model volume and its mount, the model argument
+//! per URI scheme, the arguments each command kind adds and their order, `DP_SIZE` / `TP_SIZE` /
+//! `DP_SIZE_LOCAL`, `HF_HOME` / `HF_HUB_CACHE` / `HF_TOKEN`, accelerator resources and
+//! environment, the routing proxy as a native sidecar on decode pods, labels and selectors.
+//! Where msws deliberately differs (docs/modelservice.md, "Deliberate differences"):
+//! - what the chart adds to every container (devices, parallelism and Hugging Face environment)
+//!   goes only to *model containers* — those that mount the model or run a vLLM command — so a
+//!   sidecar never requests a GPU;
+//! - an environment variable the user set is not added again (the chart repeats accelerator
+//!   variables, which server-side apply rejects as duplicate keys);
+//! - `HF_HUB_CACHE` follows the model service's mount path (the chart hard-codes /model-cache);
+//! - `pvc://claim` serves the claim's root (the chart points at `/model-cache/claim`);
+//! - a pod that mounts a ReadWriteOnce / ReadWriteOncePod claim gets the `Recreate` strategy
+//!   unless one is given: a rolling update would wait forever for the volume (and for GPUs).
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy, RollingUpdateDeployment};
+use k8s_openapi::api::core::v1::{
+    Affinity, Capabilities, ConfigMapKeySelector, ConfigMapVolumeSource, Container, ContainerPort,
+    EmptyDirVolumeSource, EnvVar, EnvVarSource, ExecAction, HTTPGetAction, HostPathVolumeSource, ImageVolumeSource,
+    LocalObjectReference, NodeAffinity, NodeSelector, NodeSelectorRequirement, NodeSelectorTerm, ObjectFieldSelector,
+    PersistentVolumeClaimVolumeSource, PodResourceClaim, PodSpec, PodTemplateSpec, Probe, ResourceClaim,
+    ResourceFieldSelector, ResourceRequirements, SecretKeySelector, SecretVolumeSource, SecurityContext,
+    ServiceAccount, TCPSocketAction, Toleration, Volume, VolumeMount,
+};
+use k8s_openapi::api::resource::v1::{
+    DeviceClaim, DeviceRequest, ExactDeviceRequest, ResourceClaimSpec, ResourceClaimTemplate, ResourceClaimTemplateSpec,
+};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity as K8sQuantity;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+
+use super::{MODEL_VOLUME, Meta, Object, download::resources, quantity};
+use crate::graph::StepId;
+use crate::model::*;
+
+/// Accelerator environment the chart adds per accelerator type.
+fn accelerator_env(kind: &str) -> &'static [(&'static str, &'static str)] {
+    match kind {
+        "intel-i915" => {
+            &[("VLLM_USE_V1", "1"), ("TORCH_LLM_ALLREDUCE", "1"), ("VLLM_WORKER_MULTIPROC_METHOD", "spawn")]
+        }
+        "intel-xe" => &[("VLLM_WORKER_MULTIPROC_METHOD", "spawn")],
+        _ => &[],
+    }
+}
+
+/// The pod resource claim a role's DRA accelerator is requested through.
+fn dra_claim_name(accel: &Accelerator, role: RoleKind) -> String {
+    format!("{}-{}-claim", accel.kind, role.as_str())
+}
+
+fn dra_template_name(dra: &Dra, role: RoleKind) -> String {
+    format!("{}-{}", dra.template, role.as_str())
+}
+
+pub(super) fn objects(svc: &ModelService, ws: &Workspace, lookup: &Lookup, meta: &Meta, step: &StepId) -> Vec<Object> {
+    let mut out = Vec::new();
+    if svc.service_account.is_none() {
+        out.push(Object::ServiceAccount(ServiceAccount {
+            metadata: meta.object(&svc.fullname, step, &Map::new(), &Map::new()),
+            ..Default::default()
+        }));
+    }
+    for (kind, role) in svc.roles() {
+        if let Some(dra) = &role.accelerator.dra {
+            out.push(Object::ResourceClaimTemplate(claim_template(svc, role, kind, dra, meta, step)));
+        }
+    }
+    for (kind, role) in svc.roles() {
+        out.push(Object::Deployment(deployment(svc, ws, lookup, role, kind, meta, step)));
+    }
+    out
+}
+
+fn claim_template(
+    svc: &ModelService,
+    role: &Role,
+    kind: RoleKind,
+    dra: &Dra,
+    meta: &Meta,
+    step: &StepId,
+) -> ResourceClaimTemplate {
+    let labels = Map::from([("llm-d.ai/role".to_string(), kind.as_str().to_string())]);
+    let _ = svc;
+    ResourceClaimTemplate {
+        metadata: meta.object(&dra_template_name(dra, kind), step, &labels, &Map::new()),
+        spec: ResourceClaimTemplateSpec {
+            metadata: None,
+            spec: ResourceClaimSpec {
+                devices: Some(DeviceClaim {
+                    requests: Some(vec![DeviceRequest {
+                        name: role.accelerator.kind.clone(),
+                        exactly: Some(ExactDeviceRequest {
+                            device_class_name: dra.class.clone(),
+                            count: Some(i64::from(dra.count.unwrap_or(role.parallelism.devices_per_pod()))),
+                            ..Default::default()
+                        }),
+                        first_available: None,
+                    }]),
+                    ..Default::default()
+                }),
+            },
+        },
+    }
+}
+
+/// The port vLLM listens on in this role: behind the proxy on decode, the service port otherwise.
+fn vllm_port(svc: &ModelService, kind: RoleKind) -> u16 {
+    match (kind, &svc.routing.proxy) {
+        (RoleKind::Decode, Some(p)) => p.target_port,
+        _ => svc.routing.service_port,
+    }
+}
+
+/// Whether msws adds the model's arguments, environment and devices to this container.
+fn is_model_container(c: &Container_) -> bool {
+    c.mount_model || c.command_kind != CommandKind::Custom
+}
+
+type Container_ = crate::model::Container;
+
+#[allow(clippy::too_many_arguments)]
+fn deployment(
+    svc: &ModelService,
+    ws: &Workspace,
+    lookup: &Lookup,
+    role: &Role,
+    kind: RoleKind,
+    meta: &Meta,
+    step: &StepId,
+) -> Deployment {
+    let _ = ws;
+    let mut selector = svc.labels.clone();
+    selector.insert("llm-d.ai/role".into(), kind.as_str().into());
+    let uri = svc.model.uri();
+    let mounts_model = role.containers.iter().any(|c| c.mount_model);
+
+    let mut annotations = svc.annotations.clone();
+    annotations.extend(role.annotations.clone());
+    let metadata = meta.object(&format!("{}-{}", svc.fullname, kind.as_str()), step, &Map::new(), &annotations);
+
+    let mut init_containers = Vec::new();
+    if kind == RoleKind::Decode
+        && let Some(proxy) = &svc.routing.proxy
+    {
+        init_containers.push(routing_proxy(proxy, svc.routing.service_port));
+    }
+    init_containers.extend(role.init_containers.iter().map(|c| container(svc, role, kind, c)));
+
+    let mut volumes: Vec<Volume> = role.volumes.iter().map(volume).collect();
+    if mounts_model {
+        volumes.push(model_volume(svc, uri));
+    }
+
+    let mut claims: Vec<PodResourceClaim> = Vec::new();
+    if let Some(dra) = &role.accelerator.dra {
+        claims.push(PodResourceClaim {
+            name: dra_claim_name(&role.accelerator, kind),
+            resource_claim_template_name: Some(dra_template_name(dra, kind)),
+            resource_claim_name: None,
+        });
+    }
+    claims.extend(role.resource_claims.iter().map(|c| PodResourceClaim {
+        name: c.name.clone(),
+        resource_claim_template_name: Some(c.template.clone()),
+        resource_claim_name: None,
+    }));
+
+    let affinity = (!role.node_affinity.is_empty()).then(|| Affinity {
+        node_affinity: Some(NodeAffinity {
+            required_during_scheduling_ignored_during_execution: Some(NodeSelector {
+                node_selector_terms: vec![NodeSelectorTerm {
+                    match_expressions: Some(
+                        role.node_affinity
+                            .iter()
+                            .map(|a| NodeSelectorRequirement {
+                                key: a.key.clone(),
+                                operator: a.operator.clone(),
+                                values: (!a.values.is_empty()).then(|| a.values.clone()),
+                            })
+                            .collect(),
+                    ),
+                    match_fields: None,
+                }],
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    });
+
+    let strategy = match &role.strategy {
+        Some(Strategy::Recreate) => Some(DeploymentStrategy { type_: Some("Recreate".into()), rolling_update: None }),
+        Some(Strategy::RollingUpdate { max_surge, max_unavailable }) => Some(DeploymentStrategy {
+            type_: Some("RollingUpdate".into()),
+            rolling_update: (max_surge.is_some() || max_unavailable.is_some()).then(|| RollingUpdateDeployment {
+                max_surge: max_surge.as_ref().map(int_or_percent),
+                max_unavailable: max_unavailable.as_ref().map(int_or_percent),
+            }),
+        }),
+        None if mounts_model && uri.claim().is_some_and(|c| lookup.single_attach(c)) => {
+            Some(DeploymentStrategy { type_: Some("Recreate".into()), rolling_update: None })
+        }
+        None => None,
+    };
+
+    let pod = PodSpec {
+        node_selector: (!role.node_selector.is_empty()).then(|| role.node_selector.clone()),
+        init_containers: (!init_containers.is_empty()).then_some(init_containers),
+        enable_service_links: role.enable_service_links,
+        termination_grace_period_seconds: role.termination_grace_period,
+        image_pull_secrets: (!role.image_pull_secrets.is_empty())
+            .then(|| role.image_pull_secrets.iter().map(|n| LocalObjectReference { name: n.clone() }).collect()),
+        scheduler_name: role.scheduler_name.clone(),
+        priority_class_name: role.priority_class.clone(),
+        service_account_name: Some(svc.service_account.clone().unwrap_or_else(|| svc.fullname.clone())),
+        affinity,
+        volumes: (!volumes.is_empty()).then_some(volumes),
+        resource_claims: (!claims.is_empty()).then_some(claims),
+        containers: role.containers.iter().map(|c| container(svc, role, kind, c)).collect(),
+        tolerations: (!role.tolerations.is_empty()).then(|| role.tolerations.iter().map(toleration).collect()),
+        ..Default::default()
+    };
+
+    Deployment {
+        metadata,
+        spec: Some(DeploymentSpec {
+            replicas: Some(role.replicas as i32),
+            selector: LabelSelector { match_labels: Some(selector.clone()), match_expressions: None },
+            strategy,
+            template: PodTemplateSpec {
+                metadata: Some(ObjectMeta {
+                    labels: Some(selector),
+                    annotations: (!role.pod_annotations.is_empty()).then(|| role.pod_annotations.clone()),
+                    ..Default::default()
+                }),
+                spec: Some(pod),
+            },
+            ..Default::default()
+        }),
+        status: None,
+    }
+}
+
+fn int_or_percent(v: &IntOrPercent) -> IntOrString {
+    match v {
+        IntOrPercent::Int(i) => IntOrString::Int(*i),
+        IntOrPercent::Percent(p) => IntOrString::String(p.clone()),
+    }
+}
+
+fn routing_proxy(proxy: &Proxy, service_port: u16) -> Container {
+    let mut args = vec![
+        format!("--port={service_port}"),
+        format!("--vllm-port={}", proxy.target_port),
+        format!("--connector={}", proxy.connector),
+    ];
+    args.extend(proxy.flags.iter().map(|(flag, value)| format!("--{flag}={value}")));
+    Container {
+        name: "routing-proxy".into(),
+        image: Some(proxy.image.clone()),
+        image_pull_policy: Some(proxy.pull_policy.clone()),
+        args: Some(args),
+        ports: Some(vec![ContainerPort { container_port: i32::from(service_port), ..Default::default() }]),
+        resources: Some(ResourceRequirements::default()),
+        restart_policy: Some("Always".into()),
+        security_context: Some(SecurityContext {
+            allow_privilege_escalation: Some(false),
+            run_as_non_root: Some(true),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// The `model-storage` volume for the model's URI scheme.
+fn model_volume(svc: &ModelService, uri: &ModelUri) -> Volume {
+    let mut v = Volume { name: MODEL_VOLUME.into(), ..Default::default() };
+    match uri {
+        ModelUri::Hf { .. } => {
+            v.empty_dir = Some(EmptyDirVolumeSource { size_limit: svc.model_size.as_ref().map(quantity), medium: None })
+        }
+        ModelUri::Pvc { claim, .. } | ModelUri::PvcHf { claim, .. } => {
+            v.persistent_volume_claim =
+                Some(PersistentVolumeClaimVolumeSource { claim_name: claim.clone(), read_only: Some(svc.read_only) })
+        }
+        ModelUri::Oci { reference } => {
+            v.image = Some(ImageVolumeSource { reference: Some(reference.clone()), pull_policy: Some("Always".into()) })
+        }
+    }
+    v
+}
+
+/// The model as vLLM is told about it: a repository id, or a path under the mount.
+fn model_arg(svc: &ModelService, uri: &ModelUri) -> String {
+    match uri {
+        ModelUri::Hf { repo } | ModelUri::PvcHf { repo, .. } => repo.clone(),
+        ModelUri::Pvc { path, .. } if path.is_empty() => svc.mount_path.clone(),
+        ModelUri::Pvc { path, .. } => format!("{}/{path}", svc.mount_path.trim_end_matches('/')),
+        ModelUri::Oci { .. } => svc.mount_path.clone(),
+    }
+}
+
+fn container(svc: &ModelService, role: &Role, kind: RoleKind, c: &Container_) -> Container {
+    let model = is_model_container(c);
+    let uri = svc.model.uri();
+    let p = &role.parallelism;
+
+    let (command, args) = match c.command_kind {
+        CommandKind::Custom => {
+            ((!c.command.is_empty()).then(|| c.command.clone()), (!c.args.is_empty()).then(|| c.args.clone()))
+        }
+        kind_ => {
+            let mut args = Vec::new();
+            if kind_ == CommandKind::ImageDefault {
+                args.push("--model".to_string());
+            }
+            args.push(model_arg(svc, uri));
+            args.extend(["--port".to_string(), vllm_port(svc, kind).to_string()]);
+            for (flag, n) in [
+                ("--tensor-parallel-size", p.tensor),
+                ("--data-parallel-size", p.data),
+                ("--data-parallel-size-local", p.data_local),
+            ] {
+                if n > 1 {
+                    args.extend([flag.to_string(), n.to_string()]);
+                }
+            }
+            if let Some(name) = &svc.served_name {
+                args.extend(["--served-model-name".to_string(), name.clone()]);
+            }
+            args.extend(c.args.iter().cloned());
+            let command = (kind_ == CommandKind::VllmServe).then(|| vec!["vllm".to_string(), "serve".to_string()]);
+            (command, Some(args))
+        }
+    };
+
+    let mut env: Vec<EnvVar> = c.env.iter().map(env_var).collect();
+    if model {
+        let mut add = |name: &str, value: String| {
+            if !env.iter().any(|e| e.name == name) {
+                env.push(EnvVar { name: name.into(), value: Some(value), value_from: None });
+            }
+        };
+        add("DP_SIZE", p.data.to_string());
+        add("TP_SIZE", p.tensor.to_string());
+        add("DP_SIZE_LOCAL", p.data_local.to_string());
+        if c.mount_model {
+            match uri {
+                ModelUri::Hf { .. } => add("HF_HOME", svc.mount_path.clone()),
+                ModelUri::PvcHf { cache, .. } => {
+                    add("HF_HUB_CACHE", format!("{}/{cache}", svc.mount_path.trim_end_matches('/')))
+                }
+                _ => {}
+            }
+        }
+        if let Some(t) = &svc.token
+            && !env.iter().any(|e| e.name == "HF_TOKEN")
+        {
+            env.push(EnvVar {
+                name: "HF_TOKEN".into(),
+                value: None,
+                value_from: Some(EnvVarSource {
+                    secret_key_ref: Some(SecretKeySelector {
+                        name: t.secret.clone(),
+                        key: t.key.clone(),
+                        optional: None,
+                    }),
+                    ..Default::default()
+                }),
+            });
+        }
+        let accel_kind = role.accelerator.kind.clone();
+        for (name, value) in accelerator_env(&accel_kind) {
+            if !env.iter().any(|e| e.name == *name) {
+                env.push(EnvVar { name: (*name).into(), value: Some((*value).into()), value_from: None });
+            }
+        }
+    }
+
+    let mut res = resources(&c.resources).unwrap_or_default();
+    if model {
+        let accel = &role.accelerator;
+        match (&accel.dra, &accel.resource) {
+            (Some(_), _) => {
+                let mut claims = vec![ResourceClaim { name: dra_claim_name(accel, kind), request: None }];
+                claims.extend(res.claims.take().unwrap_or_default());
+                res.claims = Some(claims);
+            }
+            // The chart gives the inference simulator no device: it needs none.
+            (None, Some(resource)) if !c.image.contains("llm-d-inference-sim") && p.devices_per_pod() >= 1 => {
+                let count = K8sQuantity(p.devices_per_pod().to_string());
+                for map in [&mut res.limits, &mut res.requests] {
+                    map.get_or_insert_with(BTreeMap::new).entry(resource.clone()).or_insert_with(|| count.clone());
+                }
+            }
+            _ => {}
+        }
+    }
+    let res_empty = res.limits.as_ref().is_none_or(|m| m.is_empty())
+        && res.requests.as_ref().is_none_or(|m| m.is_empty())
+        && res.claims.as_ref().is_none_or(|v| v.is_empty());
+
+    let mut mounts: Vec<VolumeMount> = c
+        .volume_mounts
+        .iter()
+        .map(|m| VolumeMount {
+            name: m.name.clone(),
+            mount_path: m.path.clone(),
+            read_only: m.read_only,
+            sub_path: m.sub_path.clone(),
+            ..Default::default()
+        })
+        .collect();
+    if c.mount_model {
+        let read_only = match uri {
+            ModelUri::Hf { .. } => None,
+            ModelUri::Oci { .. } => Some(true),
+            _ => svc.read_only.then_some(true),
+        };
+        mounts.push(VolumeMount {
+            name: MODEL_VOLUME.into(),
+            mount_path: svc.mount_path.clone(),
+            read_only,
+            ..Default::default()
+        });
+    }
+
+    let probe = |which: ProbeKind| c.probes.iter().find(|p| p.kind == which).map(probe);
+    Container {
+        name: c.name.clone(),
+        image: Some(c.image.clone()),
+        image_pull_policy: c.pull_policy.clone(),
+        command,
+        args,
+        env: (!env.is_empty()).then_some(env),
+        ports: (!c.ports.is_empty()).then(|| {
+            c.ports
+                .iter()
+                .map(|p| ContainerPort {
+                    container_port: i32::from(p.number),
+                    name: p.name.clone(),
+                    protocol: p.protocol.clone(),
+                    ..Default::default()
+                })
+                .collect()
+        }),
+        resources: (!res_empty).then_some(res),
+        volume_mounts: (!mounts.is_empty()).then_some(mounts),
+        liveness_probe: probe(ProbeKind::Liveness),
+        readiness_probe: probe(ProbeKind::Readiness),
+        startup_probe: probe(ProbeKind::Startup),
+        security_context: c.security_context.as_ref().map(security_context),
+        working_dir: c.working_dir.clone(),
+        restart_policy: c.restart_policy.clone(),
+        ..Default::default()
+    }
+}
+
+fn env_var(e: &EnvVar_) -> EnvVar {
+    let (value, value_from) = match &e.value {
+        EnvValue::Literal(v) => (Some(v.clone()), None),
+        EnvValue::Field(path) => (
+            None,
+            Some(EnvVarSource {
+                field_ref: Some(ObjectFieldSelector { field_path: path.clone(), api_version: None }),
+                ..Default::default()
+            }),
+        ),
+        EnvValue::SecretKey { secret, key, optional } => (
+            None,
+            Some(EnvVarSource {
+                secret_key_ref: Some(SecretKeySelector { name: secret.clone(), key: key.clone(), optional: *optional }),
+                ..Default::default()
+            }),
+        ),
+        EnvValue::ConfigMapKey { config_map, key, optional } => (
+            None,
+            Some(EnvVarSource {
+                config_map_key_ref: Some(ConfigMapKeySelector {
+                    name: config_map.clone(),
+                    key: key.clone(),
+                    optional: *optional,
+                }),
+                ..Default::default()
+            }),
+        ),
+        EnvValue::Resource { resource, container, divisor } => (
+            None,
+            Some(EnvVarSource {
+                resource_field_ref: Some(ResourceFieldSelector {
+                    resource: resource.clone(),
+                    container_name: container.clone(),
+                    divisor: divisor.as_ref().map(quantity),
+                }),
+                ..Default::default()
+            }),
+        ),
+    };
+    EnvVar { name: e.name.clone(), value, value_from }
+}
+
+type EnvVar_ = crate::model::EnvVar;
+
+fn volume(v: &crate::model::Volume) -> Volume {
+    let mut out = Volume { name: v.name.clone(), ..Default::default() };
+    match &v.source {
+        VolumeSource::EmptyDir { medium, size_limit } => {
+            out.empty_dir =
+                Some(EmptyDirVolumeSource { medium: medium.clone(), size_limit: size_limit.as_ref().map(quantity) })
+        }
+        VolumeSource::Claim { claim, read_only } => {
+            out.persistent_volume_claim =
+                Some(PersistentVolumeClaimVolumeSource { claim_name: claim.clone(), read_only: *read_only })
+        }
+        VolumeSource::ConfigMap { name } => {
+            out.config_map = Some(ConfigMapVolumeSource { name: name.clone(), ..Default::default() })
+        }
+        VolumeSource::Secret { name } => {
+            out.secret = Some(SecretVolumeSource { secret_name: Some(name.clone()), ..Default::default() })
+        }
+        VolumeSource::HostPath { path, kind } => {
+            out.host_path = Some(HostPathVolumeSource { path: path.clone(), type_: kind.clone() })
+        }
+    }
+    out
+}
+
+fn toleration(t: &crate::model::Toleration) -> Toleration {
+    Toleration {
+        key: t.key.clone(),
+        operator: t.operator.clone(),
+        value: t.value.clone(),
+        effect: t.effect.clone(),
+        toleration_seconds: t.seconds,
+    }
+}
+
+fn probe(p: &crate::model::Probe) -> Probe {
+    let mut out = Probe {
+        initial_delay_seconds: p.initial_delay,
+        period_seconds: p.period,
+        timeout_seconds: p.timeout,
+        failure_threshold: p.failure_threshold,
+        success_threshold: p.success_threshold,
+        ..Default::default()
+    };
+    match &p.action {
+        ProbeAction::HttpGet { path, port } => {
+            out.http_get = Some(HTTPGetAction {
+                path: Some(path.clone()),
+                port: IntOrString::Int(i32::from(*port)),
+                ..Default::default()
+            })
+        }
+        ProbeAction::TcpSocket { port } => {
+            out.tcp_socket = Some(TCPSocketAction { port: IntOrString::Int(i32::from(*port)), host: None })
+        }
+        ProbeAction::Exec { command } => out.exec = Some(ExecAction { command: Some(command.clone()) }),
+    }
+    out
+}
+
+fn security_context(s: &crate::model::SecurityContext) -> SecurityContext {
+    let caps = !s.capabilities_add.is_empty() || !s.capabilities_drop.is_empty();
+    SecurityContext {
+        run_as_non_root: s.run_as_non_root,
+        run_as_user: s.run_as_user,
+        run_as_group: s.run_as_group,
+        allow_privilege_escalation: s.allow_privilege_escalation,
+        privileged: s.privileged,
+        read_only_root_filesystem: s.read_only_root_filesystem,
+        capabilities: caps.then(|| Capabilities {
+            add: (!s.capabilities_add.is_empty()).then(|| s.capabilities_add.clone()),
+            drop: (!s.capabilities_drop.is_empty()).then(|| s.capabilities_drop.clone()),
+        }),
+        ..Default::default()
+    }
+}
