@@ -1,5 +1,5 @@
-//! Front-end speed and memory: parse, lower and order generated workspaces of 1, 100 and 1000
-//! model-services. Run with `cargo bench --bench frontend`; docs/performance.md has the numbers.
+//! Front-end and render speed and memory: parse, lower, order and render generated workspaces of
+//! 1, 100 and 1000 model-services. Run with `cargo bench --bench frontend`; docs/performance.md has the numbers.
 //!
 //! Each unit of a generated workspace is what workspaces/opt-125m-rwx.kdl declares: a storage, a
 //! download into it and a model-service serving the download with prefill and decode roles built
@@ -110,23 +110,37 @@ fn frontend(text: &str) -> usize {
     msws::graph::build(ws, &mut fe.sink).expect("the generated workspace has no cycle").len()
 }
 
-/// Peak heap of one front-end run per size, and the process's peak resident set afterwards.
+/// Parse + lower + graph + render, as `msws render` runs them. Returns the number of objects.
+fn through_render(text: &str) -> usize {
+    let mut fe = load_str("bench.kdl", text, &Options::default());
+    let ws = fe.workspace.as_ref().expect("the generated workspace loads");
+    let graph = msws::graph::build(ws, &mut fe.sink).expect("the generated workspace has no cycle");
+    let opts = msws::render::Options { namespace: "llm-d".into(), ..Default::default() };
+    let rendered = msws::render::render(ws, &graph, &opts);
+    rendered.objects().count()
+}
+
+/// Peak heap of one run per size and stage, and the process's peak resident set afterwards.
 fn report_memory() {
-    println!("peak heap of one parse + lower + graph run (counting allocator):");
-    for n in SIZES {
-        let text = workspace(n);
-        let base = LIVE.load(Ordering::Relaxed);
-        PEAK.store(base, Ordering::Relaxed);
-        let start = Instant::now();
-        let steps = frontend(&text);
-        let took = start.elapsed();
-        let peak = PEAK.load(Ordering::Relaxed) - base;
-        println!(
-            "  {n:>5} model-services: {steps:>5} steps, input {:>8.1} KiB, peak heap {:>8.1} MiB, one cold run {:>8.2} ms",
-            text.len() as f64 / 1024.0,
-            peak as f64 / (1024.0 * 1024.0),
-            took.as_secs_f64() * 1000.0
-        );
+    for (what, run) in
+        [("parse + lower + graph", frontend as fn(&str) -> usize), ("parse + lower + graph + render", through_render)]
+    {
+        println!("peak heap of one {what} run (counting allocator):");
+        for n in SIZES {
+            let text = workspace(n);
+            let base = LIVE.load(Ordering::Relaxed);
+            PEAK.store(base, Ordering::Relaxed);
+            let start = Instant::now();
+            let count = run(&text);
+            let took = start.elapsed();
+            let peak = PEAK.load(Ordering::Relaxed) - base;
+            println!(
+                "  {n:>5} model-services: {count:>5} steps/objects, input {:>8.1} KiB, peak heap {:>8.1} MiB, one cold run {:>8.2} ms",
+                text.len() as f64 / 1024.0,
+                peak as f64 / (1024.0 * 1024.0),
+                took.as_secs_f64() * 1000.0
+            );
+        }
     }
     if let Ok(status) = std::fs::read_to_string("/proc/self/status")
         && let Some(hwm) = status.lines().find(|l| l.starts_with("VmHWM"))
@@ -156,6 +170,19 @@ fn bench(c: &mut Criterion) {
         all.bench_with_input(BenchmarkId::from_parameter(n), &text, |b, text| b.iter(|| frontend(black_box(text))));
     }
     all.finish();
+
+    let mut render = c.benchmark_group("parse+lower+graph+render");
+    for n in SIZES {
+        let text = workspace(n);
+        render.throughput(Throughput::Elements(n as u64));
+        if n >= 1000 {
+            render.sample_size(20);
+        }
+        render.bench_with_input(BenchmarkId::from_parameter(n), &text, |b, text| {
+            b.iter(|| through_render(black_box(text)))
+        });
+    }
+    render.finish();
 }
 
 criterion_group!(benches, bench);

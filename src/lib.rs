@@ -12,10 +12,14 @@
 //! 3. **graph** ([`graph`]): the workspace → steps (`storage/…`, `secret/…`, `download/…`,
 //!    `release/…`, `model-service/…`) and the edges between them, in a deterministic order;
 //!    cycles are errors.
-//! 4. **render**: steps → the Kubernetes objects each applies (to come).
+//! 4. **render** ([`render`]): steps → the Kubernetes objects each applies (k8s-openapi types):
+//!    claims, secrets, download Jobs, and the ServiceAccount and Deployments of each model
+//!    service as the llm-d ModelService chart renders them.
 //! 5. **diff**: desired objects against live ones (to come).
 //! 6. **plan**: ordered actions, saved and shown (to come).
 //! 7. **apply**: execute a plan, wait, roll back on failure (to come).
+//!
+//! Beside the pipeline, [`import_values`] turns ModelService Helm values into a workspace file.
 //!
 //! Stages 1–6 are pure: no network, no clock, the same output for the same input. Only apply talks
 //! to a cluster. [`cli`] holds one file per command; `main.rs` only calls [`cli::main`].
@@ -23,6 +27,8 @@
 pub mod cli;
 pub mod diag;
 pub mod graph;
+pub mod import_values;
 pub mod lower;
 pub mod model;
+pub mod render;
 pub mod syntax;

@@ -8,6 +8,8 @@
 mod common;
 mod fmt;
 mod graph;
+mod import_values;
+mod render;
 mod validate;
 
 use std::process::ExitCode;
@@ -34,6 +36,10 @@ pub enum Command {
     Graph(graph::Args),
     /// Format workspace files in place, keeping comments
     Fmt(fmt::Args),
+    /// Print the Kubernetes objects each step applies, in apply order (YAML), or write them to a directory
+    Render(render::Args),
+    /// Turn ModelService Helm chart values into an equivalent workspace file
+    ImportValues(import_values::Args),
 }
 
 /// A failure that is not a diagnostic in a workspace file: bad usage, IO, a cluster error.
@@ -61,6 +67,8 @@ pub fn main() -> ExitCode {
         Command::Validate(args) => validate::run(args, &out),
         Command::Graph(args) => graph::run(args, &out),
         Command::Fmt(args) => fmt::run(args, &out),
+        Command::Render(args) => render::run(args, &out),
+        Command::ImportValues(args) => import_values::run(args, &out),
     };
     match result {
         Ok(code) => code,

@@ -2,10 +2,14 @@
 
 mod cli;
 mod docs;
+mod downloader;
 mod fmt;
 mod frontend;
 mod graph;
+mod import_values;
+mod manifests;
 mod parser;
 mod props;
+mod render;
 mod robustness;
 mod support;

@@ -1,0 +1,180 @@
+//! A small tree of KDL nodes and its printer, for the workspace `import-values` writes. The text
+//! is then put through `msws fmt`'s formatter, which also checks that it parses.
+
+/// A value: an argument or a property.
+#[derive(Clone, Debug, PartialEq)]
+pub enum KVal {
+    Str(String),
+    Int(i64),
+    Bool(bool),
+    Null,
+}
+
+impl From<&str> for KVal {
+    fn from(s: &str) -> KVal {
+        KVal::Str(s.to_string())
+    }
+}
+impl From<String> for KVal {
+    fn from(s: String) -> KVal {
+        KVal::Str(s)
+    }
+}
+impl From<&String> for KVal {
+    fn from(s: &String) -> KVal {
+        KVal::Str(s.clone())
+    }
+}
+impl From<i64> for KVal {
+    fn from(i: i64) -> KVal {
+        KVal::Int(i)
+    }
+}
+impl From<bool> for KVal {
+    fn from(b: bool) -> KVal {
+        KVal::Bool(b)
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct KNode {
+    /// Line comments printed above the node.
+    pub comments: Vec<String>,
+    pub name: String,
+    pub args: Vec<KVal>,
+    pub props: Vec<(String, KVal)>,
+    pub children: Vec<KNode>,
+}
+
+impl KNode {
+    pub fn new(name: &str) -> KNode {
+        KNode { name: name.to_string(), ..KNode::default() }
+    }
+    pub fn arg(mut self, v: impl Into<KVal>) -> KNode {
+        self.args.push(v.into());
+        self
+    }
+    pub fn prop(mut self, key: &str, v: impl Into<KVal>) -> KNode {
+        self.props.push((key.to_string(), v.into()));
+        self
+    }
+    pub fn child(mut self, c: KNode) -> KNode {
+        self.children.push(c);
+        self
+    }
+    pub fn comment(mut self, text: impl Into<String>) -> KNode {
+        self.comments.push(text.into());
+        self
+    }
+    pub fn push(&mut self, c: KNode) {
+        self.children.push(c);
+    }
+}
+
+/// The document: top-level nodes separated by blank lines, with an opening comment.
+pub fn print(header: &[String], nodes: &[KNode]) -> String {
+    let mut out = String::new();
+    for line in header {
+        push_comment(&mut out, "", line);
+    }
+    for (i, n) in nodes.iter().enumerate() {
+        if i > 0 || !header.is_empty() {
+            out.push('\n');
+        }
+        print_node(&mut out, n, 0);
+    }
+    out
+}
+
+fn push_comment(out: &mut String, indent: &str, text: &str) {
+    for line in text.lines() {
+        out.push_str(indent);
+        out.push_str("//");
+        if !line.is_empty() {
+            out.push(' ');
+            out.push_str(line);
+        }
+        out.push('\n');
+    }
+}
+
+fn print_node(out: &mut String, n: &KNode, depth: usize) {
+    let indent = "    ".repeat(depth);
+    for c in &n.comments {
+        push_comment(out, &indent, c);
+    }
+    out.push_str(&indent);
+    out.push_str(&ident(&n.name));
+    for a in &n.args {
+        out.push(' ');
+        out.push_str(&value(a));
+    }
+    for (k, v) in &n.props {
+        out.push(' ');
+        out.push_str(&ident(k));
+        out.push('=');
+        out.push_str(&value(v));
+    }
+    if n.children.is_empty() {
+        out.push('\n');
+        return;
+    }
+    out.push_str(" {\n");
+    for c in &n.children {
+        print_node(out, c, depth + 1);
+    }
+    out.push_str(&indent);
+    out.push_str("}\n");
+}
+
+/// A node name or property key: bare when KDL v2 allows it and it reads plainly, else quoted.
+pub fn ident(s: &str) -> String {
+    let mut chars = s.chars();
+    let plain = matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && !matches!(s, "true" | "false" | "null" | "inf" | "nan");
+    if plain { s.to_string() } else { quoted(s) }
+}
+
+/// A value as KDL. Strings are written so that msws reads them back unchanged: `${` (which msws
+/// would substitute as a variable) is escaped as `$${`, and strings holding quotes or
+/// backslashes are raw strings (`#"{"a":1}"#`), which read better than escapes.
+pub fn value(v: &KVal) -> String {
+    match v {
+        KVal::Int(i) => i.to_string(),
+        KVal::Bool(true) => "#true".into(),
+        KVal::Bool(false) => "#false".into(),
+        KVal::Null => "#null".into(),
+        KVal::Str(s) => {
+            let s = s.replace("${", "$${");
+            let printable = s.chars().all(|c| !c.is_control());
+            if printable && (s.contains('"') || s.contains('\\')) {
+                let mut hashes = "#".to_string();
+                while s.contains(&format!("\"{hashes}")) {
+                    hashes.push('#');
+                }
+                format!("{hashes}\"{s}\"{hashes}")
+            } else {
+                quoted(&s)
+            }
+        }
+    }
+}
+
+fn quoted(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}

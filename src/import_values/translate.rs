@@ -1,0 +1,1647 @@
+//! Merged chart values → workspace nodes, one chart value at a time.
+//!
+//! Every key read is recorded. A key that is read as a whole (a label map, a scalar) is *taken*;
+//! a mapping or list whose entries are read one by one is *visited*. After the translation, any
+//! key of the values that was neither is unknown to msws, and is an error unless it equals the
+//! chart's default at the same place. So a new chart key, or a typo, is never dropped silently.
+//!
+//! Values that only matter when a feature is on (`requester`, `tracing`, `autoscaling`,
+//! `monitoring`, a role with `create: false`) are taken whole when the feature is off: the chart
+//! ignores them then, and so does msws.
+
+use std::collections::{HashMap, HashSet};
+
+use serde_json::{Map, Value};
+
+use super::emit::{KNode, KVal};
+use super::{Problem, ProblemKind, Request};
+use crate::model::{ACCELERATORS, ModelUri, Quantity};
+
+pub struct Translated {
+    pub header: Vec<String>,
+    pub nodes: Vec<KNode>,
+    pub problems: Vec<Problem>,
+}
+
+const TOP_KEYS: &[&str] = &[
+    "common",
+    "enabled",
+    "global",
+    "fullnameOverride",
+    "nameOverride",
+    "serviceAccountOverride",
+    "schedulerName",
+    "tracing",
+    "modelArtifacts",
+    "multinode",
+    "accelerator",
+    "requester",
+    "routing",
+    "decode",
+    "prefill",
+    "extraObjects",
+];
+const MODEL_KEYS: &[&str] =
+    &["name", "labels", "uri", "size", "authSecretName", "mountPath", "readOnly", "imagePullPolicy"];
+const ACCEL_KEYS: &[&str] = &["type", "dra", "resources", "env", "resourceClaimTemplates"];
+const ROUTING_KEYS: &[&str] = &["servicePort", "proxy"];
+const PROXY_KEYS: &[&str] = &[
+    "enabled",
+    "image",
+    "imagePullPolicy",
+    "targetPort",
+    "connector",
+    "secure",
+    "prefillerUseTLS",
+    "certPath",
+    "zapDevel",
+    "zapEncoder",
+    "zapLogLevel",
+    "zapStacktraceLevel",
+    "zapTimeEncoding",
+];
+const ROLE_KEYS: &[&str] = &[
+    "create",
+    "autoscaling",
+    "replicas",
+    "strategy",
+    "nodeSelector",
+    "schedulerName",
+    "priorityClassName",
+    "parallelism",
+    "accelerator",
+    "resourceClaims",
+    "containers",
+    "volumes",
+    "initContainers",
+    "hostIPC",
+    "hostPID",
+    "enableServiceLinks",
+    "terminationGracePeriodSeconds",
+    "subGroupPolicy",
+    "subGroupExclusiveToplogy",
+    "acceleratorTypes",
+    "monitoring",
+    "tolerations",
+    "annotations",
+    "podAnnotations",
+    "imagePullSecrets",
+    "podSecurityContext",
+    "extraConfig",
+];
+const PARALLELISM_KEYS: &[&str] = &["tensor", "data", "dataLocal", "workers"];
+const ROLE_ACCEL_KEYS: &[&str] = &["type", "dra"];
+const CONTAINER_KEYS: &[&str] = &[
+    "name",
+    "image",
+    "modelCommand",
+    "command",
+    "args",
+    "env",
+    "imagePullPolicy",
+    "ports",
+    "resources",
+    "mountModelVolume",
+    "volumeMounts",
+    "securityContext",
+    "livenessProbe",
+    "readinessProbe",
+    "startupProbe",
+    "workingDir",
+    "stdin",
+    "tty",
+    "extraConfig",
+];
+const INIT_CONTAINER_KEYS: &[&str] = &[
+    "name",
+    "image",
+    "command",
+    "args",
+    "env",
+    "imagePullPolicy",
+    "ports",
+    "resources",
+    "volumeMounts",
+    "securityContext",
+    "livenessProbe",
+    "readinessProbe",
+    "startupProbe",
+    "workingDir",
+    "restartPolicy",
+];
+/// Fields of a Kubernetes container the language has no place for yet.
+const K8S_CONTAINER_UNSUPPORTED: &[&str] = &[
+    "envFrom",
+    "lifecycle",
+    "resizePolicy",
+    "restartPolicyRules",
+    "stdin",
+    "stdinOnce",
+    "tty",
+    "terminationMessagePath",
+    "terminationMessagePolicy",
+    "volumeDevices",
+];
+const VOLUME_KEYS: &[&str] = &["name", "emptyDir", "persistentVolumeClaim", "configMap", "secret", "hostPath"];
+const K8S_VOLUME_UNSUPPORTED: &[&str] = &[
+    "awsElasticBlockStore",
+    "azureDisk",
+    "azureFile",
+    "cephfs",
+    "cinder",
+    "csi",
+    "downwardAPI",
+    "ephemeral",
+    "fc",
+    "flexVolume",
+    "flocker",
+    "gcePersistentDisk",
+    "gitRepo",
+    "glusterfs",
+    "image",
+    "iscsi",
+    "nfs",
+    "photonPersistentDisk",
+    "portworxVolume",
+    "projected",
+    "quobyte",
+    "rbd",
+    "scaleIO",
+    "storageos",
+    "vsphereVolume",
+];
+
+/// The msws proxy flags, their chart keys, and msws's defaults for them (a flag msws sets by
+/// default must be dropped with `#null` when the chart's values do not set it).
+const PROXY_FLAGS: &[(&str, &str, Option<&str>)] = &[
+    ("zapDevel", "zap-devel", None),
+    ("zapEncoder", "zap-encoder", Some("json")),
+    ("zapLogLevel", "zap-log-level", Some("debug")),
+    ("zapStacktraceLevel", "zap-stacktrace-level", None),
+    ("zapTimeEncoding", "zap-time-encoding", None),
+    ("secure", "secure", Some("false")),
+    ("prefillerUseTLS", "prefiller-use-tls", None),
+    ("certPath", "cert-path", None),
+];
+
+/// msws's defaults that equal the chart's (so equal values need no output).
+const PROXY_IMAGE: &str = "ghcr.io/llm-d/llm-d-routing-sidecar:latest";
+const MOUNT_PATH: &str = "/model-cache";
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+enum Seg {
+    Key(String),
+    Idx(usize),
+}
+
+/// `a.b[0].c`, with keys that are not plain written as `["llm-d.ai/model"]`.
+fn display(segs: &[Seg]) -> String {
+    let mut out = String::new();
+    for s in segs {
+        match s {
+            Seg::Key(k) => out = path_join(&out, k),
+            Seg::Idx(i) => out.push_str(&format!("[{i}]")),
+        }
+    }
+    out
+}
+
+/// Appends a key to a displayed path.
+pub fn path_join(path: &str, key: &str) -> String {
+    let plain = !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    match (path.is_empty(), plain) {
+        (true, true) => key.to_string(),
+        (false, true) => format!("{path}.{key}"),
+        (_, false) => format!("{path}[{key:?}]"),
+    }
+}
+
+/// A place in the values: its value (if any) and its path.
+#[derive(Clone)]
+struct At<'v> {
+    v: Option<&'v Value>,
+    segs: Vec<Seg>,
+}
+
+impl<'v> At<'v> {
+    fn key(&self, k: &str) -> At<'v> {
+        let mut segs = self.segs.clone();
+        segs.push(Seg::Key(k.to_string()));
+        At { v: self.v.and_then(|v| v.get(k)), segs }
+    }
+    fn idx(&self, i: usize) -> At<'v> {
+        let mut segs = self.segs.clone();
+        segs.push(Seg::Idx(i));
+        At { v: self.v.and_then(|v| v.get(i)), segs }
+    }
+    fn path(&self) -> String {
+        display(&self.segs)
+    }
+    /// The value, unless absent or null.
+    fn get(&self) -> Option<&'v Value> {
+        self.v.filter(|v| !v.is_null())
+    }
+    fn has(&self) -> bool {
+        self.get().is_some()
+    }
+}
+
+/// Go template truthiness, which the chart's `if` and `with` use: false, 0, "", null and empty
+/// collections are false.
+fn truthy(v: Option<&Value>) -> bool {
+    match v {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(Value::Number(n)) => n.as_f64() != Some(0.0),
+        Some(Value::String(s)) => !s.is_empty(),
+        Some(Value::Array(a)) => !a.is_empty(),
+        Some(Value::Object(m)) => !m.is_empty(),
+    }
+}
+
+/// A scalar as the chart's templates print it.
+fn scalar_text(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Bool(b) => Some(b.to_string()),
+        Value::Number(n) => Some(match n.as_f64() {
+            Some(f) if n.is_f64() && f.fract() == 0.0 && f.abs() < 1e15 => format!("{}", f as i64),
+            _ => n.to_string(),
+        }),
+        _ => None,
+    }
+}
+
+struct Cx<'v> {
+    defaults: &'v Value,
+    visited: HashSet<Vec<Seg>>,
+    taken: HashSet<Vec<Seg>>,
+    known: HashMap<Vec<Seg>, Vec<&'static str>>,
+    problems: Vec<Problem>,
+}
+
+impl<'v> Cx<'v> {
+    /// Records the place, and every place above it, as visited.
+    fn mark_visited(&mut self, segs: &[Seg]) {
+        for n in 0..=segs.len() {
+            self.visited.insert(segs[..n].to_vec());
+        }
+    }
+
+    /// Records the place as read whole and returns its value (unless null).
+    fn take(&mut self, at: &At<'v>) -> Option<&'v Value> {
+        if let Some((_, parents)) = at.segs.split_last() {
+            self.mark_visited(parents);
+        }
+        self.taken.insert(at.segs.clone());
+        at.get()
+    }
+
+    /// A mapping whose keys are read one by one (`known` are the keys it may have, for "did you
+    /// mean"). `None` when absent; a problem when it is not a mapping.
+    fn visit(&mut self, at: &At<'v>, known: &[&'static str]) -> Option<&'v Map<String, Value>> {
+        match at.get() {
+            None => {
+                self.take(at);
+                None
+            }
+            Some(Value::Object(m)) => {
+                self.mark_visited(&at.segs);
+                self.known.entry(at.segs.clone()).or_default().extend_from_slice(known);
+                Some(m)
+            }
+            Some(other) => {
+                self.take(at);
+                self.wrong_type(at, "a mapping", other);
+                None
+            }
+        }
+    }
+
+    /// The elements of a list, each to be read.
+    fn items(&mut self, at: &At<'v>) -> Vec<At<'v>> {
+        match at.get() {
+            None => {
+                self.take(at);
+                Vec::new()
+            }
+            Some(Value::Array(a)) => {
+                self.mark_visited(&at.segs);
+                (0..a.len()).map(|i| at.idx(i)).collect()
+            }
+            Some(other) => {
+                self.take(at);
+                self.wrong_type(at, "a list", other);
+                Vec::new()
+            }
+        }
+    }
+
+    fn wrong_type(&mut self, at: &At<'v>, expected: &str, found: &Value) {
+        self.invalid(at, format!("expected {expected}, found a {}", super::values::kind(found)));
+    }
+
+    fn invalid(&mut self, at: &At<'v>, detail: impl Into<String>) {
+        self.problems.push(Problem { kind: ProblemKind::Invalid, key: at.path(), detail: detail.into() });
+    }
+
+    fn unsupported(&mut self, at: &At<'v>, detail: impl Into<String>) {
+        self.take(at);
+        self.problems.push(Problem { kind: ProblemKind::Unsupported, key: at.path(), detail: detail.into() });
+    }
+
+    /// A scalar as a string.
+    fn string(&mut self, at: &At<'v>) -> Option<String> {
+        let v = self.take(at)?;
+        match scalar_text(v) {
+            Some(s) => Some(s),
+            None => {
+                self.wrong_type(at, "a string", v);
+                None
+            }
+        }
+    }
+
+    /// A non-empty string (the chart's `with` and `if` skip empty ones).
+    fn text(&mut self, at: &At<'v>) -> Option<String> {
+        self.string(at).filter(|s| !s.is_empty())
+    }
+
+    fn int(&mut self, at: &At<'v>) -> Option<i64> {
+        let v = self.take(at)?;
+        let i = match v {
+            Value::Number(n) => n.as_i64().or_else(|| n.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64)),
+            Value::String(s) => s.trim().parse().ok(),
+            _ => None,
+        };
+        if i.is_none() {
+            self.invalid(at, format!("expected a whole number, found `{}`", compact(v)));
+        }
+        i
+    }
+
+    fn int_in(&mut self, at: &At<'v>, min: i64, max: i64) -> Option<i64> {
+        let i = self.int(at)?;
+        if i < min || i > max {
+            self.invalid(at, format!("{i} is out of range ({min} to {max})"));
+            return None;
+        }
+        Some(i)
+    }
+
+    fn bool(&mut self, at: &At<'v>) -> Option<bool> {
+        let v = self.take(at)?;
+        match v {
+            Value::Bool(b) => Some(*b),
+            Value::String(s) if s == "true" || s == "false" => Some(s == "true"),
+            _ => {
+                self.invalid(at, format!("expected true or false, found `{}`", compact(v)));
+                None
+            }
+        }
+    }
+
+    /// A mapping of strings (labels, annotations, a node selector), in the order written.
+    fn string_map(&mut self, at: &At<'v>) -> Vec<(String, String)> {
+        let Some(v) = self.take(at) else { return Vec::new() };
+        let Value::Object(m) = v else {
+            self.wrong_type(at, "a mapping", v);
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for (k, v) in m {
+            match scalar_text(v) {
+                Some(s) => out.push((k.clone(), s)),
+                None if v.is_null() => {}
+                None => self.wrong_type(&at.key(k), "a string", v),
+            }
+        }
+        out
+    }
+
+    /// A list of strings (command, args).
+    fn string_list(&mut self, at: &At<'v>) -> Vec<String> {
+        let Some(v) = self.take(at) else { return Vec::new() };
+        let Value::Array(a) = v else {
+            self.wrong_type(at, "a list", v);
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for (i, item) in a.iter().enumerate() {
+            match scalar_text(item) {
+                Some(s) => out.push(s),
+                None => self.wrong_type(&at.idx(i), "a string", item),
+            }
+        }
+        out
+    }
+
+    /// A Kubernetes quantity (`16`, `"16Gi"`, `0.5`).
+    fn quantity(&mut self, at: &At<'v>) -> Option<String> {
+        let s = self.string(at)?;
+        match Quantity::parse(&s) {
+            Ok(_) => Some(s),
+            Err(e) => {
+                self.invalid(at, e);
+                None
+            }
+        }
+    }
+
+    /// A feature that is off unless `switch` is true: its settings are inert while it is off.
+    fn feature(&mut self, at: &At<'v>, switch: &str, what: &str) {
+        let on = truthy(at.key(switch).get());
+        self.take(at);
+        if on {
+            self.unsupported(&at.key(switch), what);
+        }
+    }
+
+    /// A setting msws cannot express, fine as long as it is empty, false or absent.
+    fn unsupported_if_set(&mut self, at: &At<'v>, what: &str) {
+        let set = truthy(at.get());
+        self.take(at);
+        if set {
+            self.unsupported(at, what);
+        }
+    }
+
+    /// A Kubernetes object's fields that the language cannot express yet.
+    fn k8s_unsupported(&mut self, at: &At<'v>, m: &Map<String, Value>, fields: &[&'static str], of: &str) {
+        for f in fields {
+            if m.contains_key(*f) {
+                self.unsupported_if_set(&at.key(f), &format!("`{f}` of {of}"));
+            }
+        }
+        if let Some(k) = self.known.get_mut(&at.segs) {
+            k.extend_from_slice(fields);
+        }
+    }
+
+    /// After the translation: every key nobody read, unless it holds the chart's default.
+    fn unknown_keys(&mut self, v: &Value, segs: &mut Vec<Seg>) {
+        if self.taken.contains(segs.as_slice()) {
+            return;
+        }
+        if self.visited.contains(segs.as_slice()) {
+            match v {
+                Value::Object(m) => {
+                    for (k, c) in m {
+                        segs.push(Seg::Key(k.clone()));
+                        self.unknown_keys(c, segs);
+                        segs.pop();
+                    }
+                }
+                Value::Array(a) => {
+                    for (i, c) in a.iter().enumerate() {
+                        segs.push(Seg::Idx(i));
+                        self.unknown_keys(c, segs);
+                        segs.pop();
+                    }
+                }
+                _ => {}
+            }
+            return;
+        }
+        if default_at(self.defaults, segs) == Some(v) {
+            return;
+        }
+        let detail = match (segs.split_last(), segs.last()) {
+            (Some((_, parent)), Some(Seg::Key(k))) => self
+                .known
+                .get(parent)
+                .and_then(|known| crate::diag::did_you_mean(k, known.iter().copied()))
+                .map(|m| format!("did you mean `{m}`?"))
+                .unwrap_or_default(),
+            _ => String::new(),
+        };
+        self.problems.push(Problem { kind: ProblemKind::Unknown, key: display(segs), detail });
+    }
+}
+
+fn default_at<'d>(defaults: &'d Value, segs: &[Seg]) -> Option<&'d Value> {
+    let mut v = defaults;
+    for s in segs {
+        v = match s {
+            Seg::Key(k) => v.get(k)?,
+            Seg::Idx(i) => v.get(*i)?,
+        };
+    }
+    Some(v)
+}
+
+/// A value in one line, for messages.
+fn compact(v: &Value) -> String {
+    let s = serde_json::to_string(v).unwrap_or_default();
+    if s.chars().count() > 60 { format!("{}…", s.chars().take(60).collect::<String>()) } else { s }
+}
+
+/// The service-wide facts roles need.
+struct Service<'v> {
+    accelerator: At<'v>,
+    accel_type: String,
+    accel_dra: bool,
+    scheduler_name: Option<String>,
+}
+
+pub fn translate(root: &Value, defaults: &Value, req: &Request) -> Translated {
+    let mut cx =
+        Cx { defaults, visited: HashSet::new(), taken: HashSet::new(), known: HashMap::new(), problems: Vec::new() };
+    let top = At { v: Some(root), segs: Vec::new() };
+    cx.visit(&top, TOP_KEYS);
+
+    // Settings that change nothing the chart renders on its own: `enabled` switches the chart
+    // off as a parent chart's dependency; `global` holds values for parent and sibling charts.
+    cx.take(&top.key("enabled"));
+    cx.take(&top.key("global"));
+    cx.unsupported_if_set(&top.key("common"), "values for the Bitnami common library chart");
+    cx.feature(&top.key("requester"), "enable", "the dual-pod requester of fast model actuation");
+    cx.feature(&top.key("tracing"), "enabled", "OpenTelemetry tracing");
+    if cx.bool(&top.key("multinode")) == Some(true) {
+        cx.unsupported(&top.key("multinode"), "multi-node serving with a LeaderWorkerSet");
+    }
+    cx.unsupported_if_set(&top.key("extraObjects"), "extra objects rendered with the chart");
+
+    // Names.
+    let name_override = cx.text(&top.key("nameOverride"));
+    let fullname_override = cx.text(&top.key("fullnameOverride"));
+    let fullname = super::fullname(&req.release, name_override.as_deref(), fullname_override.as_deref());
+    if let Err(why) = crate::lower::check_dns_label(&fullname) {
+        let at = if fullname_override.is_some() { top.key("fullnameOverride") } else { top.key("nameOverride") };
+        cx.invalid(&at, format!("the objects would be named `{fullname}`, which is not a valid name: {why}"));
+    }
+    let name = super::dns_label(&req.release, 63);
+    let name = if name.is_empty() { "modelservice".to_string() } else { name };
+
+    let mut ws = KNode::new("workspace").arg(name.as_str()).prop("format", crate::model::CURRENT_FORMAT as i64);
+    if let Some(ns) = &req.namespace {
+        ws.push(KNode::new("namespace").arg(ns.as_str()));
+    }
+    let mut nodes = vec![ws];
+    let mut svc = KNode::new("model-service").arg(name.as_str());
+    svc.push(KNode::new("fullname").arg(fullname.as_str()));
+
+    // The model.
+    let ma = top.key("modelArtifacts");
+    cx.visit(&ma, MODEL_KEYS);
+    let served_name = cx.text(&ma.key("name"));
+    let labels = cx.string_map(&ma.key("labels"));
+    if labels.iter().any(|(k, _)| k == "llm-d.ai/role") {
+        cx.invalid(
+            &ma.key("labels").key("llm-d.ai/role"),
+            "the role label is the chart's (and msws's) own, set on each role's pods; remove it",
+        );
+    }
+    let uri_at = ma.key("uri");
+    let uri = match cx.text(&uri_at) {
+        None => {
+            cx.invalid(&uri_at, "the model's URI is not set");
+            None
+        }
+        Some(raw) => match ModelUri::parse(&unquote_uri(&raw)) {
+            Ok(uri) => Some(uri),
+            Err(e) => {
+                cx.invalid(&uri_at, format!("{} ({})", e.message, e.help));
+                None
+            }
+        },
+    };
+    let size = cx.quantity(&ma.key("size"));
+    let secret = cx.text(&ma.key("authSecretName"));
+    let mount_path = cx.string(&ma.key("mountPath"));
+    let read_only = cx.bool(&ma.key("readOnly"));
+    cx.unsupported_if_set(&ma.key("imagePullPolicy"), "the pull policy of an oci:// model image");
+
+    if let Some(uri) = &uri {
+        let mut node = KNode::new("uri").arg(uri.to_string());
+        if let ModelUri::Pvc { claim, path } = uri
+            && path.is_empty()
+        {
+            node = node.comment(format!(
+                "The chart would serve `{MOUNT_PATH}/{claim}` here (a chart quirk); msws serves the claim's root."
+            ));
+        }
+        svc.push(node);
+        if let Some(claim) = uri.claim() {
+            nodes.push(
+                KNode::new("storage")
+                    .arg(claim)
+                    .prop("existing", true)
+                    .comment("The claim of modelArtifacts.uri, which msws does not own. Its access mode is assumed:")
+                    .comment(
+                        "the values do not say it; write the claim's real one (ReadWriteOnce limits it to one node).",
+                    )
+                    .child(KNode::new("access").arg("ReadWriteMany")),
+            );
+        }
+    }
+    if let Some(n) = &served_name {
+        svc.push(KNode::new("served-name").arg(n.as_str()));
+    }
+    // The size is the `emptyDir` of an hf:// model; for other schemes the chart does not use it,
+    // and msws only checks it against claim sizes, so the chart's placeholder default is left out.
+    let size_used = matches!(uri, Some(ModelUri::Hf { .. }));
+    if let Some(size) = size
+        && (size_used || ma.key("size").get() != default_at(defaults, &ma.key("size").segs))
+    {
+        svc.push(KNode::new("model-size").arg(size));
+    }
+    match mount_path.as_deref() {
+        Some(p) if p != MOUNT_PATH => svc.push(KNode::new("mount-path").arg(p)),
+        Some(_) => {}
+        None => cx.invalid(&ma.key("mountPath"), "the model's mount path is not set"),
+    }
+    if read_only == Some(false) && uri.as_ref().and_then(ModelUri::claim).is_some() {
+        svc.push(KNode::new("read-only").arg(false));
+    }
+    if let Some(s) = &secret {
+        svc.push(KNode::new("token").prop("secret", s.as_str()).prop("key", "HF_TOKEN"));
+        nodes.push(KNode::new("secret").arg(s.as_str()).prop("existing", true).comment(
+            "modelArtifacts.authSecretName: a Secret already in the namespace, with the token under HF_TOKEN.",
+        ));
+    }
+    if let Some(sa) = cx.text(&top.key("serviceAccountOverride")) {
+        svc.push(KNode::new("service-account").arg(sa));
+    }
+    let mut labels_node = KNode::new("labels");
+    for (k, v) in &labels {
+        labels_node.push(KNode::new(k).arg(v.as_str()));
+    }
+    svc.push(labels_node);
+
+    // The accelerator.
+    let acc = top.key("accelerator");
+    cx.visit(&acc, ACCEL_KEYS);
+    let accel_type = cx.text(&acc.key("type")).unwrap_or_else(|| "nvidia".into());
+    let accel_dra = truthy(cx.take(&acc.key("dra")));
+    // Read for the types in use only (below); entries for other types change nothing.
+    cx.take(&acc.key("resources"));
+    cx.take(&acc.key("resourceClaimTemplates"));
+    let env = acc.key("env");
+    cx.take(&env);
+    if env.get() != default_at(defaults, &env.segs) {
+        cx.unsupported(
+            &env,
+            "msws adds the chart's default variables for each accelerator type; other ones are not expressible",
+        );
+    }
+    if accel_type != "nvidia" || accel_dra || resource_override(&acc, &accel_type).is_some() {
+        svc.push(accelerator_node(&mut cx, &acc, &accel_type, accel_dra));
+    }
+
+    // Routing.
+    let routing = top.key("routing");
+    cx.visit(&routing, ROUTING_KEYS);
+    if let Some(r) = routing_node(&mut cx, &routing) {
+        svc.push(r);
+    }
+
+    let service =
+        Service { accelerator: acc.clone(), accel_type, accel_dra, scheduler_name: cx.text(&top.key("schedulerName")) };
+    let mut roles = 0;
+    for kind in ["decode", "prefill"] {
+        if let Some(r) = role(&mut cx, &top.key(kind), kind, &service) {
+            roles += 1;
+            svc.push(r);
+        }
+    }
+    if roles == 0 {
+        cx.invalid(
+            &top.key("decode").key("create"),
+            "neither decode nor prefill is created: there is nothing to serve",
+        );
+    }
+    nodes.push(svc);
+
+    cx.unknown_keys(root, &mut Vec::new());
+
+    let mut from: Vec<String> = req.files.iter().map(|f| f.name.clone()).collect();
+    let sets = req.sets.len() + req.set_strings.len();
+    if sets > 0 {
+        from.push(format!("{sets} --set value{}", if sets == 1 { "" } else { "s" }));
+    }
+    let header = vec![
+        format!("Imported by `msws import-values` from {}.", from.join(", ")),
+        format!(
+            "Release `{}` of the {} chart {}: objects are named as the chart names them.",
+            req.release,
+            super::CHART_NAME,
+            super::CHART_VERSION
+        ),
+    ];
+    Translated { header, nodes, problems: cx.problems }
+}
+
+/// `hf://"org/model"` (what `hf://"{{ .Values.modelArtifacts.name }}"` renders to) is read by the
+/// chart's templates as YAML, which drops the quotes: so does msws.
+fn unquote_uri(raw: &str) -> String {
+    let Some((scheme, rest)) = raw.split_once("://") else { return raw.to_string() };
+    let quoted = rest.len() >= 2
+        && ((rest.starts_with('"') && rest.ends_with('"')) || (rest.starts_with('\'') && rest.ends_with('\'')));
+    if quoted && let Ok(s) = serde_yaml_ng::from_str::<String>(rest) {
+        return format!("{scheme}://{s}");
+    }
+    raw.to_string()
+}
+
+/// The device resource the chart uses for a type: `accelerator.resources[type]`, else
+/// `nvidia.com/gpu` (the chart's fallback); none for `cpu`.
+fn chart_resource(acc: &At, kind: &str) -> Option<String> {
+    if kind == "cpu" {
+        return None;
+    }
+    Some(acc.key("resources").key(kind).get().and_then(scalar_text).unwrap_or_else(|| "nvidia.com/gpu".into()))
+}
+
+/// `resource=` for an accelerator node, when the chart's resource differs from msws's own.
+fn resource_override(acc: &At, kind: &str) -> Option<String> {
+    let chart = chart_resource(acc, kind);
+    let msws = ACCELERATORS.iter().find(|(k, _)| *k == kind).map(|(_, r)| r.map(str::to_string));
+    match msws {
+        Some(builtin) if builtin == chart => None,
+        _ => chart,
+    }
+}
+
+/// msws's ResourceClaimTemplate defaults per type (the ModelService chart's).
+fn dra_defaults(kind: &str) -> (String, String) {
+    let (t, c) = match kind {
+        "nvidia" => ("nvidia-claim-template", "gpu.nvidia.com"),
+        "intel-i915" | "intel-xe" | "intel" => ("intel-claim-template", "gpu.intel.com"),
+        "intel-gaudi" => ("intel-gaudi-claim-template", "gaudi.intel.com"),
+        "amd" => ("amd-claim-template", "gpu.amd.com"),
+        "google" => ("google-claim-template", "tpu.google.com"),
+        other => return (format!("{other}-claim-template"), format!("gpu.{other}.com")),
+    };
+    (t.into(), c.into())
+}
+
+/// `accelerator "type" resource=… dra=#true` (or a `dra` child when the claim template is not
+/// msws's default).
+fn accelerator_node<'v>(cx: &mut Cx<'v>, acc: &At<'v>, kind: &str, dra: bool) -> KNode {
+    let mut node = KNode::new("accelerator").arg(kind);
+    if let Some(r) = resource_override(acc, kind) {
+        node = node.prop("resource", r);
+    }
+    if !dra {
+        return node;
+    }
+    let templates = acc.key("resourceClaimTemplates");
+    let t = templates.key(kind);
+    let Some(Value::Object(m)) = t.get() else {
+        cx.invalid(
+            &t,
+            format!("DRA is on for `{kind}`, but there is no claim template for it (its device class is unknown)"),
+        );
+        return node;
+    };
+    let (def_template, def_class) = dra_defaults(kind);
+    let mut d = KNode::new("dra");
+    let name = m
+        .get("name")
+        .and_then(scalar_text)
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| format!("{kind}-claim-template"));
+    if name != def_template {
+        d = d.prop("template", name);
+    }
+    match m.get("class").and_then(scalar_text).filter(|s| !s.is_empty()) {
+        Some(c) if c != def_class => d = d.prop("class", c),
+        Some(_) => {}
+        None => cx.invalid(&t.key("class"), "the claim template has no device class"),
+    }
+    match m.get("match").and_then(scalar_text).as_deref() {
+        None | Some("exactly") => {}
+        Some(other) => {
+            cx.unsupported(&t.key("match"), format!("device match `{other}`; msws knows `exactly`"));
+        }
+    }
+    if let Some(c) = m.get("count").filter(|c| !c.is_null()) {
+        match c.as_i64().or_else(|| c.as_str().and_then(|s| s.parse().ok())) {
+            Some(n) if n >= 1 => d = d.prop("count", n),
+            _ => cx.invalid(&t.key("count"), format!("expected a count of devices, found `{}`", compact(c))),
+        }
+    }
+    if truthy(m.get("selectors")) {
+        cx.unsupported(&t.key("selectors"), "device selectors in a claim template");
+    }
+    for k in m.keys().filter(|k| !["name", "class", "match", "count", "selectors"].contains(&k.as_str())) {
+        cx.problems.push(Problem { kind: ProblemKind::Unknown, key: t.key(k).path(), detail: String::new() });
+    }
+    if d.props.is_empty() { node.prop("dra", true) } else { node.child(d) }
+}
+
+/// `routing service-port=… { proxy … }`, or nothing when every value is the chart's default.
+fn routing_node<'v>(cx: &mut Cx<'v>, routing: &At<'v>) -> Option<KNode> {
+    let mut node = KNode::new("routing");
+    if let Some(p) = cx.int_in(&routing.key("servicePort"), 1, 65535)
+        && p != 8000
+    {
+        node = node.prop("service-port", p);
+    }
+    let proxy_at = routing.key("proxy");
+    cx.visit(&proxy_at, PROXY_KEYS);
+    let mut p = KNode::new("proxy");
+    let enabled = match cx.bool(&proxy_at.key("enabled")) {
+        Some(e) => e,
+        None => {
+            cx.invalid(&proxy_at.key("enabled"), "must be true or false");
+            true
+        }
+    };
+    if !enabled {
+        // Nothing else of the proxy matters without it.
+        cx.take(&proxy_at);
+        p = p.prop("enabled", false);
+    } else {
+        match cx.text(&proxy_at.key("image")) {
+            Some(i) if i != PROXY_IMAGE => p = p.prop("image", i),
+            Some(_) => {}
+            None => cx.invalid(&proxy_at.key("image"), "the routing proxy has no image (the chart requires one)"),
+        }
+        if let Some(pp) = cx.text(&proxy_at.key("imagePullPolicy"))
+            && pp != "Always"
+        {
+            p = p.prop("pull-policy", pp);
+        }
+        if let Some(t) = cx.int_in(&proxy_at.key("targetPort"), 1, 65535)
+            && t != 8200
+        {
+            p = p.prop("target-port", t);
+        }
+        if let Some(c) = cx.text(&proxy_at.key("connector"))
+            && c != "nixlv2"
+        {
+            p = p.prop("connector", c);
+        }
+        for (key, prop, msws_default) in PROXY_FLAGS {
+            let at = proxy_at.key(key);
+            // The chart adds a flag when its key is there (`hasKey`); a null is no key.
+            match (cx.take(&at), msws_default) {
+                (Some(v), default) => {
+                    let Some(text) = scalar_text(v) else {
+                        cx.wrong_type(&at, "a flag value", v);
+                        continue;
+                    };
+                    if Some(text.as_str()) != *default {
+                        let kval = match v {
+                            Value::Bool(b) => KVal::Bool(*b),
+                            Value::Number(n) if n.is_i64() || n.is_u64() => KVal::Int(n.as_i64().unwrap_or_default()),
+                            _ => KVal::Str(text),
+                        };
+                        p = p.prop(prop, kval);
+                    }
+                }
+                (_, Some(_)) => p = p.prop(prop, KVal::Null),
+                (_, None) => {}
+            }
+        }
+    }
+    if !p.props.is_empty() {
+        node = node.child(p);
+    }
+    (!node.props.is_empty() || !node.children.is_empty()).then_some(node)
+}
+
+/// A `decode` or `prefill` role, or `None` when the chart does not create it.
+fn role<'v>(cx: &mut Cx<'v>, at: &At<'v>, kind: &str, svc: &Service<'v>) -> Option<KNode> {
+    let m = cx.visit(at, ROLE_KEYS)?;
+    if !truthy(cx.take(&at.key("create"))) {
+        // The chart renders nothing of the role; its settings are inert.
+        cx.take(at);
+        return None;
+    }
+    let at_default = default_at(cx.defaults, &at.segs) == at.get();
+    let mut node = KNode::new(kind);
+    if at_default {
+        node = node.comment(format!("The chart's default {kind} role, which the values leave as it is."));
+    }
+    cx.feature(&at.key("autoscaling"), "enabled", "autoscaling");
+    let monitoring = at.key("monitoring");
+    let podmonitor = truthy(monitoring.key("podmonitor").key("enabled").get());
+    cx.take(&monitoring);
+    if podmonitor {
+        cx.unsupported(&monitoring.key("podmonitor").key("enabled"), "a Prometheus PodMonitor");
+    }
+    for (key, what) in [
+        ("hostIPC", "the host's IPC namespace, a LeaderWorkerSet option"),
+        ("hostPID", "the host's PID namespace, a LeaderWorkerSet option"),
+        ("subGroupPolicy", "LeaderWorkerSet sub-groups"),
+        ("subGroupExclusiveToplogy", "LeaderWorkerSet sub-group topology"),
+        ("podSecurityContext", "a pod security context"),
+        ("extraConfig", "extra pod spec fields"),
+    ] {
+        cx.unsupported_if_set(&at.key(key), what);
+    }
+
+    // `replicas` is 1 when the key is absent (the chart's `ternary … (hasKey …)`).
+    if m.contains_key("replicas")
+        && let Some(r) = cx.int_in(&at.key("replicas"), 0, i64::from(i32::MAX))
+        && r != 1
+    {
+        node = node.prop("replicas", r);
+    }
+    if let Some(p) = parallelism(cx, &at.key("parallelism")) {
+        node.push(p);
+    }
+
+    // A role's own accelerator, when it differs from the service's.
+    let ra = at.key("accelerator");
+    cx.visit(&ra, ROLE_ACCEL_KEYS);
+    let r_type = cx.text(&ra.key("type")).unwrap_or_else(|| svc.accel_type.clone());
+    let r_dra = match ra.key("dra").get() {
+        Some(_) => truthy(cx.take(&ra.key("dra"))),
+        None => {
+            cx.take(&ra.key("dra"));
+            svc.accel_dra
+        }
+    };
+    if r_type != svc.accel_type || r_dra != svc.accel_dra {
+        node.push(accelerator_node(cx, &svc.accelerator, &r_type, r_dra));
+    }
+
+    // The chart gives every container of the role the pod's resource claims.
+    let mut pod_claims = Vec::new();
+    let mut claim_nodes = Vec::new();
+    for rc in cx.items(&at.key("resourceClaims")) {
+        let Some(m) = cx.visit(&rc, &["name", "resourceClaimTemplateName"]) else { continue };
+        cx.k8s_unsupported(&rc, m, &["resourceClaimName"], "a pod resource claim (msws claims from templates)");
+        let name = cx.text(&rc.key("name"));
+        let template = cx.text(&rc.key("resourceClaimTemplateName"));
+        match (name, template) {
+            (Some(n), Some(t)) => {
+                pod_claims.push(n.clone());
+                claim_nodes.push(KNode::new("resource-claim").arg(n).prop("template", t));
+            }
+            (None, _) => cx.invalid(&rc.key("name"), "a resource claim needs a name"),
+            (_, None) if !rc.key("resourceClaimName").has() => {
+                cx.invalid(&rc.key("resourceClaimTemplateName"), "a resource claim needs a template")
+            }
+            _ => {}
+        }
+    }
+    for c in cx.items(&at.key("containers")) {
+        if let Some(n) = container(cx, &c, false, &pod_claims) {
+            node.push(n);
+        }
+    }
+    if !at.key("containers").get().is_some_and(|c| truthy(Some(c))) {
+        cx.invalid(&at.key("containers"), format!("the {kind} role has no container"));
+    }
+    for c in cx.items(&at.key("initContainers")) {
+        if let Some(n) = container(cx, &c, true, &[]) {
+            node.push(n);
+        }
+    }
+    for v in cx.items(&at.key("volumes")) {
+        if let Some(n) = volume(cx, &v) {
+            node.push(n);
+        }
+    }
+    if let Some(s) = strategy(cx, &at.key("strategy")) {
+        node.push(s);
+    }
+    let selector = cx.string_map(&at.key("nodeSelector"));
+    if !selector.is_empty() {
+        node.push(map_node("node-selector", &selector));
+    }
+    if let Some(a) = accelerator_types(cx, &at.key("acceleratorTypes")) {
+        node.push(a);
+    }
+    for t in cx.items(&at.key("tolerations")) {
+        if let Some(n) = toleration(cx, &t) {
+            node.push(n);
+        }
+    }
+    let annotations = cx.string_map(&at.key("annotations"));
+    if !annotations.is_empty() {
+        node.push(map_node("annotations", &annotations));
+    }
+    let pod_annotations = cx.string_map(&at.key("podAnnotations"));
+    if !pod_annotations.is_empty() {
+        node.push(map_node("pod-annotations", &pod_annotations));
+    }
+    node.children.extend(claim_nodes);
+    if let Some(s) = cx.text(&at.key("schedulerName")).or_else(|| svc.scheduler_name.clone()) {
+        node.push(KNode::new("scheduler-name").arg(s));
+    }
+    if let Some(p) = cx.text(&at.key("priorityClassName"))
+        && !p.eq_ignore_ascii_case("none")
+    {
+        node.push(KNode::new("priority-class").arg(p));
+    }
+    if m.contains_key("terminationGracePeriodSeconds")
+        && let Some(s) = cx.int_in(&at.key("terminationGracePeriodSeconds"), 0, i64::MAX)
+    {
+        node.push(KNode::new("termination-grace-period").arg(format!("{s}s")));
+    }
+    if m.contains_key("enableServiceLinks")
+        && let Some(b) = cx.bool(&at.key("enableServiceLinks"))
+    {
+        node.push(KNode::new("enable-service-links").arg(b));
+    }
+    let secrets: Vec<String> = cx
+        .items(&at.key("imagePullSecrets"))
+        .iter()
+        .filter_map(|s| match s.get() {
+            Some(Value::Object(_)) => {
+                cx.visit(s, &["name"]);
+                cx.text(&s.key("name"))
+            }
+            _ => cx.text(s),
+        })
+        .collect();
+    if !secrets.is_empty() {
+        let mut n = KNode::new("image-pull-secret");
+        for s in secrets {
+            n = n.arg(s);
+        }
+        node.push(n);
+    }
+    Some(node)
+}
+
+fn map_node(name: &str, entries: &[(String, String)]) -> KNode {
+    let mut n = KNode::new(name);
+    for (k, v) in entries {
+        n.push(KNode::new(k).arg(v.as_str()));
+    }
+    n
+}
+
+/// `parallelism tensor= data= data-local= workers=`, sizes as the chart computes them. Only
+/// sizes other than 1 are written; msws derives the rest the same way.
+fn parallelism<'v>(cx: &mut Cx<'v>, at: &At<'v>) -> Option<KNode> {
+    cx.visit(at, PARALLELISM_KEYS)?;
+    let mut get = |k: &str| -> Option<i64> {
+        let a = at.key(k);
+        truthy(a.get()).then(|| cx.int_in(&a, 1, i64::from(u32::MAX))).flatten()
+    };
+    let (t, d, dl, w) = (get("tensor"), get("data"), get("dataLocal"), get("workers"));
+    // The chart's helpers: each size is its own value when set, else derived from the others.
+    let tensor = t.unwrap_or(1);
+    let data = d.or(match (dl, w) {
+        (Some(dl), Some(w)) => Some(dl * w),
+        (Some(dl), None) => Some(dl),
+        _ => None,
+    });
+    let data = data.unwrap_or(1);
+    let data_local = dl.or(match (d, w) {
+        (Some(d), Some(w)) if d % w == 0 => Some(d / w),
+        (Some(_), Some(_)) => {
+            cx.invalid(at, "data must be a multiple of workers (the chart refuses it too)");
+            None
+        }
+        (Some(d), None) => Some(d),
+        _ => None,
+    });
+    let data_local = data_local.unwrap_or(1);
+    let workers = w.or(match (d, dl) {
+        (Some(d), Some(dl)) if d % dl == 0 => Some(d / dl),
+        (Some(_), Some(_)) => {
+            cx.invalid(at, "data must be a multiple of dataLocal (the chart refuses it too)");
+            None
+        }
+        _ => None,
+    });
+    let workers = workers.unwrap_or(1);
+    if data != data_local * workers {
+        cx.unsupported(
+            at,
+            format!(
+                "data {data} is not dataLocal {data_local} × workers {workers}; msws keeps data = dataLocal × workers, so set dataLocal or workers to match"
+            ),
+        );
+        return None;
+    }
+    let mut n = KNode::new("parallelism");
+    for (prop, v) in [("tensor", tensor), ("data", data), ("data-local", data_local), ("workers", workers)] {
+        if v != 1 {
+            n = n.prop(prop, v);
+        }
+    }
+    (!n.props.is_empty()).then_some(n)
+}
+
+/// A container (`init`: an init container, which the chart copies into the pod as it is);
+/// `pod_claims` are the role's resource claims, which the chart adds to each container's.
+fn container<'v>(cx: &mut Cx<'v>, at: &At<'v>, init: bool, pod_claims: &[String]) -> Option<KNode> {
+    let m = cx.visit(at, if init { INIT_CONTAINER_KEYS } else { CONTAINER_KEYS })?;
+    let of = if init { "an init container" } else { "a container" };
+    if init {
+        cx.k8s_unsupported(at, m, K8S_CONTAINER_UNSUPPORTED, of);
+    } else {
+        cx.unsupported_if_set(&at.key("stdin"), "`stdin` of a container");
+        cx.unsupported_if_set(&at.key("tty"), "`tty` of a container");
+        cx.unsupported_if_set(&at.key("extraConfig"), "extra container fields");
+    }
+    let name = cx.text(&at.key("name"));
+    let name = match (name, init) {
+        (Some(n), _) => n,
+        (None, false) => "vllm".to_string(),
+        (None, true) => {
+            cx.invalid(&at.key("name"), "an init container needs a name");
+            return None;
+        }
+    };
+    let Some(image) = cx.text(&at.key("image")) else {
+        cx.invalid(&at.key("image"), "the container has no image (the chart requires one)");
+        return None;
+    };
+    let mut node = KNode::new(if init { "init-container" } else { "container" }).arg(name).prop("image", image);
+    let mut body: Vec<KNode> = Vec::new();
+
+    let command = cx.string_list(&at.key("command"));
+    if init {
+        if !command.is_empty() {
+            body.push(list_node("command", &command));
+        }
+    } else {
+        let kind_at = at.key("modelCommand");
+        let kind = cx.text(&kind_at);
+        match kind.as_deref() {
+            Some("vllmServe") | Some("imageDefault") => {
+                let k = if kind.as_deref() == Some("vllmServe") { "vllm-serve" } else { "image-default" };
+                node = node.prop("command", k);
+                if !command.is_empty() {
+                    node = node.comment(format!(
+                        "{}: the chart ignores `command` with modelCommand {}, and so does this file.",
+                        at.key("command").path(),
+                        kind.as_deref().unwrap_or_default()
+                    ));
+                }
+            }
+            None | Some("custom") => {
+                if command.is_empty() {
+                    cx.invalid(
+                        &at.key("command"),
+                        "modelCommand custom (the default) needs a command; the chart refuses a container without one",
+                    );
+                }
+                if kind.is_some() {
+                    node = node.prop("command", "custom");
+                }
+                if !command.is_empty() {
+                    body.push(list_node("command", &command));
+                }
+            }
+            Some(other) => cx.invalid(
+                &kind_at,
+                format!("`{other}` is not a modelCommand; the chart knows vllmServe, imageDefault and custom"),
+            ),
+        }
+        if cx.bool(&at.key("mountModelVolume")) == Some(true) {
+            node = node.prop("mount-model", true);
+        }
+    }
+    if let Some(p) = cx.text(&at.key("imagePullPolicy")) {
+        if ["Always", "IfNotPresent", "Never"].contains(&p.as_str()) {
+            node = node.prop("pull-policy", p);
+        } else {
+            cx.invalid(&at.key("imagePullPolicy"), format!("`{p}` is not a pull policy (Always, IfNotPresent, Never)"));
+        }
+    }
+    if let Some(d) = cx.text(&at.key("workingDir")) {
+        node = node.prop("working-dir", d);
+    }
+    if init && let Some(r) = cx.text(&at.key("restartPolicy")) {
+        if r == "Always" {
+            node = node.prop("restart-policy", r);
+        } else {
+            cx.unsupported(&at.key("restartPolicy"), format!("restart policy `{r}` of an init container"));
+        }
+    }
+
+    let args = cx.string_list(&at.key("args"));
+    if !args.is_empty() {
+        body.push(list_node("args", &args));
+    }
+    for e in cx.items(&at.key("env")) {
+        if let Some(n) = env(cx, &e) {
+            body.push(n);
+        }
+    }
+    for p in cx.items(&at.key("ports")) {
+        if let Some(n) = port(cx, &p) {
+            body.push(n);
+        }
+    }
+    if let Some(r) = resources(cx, &at.key("resources"), pod_claims) {
+        body.push(r);
+    }
+    for vm in cx.items(&at.key("volumeMounts")) {
+        if let Some(n) = volume_mount(cx, &vm) {
+            body.push(n);
+        }
+    }
+    for (key, kind) in [("livenessProbe", "liveness"), ("readinessProbe", "readiness"), ("startupProbe", "startup")] {
+        if let Some(n) = probe(cx, &at.key(key), kind) {
+            body.push(n);
+        }
+    }
+    if let Some(s) = security_context(cx, &at.key("securityContext")) {
+        body.push(s);
+    }
+    node.children = body;
+    Some(node)
+}
+
+fn list_node(name: &str, items: &[String]) -> KNode {
+    let mut n = KNode::new(name);
+    for i in items {
+        n = n.arg(i.as_str());
+    }
+    n
+}
+
+fn env<'v>(cx: &mut Cx<'v>, at: &At<'v>) -> Option<KNode> {
+    cx.visit(at, &["name", "value", "valueFrom"])?;
+    let Some(name) = cx.text(&at.key("name")) else {
+        cx.invalid(&at.key("name"), "an environment variable needs a name");
+        return None;
+    };
+    let node = KNode::new("env").arg(name);
+    let vf = at.key("valueFrom");
+    let Some(from) = cx.visit(&vf, &["fieldRef", "secretKeyRef", "configMapKeyRef", "resourceFieldRef"]) else {
+        // No value at all is an empty one, as in Kubernetes.
+        return Some(node.arg(cx.string(&at.key("value")).unwrap_or_default()));
+    };
+    cx.take(&at.key("value"));
+    if at.key("value").has() {
+        cx.invalid(&at.key("value"), "an environment variable has a value or valueFrom, not both");
+    }
+    cx.k8s_unsupported(&vf, from, &["fileKeyRef"], "an environment variable");
+    if from.len() != 1 {
+        cx.invalid(&vf, "valueFrom names one source");
+        return None;
+    }
+    let (kind, _) = from.iter().next()?;
+    let src = vf.key(kind);
+    match kind.as_str() {
+        "fieldRef" => {
+            cx.visit(&src, &["fieldPath", "apiVersion"])?;
+            if let Some(v) = cx.text(&src.key("apiVersion"))
+                && v != "v1"
+            {
+                cx.unsupported(&src.key("apiVersion"), "a field reference to an API version other than v1");
+            }
+            let path = cx.text(&src.key("fieldPath"))?;
+            Some(node.prop("field", path))
+        }
+        "secretKeyRef" | "configMapKeyRef" => {
+            cx.visit(&src, &["name", "key", "optional"])?;
+            let name = cx.text(&src.key("name"))?;
+            let key = cx.text(&src.key("key"))?;
+            let prop = if kind == "secretKeyRef" { "secret" } else { "config-map" };
+            let mut n = node.prop(prop, name).prop("key", key);
+            if let Some(o) = cx.bool(&src.key("optional")) {
+                n = n.prop("optional", o);
+            }
+            Some(n)
+        }
+        "resourceFieldRef" => {
+            cx.visit(&src, &["resource", "containerName", "divisor"])?;
+            let mut n = node.prop("resource", cx.text(&src.key("resource"))?);
+            if let Some(c) = cx.text(&src.key("containerName")) {
+                n = n.prop("container", c);
+            }
+            if let Some(d) = cx.quantity(&src.key("divisor")) {
+                n = n.prop("divisor", d);
+            }
+            Some(n)
+        }
+        _ => None,
+    }
+}
+
+fn port<'v>(cx: &mut Cx<'v>, at: &At<'v>) -> Option<KNode> {
+    let m = cx.visit(at, &["containerPort", "name", "protocol"])?;
+    cx.k8s_unsupported(at, m, &["hostIP", "hostPort"], "a container port");
+    let Some(number) = cx.int_in(&at.key("containerPort"), 1, 65535) else {
+        if !at.key("containerPort").has() {
+            cx.invalid(&at.key("containerPort"), "a port needs its number");
+        }
+        return None;
+    };
+    let mut n = KNode::new("port").arg(number);
+    if let Some(name) = cx.text(&at.key("name")) {
+        n = n.prop("name", name);
+    }
+    if let Some(p) = cx.text(&at.key("protocol")) {
+        n = n.prop("protocol", p);
+    }
+    Some(n)
+}
+
+/// `resources cpu=… memory=…` when limits and requests are the same, else `limits` and
+/// `requests` children; `claims` lists the pod's resource claims the container uses.
+fn resources<'v>(cx: &mut Cx<'v>, at: &At<'v>, pod_claims: &[String]) -> Option<KNode> {
+    cx.visit(at, &["limits", "requests", "claims"]);
+    let mut amounts = |k: &str| -> Vec<(String, String)> {
+        let a = at.key(k);
+        let Some(v) = cx.take(&a) else { return Vec::new() };
+        let Value::Object(m) = v else {
+            cx.wrong_type(&a, "a mapping of resources", v);
+            return Vec::new();
+        };
+        m.keys().filter_map(|r| cx.quantity(&a.key(r)).map(|q| (r.clone(), q))).collect()
+    };
+    let limits = amounts("limits");
+    let requests = amounts("requests");
+    let mut claims = pod_claims.to_vec();
+    for c in cx.items(&at.key("claims")) {
+        let Some(m) = cx.visit(&c, &["name"]) else { continue };
+        cx.k8s_unsupported(&c, m, &["request"], "a container's resource claim");
+        if let Some(n) = cx.text(&c.key("name"))
+            && !claims.contains(&n)
+        {
+            claims.push(n);
+        }
+    }
+    let mut node = KNode::new("resources");
+    let same = |a: &[(String, String)], b: &[(String, String)]| {
+        a.len() == b.len() && a.iter().all(|(k, v)| b.iter().any(|(k2, v2)| k == k2 && v == v2))
+    };
+    if !limits.is_empty() && same(&limits, &requests) {
+        for (k, v) in &limits {
+            node = node.prop(k, v.as_str());
+        }
+    } else {
+        for (name, list) in [("limits", &limits), ("requests", &requests)] {
+            if !list.is_empty() {
+                let mut n = KNode::new(name);
+                for (k, v) in list {
+                    n = n.prop(k, v.as_str());
+                }
+                node.push(n);
+            }
+        }
+    }
+    if !claims.is_empty() {
+        node.push(list_node("claims", &claims));
+    }
+    (!node.props.is_empty() || !node.children.is_empty()).then_some(node)
+}
+
+fn volume_mount<'v>(cx: &mut Cx<'v>, at: &At<'v>) -> Option<KNode> {
+    let m = cx.visit(at, &["name", "mountPath", "readOnly", "subPath"])?;
+    cx.k8s_unsupported(at, m, &["mountPropagation", "recursiveReadOnly", "subPathExpr"], "a volume mount");
+    let name = cx.text(&at.key("name"));
+    let path = cx.text(&at.key("mountPath"));
+    let (Some(name), Some(path)) = (name, path) else {
+        cx.invalid(at, "a volume mount needs a name and a mountPath");
+        return None;
+    };
+    let mut n = KNode::new("volume-mount").arg(name).prop("path", path);
+    if let Some(r) = cx.bool(&at.key("readOnly")) {
+        n = n.prop("read-only", r);
+    }
+    if let Some(s) = cx.text(&at.key("subPath")) {
+        n = n.prop("sub-path", s);
+    }
+    Some(n)
+}
+
+fn volume<'v>(cx: &mut Cx<'v>, at: &At<'v>) -> Option<KNode> {
+    let m = cx.visit(at, VOLUME_KEYS)?;
+    cx.k8s_unsupported(at, m, K8S_VOLUME_UNSUPPORTED, "a volume");
+    let Some(name) = cx.text(&at.key("name")) else {
+        cx.invalid(&at.key("name"), "a volume needs a name");
+        return None;
+    };
+    let n = KNode::new("volume").arg(name);
+    let sources: Vec<&str> = ["emptyDir", "persistentVolumeClaim", "configMap", "secret", "hostPath"]
+        .into_iter()
+        .filter(|k| m.get(*k).is_some_and(|v| !v.is_null()))
+        .collect();
+    let source = match sources.as_slice() {
+        [one] => *one,
+        [] => {
+            if !K8S_VOLUME_UNSUPPORTED.iter().any(|k| m.contains_key(*k)) {
+                cx.invalid(at, "the volume has no source");
+            }
+            return None;
+        }
+        _ => {
+            cx.invalid(at, format!("a volume has one source, but this one has {}", sources.join(", ")));
+            return None;
+        }
+    };
+    let s = at.key(source);
+    match source {
+        "emptyDir" => {
+            // `emptyDir: {}` is a mapping with nothing in it.
+            if s.get().is_some_and(|v| v.as_object().is_some_and(Map::is_empty)) {
+                cx.take(&s);
+                return Some(n.prop("empty-dir", true));
+            }
+            cx.visit(&s, &["medium", "sizeLimit"])?;
+            let mut n = n.prop("empty-dir", true);
+            match cx.text(&s.key("medium")).as_deref() {
+                None => {}
+                Some("Memory") => n = n.prop("medium", "Memory"),
+                Some(other) => cx.unsupported(&s.key("medium"), format!("emptyDir medium `{other}`")),
+            }
+            if let Some(q) = cx.quantity(&s.key("sizeLimit")) {
+                n = n.prop("size-limit", q);
+            }
+            Some(n)
+        }
+        "persistentVolumeClaim" => {
+            cx.visit(&s, &["claimName", "readOnly"])?;
+            let mut n = n.prop("claim", cx.text(&s.key("claimName"))?);
+            if let Some(r) = cx.bool(&s.key("readOnly")) {
+                n = n.prop("read-only", r);
+            }
+            Some(n)
+        }
+        "configMap" | "secret" => {
+            let (key, prop) = if source == "configMap" { ("name", "config-map") } else { ("secretName", "secret") };
+            let sm = cx.visit(&s, &[key])?;
+            cx.k8s_unsupported(&s, sm, &["items", "defaultMode", "optional"], &format!("a {source} volume"));
+            Some(n.prop(prop, cx.text(&s.key(key))?))
+        }
+        _ => {
+            cx.visit(&s, &["path", "type"])?;
+            let mut n = n.prop("host-path", cx.text(&s.key("path"))?);
+            if let Some(t) = cx.text(&s.key("type")) {
+                n = n.prop("type", t);
+            }
+            Some(n)
+        }
+    }
+}
+
+fn strategy<'v>(cx: &mut Cx<'v>, at: &At<'v>) -> Option<KNode> {
+    cx.visit(at, &["type", "rollingUpdate"])?;
+    let ru = at.key("rollingUpdate");
+    let kind = cx.text(&at.key("type")).or_else(|| ru.has().then(|| "RollingUpdate".to_string()))?;
+    let mut n = KNode::new("strategy").arg(kind.as_str());
+    match kind.as_str() {
+        "Recreate" => {
+            cx.take(&ru);
+        }
+        "RollingUpdate" => {
+            cx.visit(&ru, &["maxSurge", "maxUnavailable"]);
+            for (key, prop) in [("maxSurge", "max-surge"), ("maxUnavailable", "max-unavailable")] {
+                let a = ru.key(key);
+                match cx.take(&a) {
+                    None => {}
+                    Some(Value::Number(num)) if num.is_i64() || num.is_u64() => {
+                        n = n.prop(prop, num.as_i64().unwrap_or_default());
+                    }
+                    Some(Value::String(s)) => n = n.prop(prop, s.as_str()),
+                    Some(other) => cx.wrong_type(&a, "a number or a percentage", other),
+                }
+            }
+        }
+        other => {
+            cx.invalid(&at.key("type"), format!("`{other}` is not a Deployment strategy (Recreate, RollingUpdate)"));
+            return None;
+        }
+    }
+    Some(n)
+}
+
+/// The chart's node affinity for `acceleratorTypes`: the label key must be one of the values.
+fn accelerator_types<'v>(cx: &mut Cx<'v>, at: &At<'v>) -> Option<KNode> {
+    cx.visit(at, &["labelKey", "labelValues"])?;
+    let key = cx.text(&at.key("labelKey"));
+    let values = cx.string_list(&at.key("labelValues"));
+    let key = key?;
+    if values.is_empty() {
+        cx.invalid(
+            &at.key("labelValues"),
+            "labelKey is set but no labelValues: the chart would render a node affinity Kubernetes refuses",
+        );
+        return None;
+    }
+    let mut n = KNode::new("node-affinity").arg(key);
+    for v in values {
+        n = n.arg(v);
+    }
+    Some(n)
+}
+
+fn toleration<'v>(cx: &mut Cx<'v>, at: &At<'v>) -> Option<KNode> {
+    cx.visit(at, &["key", "operator", "value", "effect", "tolerationSeconds"])?;
+    let mut n = KNode::new("toleration");
+    for (key, prop) in [("key", "key"), ("operator", "operator"), ("value", "value"), ("effect", "effect")] {
+        if let Some(v) = cx.text(&at.key(key)) {
+            n = n.prop(prop, v);
+        }
+    }
+    if let Some(s) = cx.int(&at.key("tolerationSeconds")) {
+        n = n.prop("seconds", s);
+    }
+    Some(n)
+}
+
+fn probe<'v>(cx: &mut Cx<'v>, at: &At<'v>, kind: &str) -> Option<KNode> {
+    const KEYS: &[&str] = &[
+        "httpGet",
+        "tcpSocket",
+        "exec",
+        "initialDelaySeconds",
+        "periodSeconds",
+        "timeoutSeconds",
+        "failureThreshold",
+        "successThreshold",
+    ];
+    let m = cx.visit(at, KEYS)?;
+    cx.k8s_unsupported(at, m, &["grpc", "terminationGracePeriodSeconds"], "a probe");
+    let mut n = KNode::new("probe").arg(kind);
+    let http = at.key("httpGet");
+    let tcp = at.key("tcpSocket");
+    let exec = at.key("exec");
+    if let Some(hm) = cx.visit(&http, &["path", "port", "scheme"]) {
+        cx.k8s_unsupported(&http, hm, &["host", "httpHeaders"], "an HTTP probe");
+        if let Some(s) = cx.text(&http.key("scheme"))
+            && s != "HTTP"
+        {
+            cx.unsupported(&http.key("scheme"), format!("probes over {s}"));
+        }
+        n = n.prop("http-get", cx.text(&http.key("path")).unwrap_or_else(|| "/".into()));
+        n = n.prop("port", probe_port(cx, &http.key("port"))?);
+    }
+    if let Some(tm) = cx.visit(&tcp, &["port"]) {
+        cx.k8s_unsupported(&tcp, tm, &["host"], "a TCP probe");
+        n = n.prop("tcp-port", probe_port(cx, &tcp.key("port"))?);
+    }
+    if cx.visit(&exec, &["command"]).is_some() {
+        n.push(list_node("exec", &cx.string_list(&exec.key("command"))));
+    }
+    for (key, prop) in
+        [("initialDelaySeconds", "initial-delay"), ("periodSeconds", "period"), ("timeoutSeconds", "timeout")]
+    {
+        if let Some(s) = cx.int_in(&at.key(key), 0, i64::from(i32::MAX)) {
+            n = n.prop(prop, format!("{s}s"));
+        }
+    }
+    for (key, prop) in [("failureThreshold", "failure-threshold"), ("successThreshold", "success-threshold")] {
+        if let Some(s) = cx.int_in(&at.key(key), 1, i64::from(i32::MAX)) {
+            n = n.prop(prop, s);
+        }
+    }
+    Some(n)
+}
+
+/// A probe's port: a number (a named port is not supported yet).
+fn probe_port<'v>(cx: &mut Cx<'v>, at: &At<'v>) -> Option<i64> {
+    match at.get() {
+        Some(Value::String(s)) if s.parse::<i64>().is_err() => {
+            cx.unsupported(at, format!("a probe on the named port `{s}`; give its number"));
+            None
+        }
+        None => {
+            cx.invalid(at, "a probe needs a port");
+            None
+        }
+        _ => cx.int_in(at, 1, 65535),
+    }
+}
+
+fn security_context<'v>(cx: &mut Cx<'v>, at: &At<'v>) -> Option<KNode> {
+    const KEYS: &[&str] = &[
+        "runAsNonRoot",
+        "runAsUser",
+        "runAsGroup",
+        "allowPrivilegeEscalation",
+        "privileged",
+        "readOnlyRootFilesystem",
+        "capabilities",
+    ];
+    let m = cx.visit(at, KEYS)?;
+    cx.k8s_unsupported(
+        at,
+        m,
+        &["appArmorProfile", "procMount", "seLinuxOptions", "seccompProfile", "windowsOptions"],
+        "a security context",
+    );
+    let mut n = KNode::new("security-context");
+    for (key, prop) in [
+        ("runAsNonRoot", "run-as-non-root"),
+        ("allowPrivilegeEscalation", "allow-privilege-escalation"),
+        ("privileged", "privileged"),
+        ("readOnlyRootFilesystem", "read-only-root-filesystem"),
+    ] {
+        if let Some(b) = cx.bool(&at.key(key)) {
+            n = n.prop(prop, b);
+        }
+    }
+    for (key, prop) in [("runAsUser", "run-as-user"), ("runAsGroup", "run-as-group")] {
+        if let Some(i) = cx.int_in(&at.key(key), 0, i64::MAX) {
+            n = n.prop(prop, i);
+        }
+    }
+    let caps = at.key("capabilities");
+    if cx.visit(&caps, &["add", "drop"]).is_some() {
+        for (key, child) in [("add", "capabilities-add"), ("drop", "capabilities-drop")] {
+            let list = cx.string_list(&caps.key(key));
+            if !list.is_empty() {
+                n.push(list_node(child, &list));
+            }
+        }
+    }
+    (!n.props.is_empty() || !n.children.is_empty()).then_some(n)
+}
