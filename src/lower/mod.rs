@@ -234,22 +234,97 @@ fn lower(
         span: ws_node.node.head_span(),
     };
     // The declarations are read once more, for the last time: expansion takes them by value.
-    for top in std::mem::take(&mut loaded.nodes) {
+    presets.expand_all(&mut cx);
+    let declared = read_all(std::mem::take(&mut loaded.nodes), &presets, &mut cx);
+    ws.storages = declared.storages;
+    ws.secrets = declared.secrets;
+    ws.downloads = declared.downloads;
+    ws.services = declared.services;
+    check::check(&mut cx, &mut ws);
+    Some(ws)
+}
+
+/// The declarations read from the top-level nodes.
+#[derive(Default)]
+struct Declared {
+    storages: Vec<crate::model::Storage>,
+    secrets: Vec<crate::model::Secret>,
+    downloads: Vec<crate::model::Download>,
+    services: Vec<crate::model::ModelService>,
+}
+
+impl Declared {
+    fn append(&mut self, mut other: Declared) {
+        self.storages.append(&mut other.storages);
+        self.secrets.append(&mut other.secrets);
+        self.downloads.append(&mut other.downloads);
+        self.services.append(&mut other.services);
+    }
+}
+
+/// Below this many top-level nodes, reading on one thread is faster than starting others.
+const PARALLEL_FROM: usize = 256;
+
+/// Reads every declaration. Each is read on its own (presets are expanded already), so a large
+/// workspace is split over the cores: each thread has its own sink and its own record of the
+/// variables it used, merged back in order, so the result does not depend on the split.
+fn read_all(nodes: Vec<load::TopNode>, presets: &Presets, cx: &mut Cx) -> Declared {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
+    if nodes.len() < PARALLEL_FROM || threads < 2 {
+        return read_declarations(nodes, presets, cx);
+    }
+    let per = nodes.len().div_ceil(threads);
+    let mut chunks: Vec<Vec<load::TopNode>> = Vec::new();
+    let mut nodes = nodes.into_iter().peekable();
+    while nodes.peek().is_some() {
+        chunks.push(nodes.by_ref().take(per).collect());
+    }
+    let results = std::thread::scope(|scope| {
+        let handles: Vec<_> = chunks
+            .into_iter()
+            .map(|chunk| {
+                let mut vars = cx.vars.clone();
+                let steps = cx.steps.clone();
+                scope.spawn(move || {
+                    let mut sink = Sink::new();
+                    let mut tcx = Cx::new(&mut sink, &mut vars);
+                    tcx.steps = steps;
+                    let declared = read_declarations(chunk, presets, &mut tcx);
+                    let incomplete = std::mem::take(&mut tcx.incomplete);
+                    (declared, sink, vars, incomplete)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect::<Vec<_>>()
+    });
+    let mut all = Declared::default();
+    for (declared, sink, vars, incomplete) in results {
+        all.append(declared);
+        cx.sink.extend(sink);
+        cx.vars.merge_used(vars);
+        cx.incomplete.extend(incomplete);
+    }
+    all
+}
+
+fn read_declarations(nodes: Vec<load::TopNode>, presets: &Presets, cx: &mut Cx) -> Declared {
+    let mut out = Declared::default();
+    for top in nodes {
         let node = top.node;
         match node.name.name.as_str() {
             "workspace" | "import" | "var" | "preset" => {}
             "storage" => {
-                let n = presets.expand(node, PresetKind::Storage, None, &mut cx);
-                ws.storages.extend(nodes::storage(&mut cx, &n));
+                let n = presets.expand(node, PresetKind::Storage, None, cx);
+                out.storages.extend(nodes::storage(cx, &n));
             }
-            "secret" => ws.secrets.extend(nodes::secret(&mut cx, &node)),
+            "secret" => out.secrets.extend(nodes::secret(cx, &node)),
             "download" => {
-                let n = presets.expand(node, PresetKind::Download, Some("std/hf-download"), &mut cx);
-                ws.downloads.extend(nodes::download(&mut cx, &n));
+                let n = presets.expand(node, PresetKind::Download, Some("std/hf-download"), cx);
+                out.downloads.extend(nodes::download(cx, &n));
             }
             "model-service" => {
-                let n = presets.expand(node, PresetKind::ModelService, None, &mut cx);
-                ws.services.extend(nodes::model_service(&mut cx, &n));
+                let n = presets.expand(node, PresetKind::ModelService, None, cx);
+                out.services.extend(nodes::model_service(cx, &n));
             }
             other => {
                 let mut d = Diagnostic::error("msws::unknown-node", format!("unknown node `{other}`"))
@@ -264,8 +339,7 @@ fn lower(
             }
         }
     }
-    check::check(&mut cx, &mut ws);
-    Some(ws)
+    out
 }
 
 /// KDL type annotations (`(u8)"5"`) mean nothing in a workspace file; one that is silently ignored

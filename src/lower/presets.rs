@@ -55,7 +55,7 @@ struct Preset {
 pub struct Presets {
     map: BTreeMap<String, Preset>,
     /// Preset bodies with their own `extends` resolved, by name.
-    expanded: std::cell::RefCell<BTreeMap<String, Node>>,
+    expanded: std::sync::Mutex<BTreeMap<String, Node>>,
 }
 
 pub const STD_PREFIX: &str = "std/";
@@ -156,6 +156,37 @@ impl Presets {
         node
     }
 
+    /// A preset's body with its own `extends` resolved. It expands the same way wherever it is
+    /// used, so it is expanded once and kept.
+    fn body(&self, name: &str, preset: &Preset, cx: &mut Cx, stack: &mut Vec<String>) -> Node {
+        let cached = self.cache().get(name).cloned();
+        match cached {
+            Some(base) => base,
+            None => {
+                stack.push(name.to_string());
+                let base = self.expand_in(preset.body.clone(), preset.kind, None, cx, stack);
+                stack.pop();
+                self.cache().insert(name.to_string(), base.clone());
+                base
+            }
+        }
+    }
+
+    fn cache(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Node>> {
+        // A panic while the lock was held cannot leave a half-written entry (inserts are whole),
+        // so a poisoned cache is still a good cache.
+        self.expanded.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Expands every preset's body once, up front: errors inside a preset are reported even when
+    /// nothing uses it, and declarations can then be read on several threads that only read the
+    /// cache.
+    pub fn expand_all(&self, cx: &mut Cx) {
+        for (name, preset) in &self.map {
+            self.body(name, preset, cx, &mut Vec::new());
+        }
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn apply(
         &self,
@@ -218,18 +249,7 @@ impl Presets {
             cx.incomplete.insert(node.span);
             return node;
         }
-        // A preset's body expands the same way wherever it is used: expand it once.
-        let cached = self.expanded.borrow().get(name).cloned();
-        let base = match cached {
-            Some(base) => base,
-            None => {
-                stack.push(name.to_string());
-                let base = self.expand_in(preset.body.clone(), kind, None, cx, stack);
-                stack.pop();
-                self.expanded.borrow_mut().insert(name.to_string(), base.clone());
-                base
-            }
-        };
+        let base = self.body(name, preset, cx, stack);
         // Nodes and values from the preset remember where it was used. An implicit preset (the
         // default downloader) has no `extends` to point at, so it adds no note.
         let base = if explicit {

@@ -25,7 +25,7 @@ pub struct Var {
     pub span: Span,
 }
 
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct Vars {
     vars: BTreeMap<String, Var>,
     used: BTreeSet<String>,
@@ -89,6 +89,11 @@ impl Vars {
             (default.map(literal_text), VarSource::Default)
         };
         self.vars.insert(name.to_string(), Var { value, source, span });
+    }
+
+    /// Marks as used the variables another copy of these (a reading thread's) used.
+    pub fn merge_used(&mut self, other: Vars) {
+        self.used.extend(other.used);
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&String, &Var)> {

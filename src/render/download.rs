@@ -9,8 +9,9 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::batch::v1::{Job, JobSpec};
 use k8s_openapi::api::core::v1::{
-    Container, EmptyDirVolumeSource, EnvVar, EnvVarSource, PersistentVolumeClaimVolumeSource, PodSpec, PodTemplateSpec,
-    ResourceRequirements, SecretKeySelector, Volume, VolumeMount,
+    ConfigMap, ConfigMapKeySelector, Container, EmptyDirVolumeSource, EnvVar, EnvVarSource,
+    PersistentVolumeClaimVolumeSource, PodSpec, PodTemplateSpec, ResourceRequirements, SecretKeySelector, Volume,
+    VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
@@ -20,6 +21,25 @@ use crate::model::{Download, Map, Resources};
 
 /// The downloader, run by the Job with `python3 -c "$MSWS_SCRIPT"`.
 pub const DOWNLOAD_SCRIPT: &str = include_str!("download.py");
+
+/// The key of `download.py` in the downloader's ConfigMap.
+pub const SCRIPT_KEY: &str = "download.py";
+
+/// The ConfigMap that holds the downloader's script, one per workspace, shared by its downloads.
+/// Kept out of the Job itself: a Job's template cannot change, so a new script (a new msws) must
+/// not change it; and a 20 kB environment variable makes `kubectl describe` unreadable.
+pub fn script_config_map_name(workspace: &str) -> String {
+    format!("msws-{workspace}-downloader")
+}
+
+pub(super) fn script_config_map(meta: &Meta) -> ConfigMap {
+    let step = StepId::new(crate::model::StepKind::Download, keys::ALL_OF_KIND);
+    ConfigMap {
+        metadata: meta.object(&script_config_map_name(&meta.ws.name), &step, &Map::new(), &Map::new()),
+        data: Some(BTreeMap::from([(SCRIPT_KEY.to_string(), DOWNLOAD_SCRIPT.to_string())])),
+        ..Default::default()
+    }
+}
 
 /// The completion marker `download.py` writes next to the model's files.
 pub const MARKER_FILE: &str = ".msws-download.json";
@@ -89,7 +109,18 @@ pub(super) fn job(d: &Download, meta: &Meta, step: &StepId) -> Job {
         (keys::DOWNLOAD.to_string(), d.name.clone()),
     ]);
     let mut env_vars = vec![
-        env("MSWS_SCRIPT", DOWNLOAD_SCRIPT),
+        EnvVar {
+            name: "MSWS_SCRIPT".into(),
+            value: None,
+            value_from: Some(EnvVarSource {
+                config_map_key_ref: Some(ConfigMapKeySelector {
+                    name: script_config_map_name(&meta.ws.name),
+                    key: SCRIPT_KEY.into(),
+                    optional: None,
+                }),
+                ..Default::default()
+            }),
+        },
         env("MSWS_SOURCE", d.source_uri()),
         env("MSWS_REPO", d.repo.clone()),
         env("MSWS_REVISION", d.revision.clone()),

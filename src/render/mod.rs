@@ -21,7 +21,7 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{
-    PersistentVolumeClaim, PersistentVolumeClaimSpec, Secret, ServiceAccount, VolumeResourceRequirements,
+    ConfigMap, PersistentVolumeClaim, PersistentVolumeClaimSpec, Secret, ServiceAccount, VolumeResourceRequirements,
 };
 use k8s_openapi::api::resource::v1::ResourceClaimTemplate;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity as K8sQuantity;
@@ -30,7 +30,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use crate::graph::{StepGraph, StepId};
 use crate::model::{Lookup, Map, SecretSource, StepKind, Workspace};
 
-pub use download::{DOWNLOAD_SCRIPT, MARKER_FILE, job_name};
+pub use download::{DOWNLOAD_SCRIPT, MARKER_FILE, SCRIPT_KEY, job_name, script_config_map_name};
 pub use yaml::{GENERATED, OutFile, to_files, to_yaml_stream};
 
 /// Labels and annotations msws puts on what it owns.
@@ -46,6 +46,8 @@ pub mod keys {
     pub const STORAGE: &str = "msws.io/storage";
     /// On a Secret rendered without its value (`msws render`, `plan --offline`).
     pub const PLACEHOLDER: &str = "msws.io/placeholder";
+    /// The step of an object shared by several steps, e.g. `download/*`.
+    pub const ALL_OF_KIND: &str = "*";
     /// The Kubernetes ApplySet convention (KEP-3659): members carry their set's id.
     pub const APPLYSET_PART_OF: &str = "applyset.kubernetes.io/part-of";
     pub const ARGOCD_SYNC_WAVE: &str = "argocd.argoproj.io/sync-wave";
@@ -67,14 +69,19 @@ pub struct Options {
 }
 
 /// A Kubernetes object msws applies.
+///
+/// Boxed: k8s-openapi objects are large inline structs (a `Job` is 2.6 kB, a pod `Volume` 3.2 kB,
+/// mostly empty `Option`s), and a thousand-service workspace would otherwise copy them around.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Object {
-    PersistentVolumeClaim(PersistentVolumeClaim),
-    Secret(Secret),
-    Job(Job),
-    ServiceAccount(ServiceAccount),
-    ResourceClaimTemplate(ResourceClaimTemplate),
-    Deployment(Deployment),
+    PersistentVolumeClaim(Box<PersistentVolumeClaim>),
+    Secret(Box<Secret>),
+    /// Shared by several steps (the downloader's script): one value, referenced by each.
+    ConfigMap(std::sync::Arc<ConfigMap>),
+    Job(Box<Job>),
+    ServiceAccount(Box<ServiceAccount>),
+    ResourceClaimTemplate(Box<ResourceClaimTemplate>),
+    Deployment(Box<Deployment>),
 }
 
 impl Object {
@@ -82,6 +89,7 @@ impl Object {
         match self {
             Object::PersistentVolumeClaim(_) => "PersistentVolumeClaim",
             Object::Secret(_) => "Secret",
+            Object::ConfigMap(_) => "ConfigMap",
             Object::Job(_) => "Job",
             Object::ServiceAccount(_) => "ServiceAccount",
             Object::ResourceClaimTemplate(_) => "ResourceClaimTemplate",
@@ -91,7 +99,9 @@ impl Object {
 
     pub fn api_version(&self) -> &'static str {
         match self {
-            Object::PersistentVolumeClaim(_) | Object::Secret(_) | Object::ServiceAccount(_) => "v1",
+            Object::PersistentVolumeClaim(_) | Object::Secret(_) | Object::ConfigMap(_) | Object::ServiceAccount(_) => {
+                "v1"
+            }
             Object::Job(_) => "batch/v1",
             Object::ResourceClaimTemplate(_) => "resource.k8s.io/v1",
             Object::Deployment(_) => "apps/v1",
@@ -102,6 +112,7 @@ impl Object {
         match self {
             Object::PersistentVolumeClaim(o) => &o.metadata,
             Object::Secret(o) => &o.metadata,
+            Object::ConfigMap(o) => &o.metadata,
             Object::Job(o) => &o.metadata,
             Object::ServiceAccount(o) => &o.metadata,
             Object::ResourceClaimTemplate(o) => &o.metadata,
@@ -113,6 +124,7 @@ impl Object {
         match self {
             Object::PersistentVolumeClaim(o) => &mut o.metadata,
             Object::Secret(o) => &mut o.metadata,
+            Object::ConfigMap(o) => &mut std::sync::Arc::make_mut(o).metadata,
             Object::Job(o) => &mut o.metadata,
             Object::ServiceAccount(o) => &mut o.metadata,
             Object::ResourceClaimTemplate(o) => &mut o.metadata,
@@ -127,12 +139,13 @@ impl Object {
     /// The object as the JSON an API server takes (apiVersion and kind included).
     pub fn to_json(&self) -> serde_json::Value {
         let v = match self {
-            Object::PersistentVolumeClaim(o) => serde_json::to_value(o),
-            Object::Secret(o) => serde_json::to_value(o),
-            Object::Job(o) => serde_json::to_value(o),
-            Object::ServiceAccount(o) => serde_json::to_value(o),
-            Object::ResourceClaimTemplate(o) => serde_json::to_value(o),
-            Object::Deployment(o) => serde_json::to_value(o),
+            Object::PersistentVolumeClaim(o) => serde_json::to_value(&**o),
+            Object::Secret(o) => serde_json::to_value(&**o),
+            Object::ConfigMap(o) => serde_json::to_value(&**o),
+            Object::Job(o) => serde_json::to_value(&**o),
+            Object::ServiceAccount(o) => serde_json::to_value(&**o),
+            Object::ResourceClaimTemplate(o) => serde_json::to_value(&**o),
+            Object::Deployment(o) => serde_json::to_value(&**o),
         };
         // Serialising these types cannot fail: they hold only strings, numbers, maps and lists.
         v.unwrap_or(serde_json::Value::Null)
@@ -159,8 +172,15 @@ pub struct Rendered {
 }
 
 impl Rendered {
+    /// Every step's objects, in order; an object shared by several steps comes once per step.
     pub fn objects(&self) -> impl Iterator<Item = (&StepId, &Object)> {
         self.steps.iter().flat_map(|s| s.objects.iter().map(move |o| (&s.step, o)))
+    }
+
+    /// Each object once, with the first step that applies it.
+    pub fn unique_objects(&self) -> impl Iterator<Item = (&StepId, &Object)> {
+        let mut seen = std::collections::HashSet::new();
+        self.objects().filter(move |(_, o)| seen.insert((o.kind(), o.name().to_string())))
     }
 }
 
@@ -211,20 +231,27 @@ pub(crate) fn quantity(q: &crate::model::Quantity) -> K8sQuantity {
     K8sQuantity(q.as_str().to_string())
 }
 
+/// Below this many steps, rendering on one thread is faster than starting others.
+const PARALLEL_FROM: usize = 256;
+
 /// Renders every step of the workspace, in the graph's order.
 pub fn render(ws: &Workspace, graph: &StepGraph, opts: &Options) -> Rendered {
     let meta = Meta { ws, namespace: &opts.namespace, applyset: applyset_id(&ws.name, &opts.namespace) };
     let lookup = ws.lookup();
     let levels = levels(graph);
-    let mut steps = Vec::with_capacity(graph.len());
-    for &i in graph.order() {
+    // One copy of the downloader's script, shared by every download step.
+    let script = (!ws.downloads.is_empty()).then(|| std::sync::Arc::new(download::script_config_map(&meta)));
+    let one = |i: petgraph::graph::NodeIndex| -> StepObjects {
         let step = graph.step(i).id.clone();
         let (objects, note) = match step.kind {
             StepKind::Storage => storage(&lookup, &meta, &step),
             StepKind::Secret => secret(&lookup, &meta, &step, opts),
-            StepKind::Download => match lookup.downloads.get(step.name.as_str()) {
-                Some(d) => (vec![Object::Job(download::job(d, &meta, &step))], None),
-                None => (vec![], None),
+            StepKind::Download => match (lookup.downloads.get(step.name.as_str()), &script) {
+                (Some(d), Some(script)) => (
+                    vec![Object::ConfigMap(script.clone()), Object::Job(Box::new(download::job(d, &meta, &step)))],
+                    None,
+                ),
+                _ => (vec![], None),
             },
             StepKind::Release => (
                 vec![],
@@ -241,14 +268,48 @@ pub fn render(ws: &Workspace, graph: &StepGraph, opts: &Options) -> Rendered {
         let level = levels.get(i.index()).copied().unwrap_or(0);
         let mut objects = objects;
         if opts.argocd_waves {
-            for o in &mut objects {
+            // Shared objects stay identical in every step: the earliest wave is theirs.
+            for o in objects.iter_mut().filter(|o| !matches!(o, Object::ConfigMap(_))) {
                 o.metadata_mut()
                     .annotations
                     .get_or_insert_with(BTreeMap::new)
                     .insert(keys::ARGOCD_SYNC_WAVE.into(), level.to_string());
             }
         }
-        steps.push(StepObjects { step, level, objects, note });
+        StepObjects { step, level, objects, note }
+    };
+    // Steps render independently: a large workspace is split over the cores, in order, so the
+    // result is the same as rendering one step after another.
+    let order = graph.order();
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
+    let mut steps: Vec<StepObjects> = if order.len() < PARALLEL_FROM || threads < 2 {
+        order.iter().map(|&i| one(i)).collect()
+    } else {
+        let chunk = order.len().div_ceil(threads);
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = order
+                .chunks(chunk)
+                .map(|part| scope.spawn(move || part.iter().map(|&i| one(i)).collect::<Vec<_>>()))
+                .collect();
+            handles.into_iter().flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
+        })
+    };
+    if opts.argocd_waves
+        && let Some(script) = &script
+    {
+        let wave = steps.iter().filter(|s| s.step.kind == StepKind::Download).map(|s| s.level).min().unwrap_or(0);
+        let mut shared = (**script).clone();
+        shared
+            .metadata
+            .annotations
+            .get_or_insert_with(BTreeMap::new)
+            .insert(keys::ARGOCD_SYNC_WAVE.into(), wave.to_string());
+        let shared = std::sync::Arc::new(shared);
+        for o in steps.iter_mut().flat_map(|s| s.objects.iter_mut()) {
+            if let Object::ConfigMap(c) = o {
+                *c = shared.clone();
+            }
+        }
     }
     Rendered { workspace: ws.name.clone(), namespace: opts.namespace.clone(), steps }
 }
@@ -279,7 +340,7 @@ fn storage(lookup: &Lookup, meta: &Meta, step: &StepId) -> (Vec<Object>, Option<
         }),
         status: None,
     };
-    (vec![Object::PersistentVolumeClaim(pvc)], None)
+    (vec![Object::PersistentVolumeClaim(Box::new(pvc))], None)
 }
 
 fn secret(lookup: &Lookup, meta: &Meta, step: &StepId, opts: &Options) -> (Vec<Object>, Option<String>) {
@@ -297,5 +358,5 @@ fn secret(lookup: &Lookup, meta: &Meta, step: &StepId, opts: &Options) -> (Vec<O
         }
     };
     let secret = Secret { metadata, type_: Some("Opaque".into()), data, string_data, immutable: None };
-    (vec![Object::Secret(secret)], None)
+    (vec![Object::Secret(Box::new(secret))], None)
 }

@@ -62,18 +62,18 @@ fn dra_template_name(dra: &Dra, role: RoleKind) -> String {
 pub(super) fn objects(svc: &ModelService, ws: &Workspace, lookup: &Lookup, meta: &Meta, step: &StepId) -> Vec<Object> {
     let mut out = Vec::new();
     if svc.service_account.is_none() {
-        out.push(Object::ServiceAccount(ServiceAccount {
+        out.push(Object::ServiceAccount(Box::new(ServiceAccount {
             metadata: meta.object(&svc.fullname, step, &Map::new(), &Map::new()),
             ..Default::default()
-        }));
+        })));
     }
     for (kind, role) in svc.roles() {
         if let Some(dra) = &role.accelerator.dra {
-            out.push(Object::ResourceClaimTemplate(claim_template(svc, role, kind, dra, meta, step)));
+            out.push(Object::ResourceClaimTemplate(Box::new(claim_template(svc, role, kind, dra, meta, step))));
         }
     }
     for (kind, role) in svc.roles() {
-        out.push(Object::Deployment(deployment(svc, ws, lookup, role, kind, meta, step)));
+        out.push(Object::Deployment(Box::new(deployment(svc, ws, lookup, role, kind, meta, step))));
     }
     out
 }

@@ -15,11 +15,12 @@ fn yaml(value: &serde_json::Value) -> String {
 /// All objects as one YAML stream.
 pub fn to_yaml_stream(r: &Rendered) -> String {
     let mut out = format!("# msws render: workspace {}, namespace {}\n", r.workspace, r.namespace);
+    let mut seen = std::collections::HashSet::new();
     for s in &r.steps {
         if let Some(note) = &s.note {
             out.push_str(&format!("# step {}: {note}\n", s.step));
         }
-        for o in &s.objects {
+        for o in s.objects.iter().filter(|o| seen.insert((o.kind(), o.name().to_string()))) {
             out.push_str("---\n");
             out.push_str(&format!("# step: {}\n", s.step));
             out.push_str(&yaml(&o.to_json()));
@@ -37,10 +38,10 @@ pub struct OutFile {
 
 /// One file per object, named `NN-<kind>-<name>.yaml` in apply order.
 pub fn to_files(r: &Rendered) -> Vec<OutFile> {
-    let total = r.steps.iter().map(|s| s.objects.len()).sum::<usize>();
+    let total = r.unique_objects().count();
     let width = total.to_string().len().max(2);
     let mut out = Vec::with_capacity(total);
-    for (n, (step, o)) in r.objects().enumerate() {
+    for (n, (step, o)) in r.unique_objects().enumerate() {
         let name = format!("{:0width$}-{}-{}.yaml", n + 1, o.kind().to_ascii_lowercase(), o.name());
         let contents = format!(
             "{GENERATED} from workspace {} (namespace {}); step {step}. Edit the workspace, not this file.\n{}",

@@ -786,6 +786,10 @@ download "llama" {
         .objects()
         .find_map(|(_, o)| if let msws::render::Object::Job(j) = o { Some(j.clone()) } else { None })
         .unwrap();
+    let config_maps: Vec<_> = r
+        .unique_objects()
+        .filter_map(|(_, o)| if let msws::render::Object::ConfigMap(c) = o { Some(c.clone()) } else { None })
+        .collect();
     let pod = job.spec.unwrap().template.spec.unwrap();
     let c = &pod.containers[0];
     let claim_mount = c.volume_mounts.as_ref().unwrap().iter().find(|m| m.name == "model-storage").unwrap();
@@ -802,6 +806,11 @@ download "llama" {
     for e in c.env.iter().flatten() {
         let value = match (&e.value, &e.value_from) {
             (Some(v), _) => v.replace(&claim_mount.mount_path, &place.claim().to_string_lossy()),
+            (None, Some(from)) if from.config_map_key_ref.is_some() => {
+                let sel = from.config_map_key_ref.as_ref().unwrap();
+                let cm = config_maps.iter().find(|c| c.metadata.name.as_deref() == Some(sel.name.as_str())).unwrap();
+                cm.data.as_ref().unwrap()[&sel.key].clone()
+            }
             (None, Some(from)) => {
                 let sel = from.secret_key_ref.as_ref().unwrap();
                 assert_eq!((sel.name.as_str(), sel.key.as_str()), ("tok", "HF_TOKEN"));

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{Container, PersistentVolumeClaim, PodSpec, Secret, ServiceAccount};
+use k8s_openapi::api::core::v1::{ConfigMap, Container, PersistentVolumeClaim, PodSpec, Secret, ServiceAccount};
 use k8s_openapi::api::resource::v1::ResourceClaimTemplate;
 use msws::lower::Options as LowerOptions;
 use msws::render::{Object, Options, Rendered, render, to_yaml_stream};
@@ -161,16 +161,19 @@ pub fn problems(o: &Object) -> Vec<String> {
     check_labels(&what, &o.metadata().labels, &mut p);
     // Round trip through the typed API object: nothing is lost or invented.
     let back = match o {
-        Object::PersistentVolumeClaim(_) => {
-            serde_json::from_value::<PersistentVolumeClaim>(json.clone()).map(Object::PersistentVolumeClaim)
+        Object::PersistentVolumeClaim(_) => serde_json::from_value::<PersistentVolumeClaim>(json.clone())
+            .map(|o| Object::PersistentVolumeClaim(Box::new(o))),
+        Object::Secret(_) => serde_json::from_value::<Secret>(json.clone()).map(|o| Object::Secret(Box::new(o))),
+        Object::ConfigMap(_) => serde_json::from_value::<ConfigMap>(json.clone()).map(|c| Object::ConfigMap(c.into())),
+        Object::Job(_) => serde_json::from_value::<Job>(json.clone()).map(|o| Object::Job(Box::new(o))),
+        Object::ServiceAccount(_) => {
+            serde_json::from_value::<ServiceAccount>(json.clone()).map(|o| Object::ServiceAccount(Box::new(o)))
         }
-        Object::Secret(_) => serde_json::from_value::<Secret>(json.clone()).map(Object::Secret),
-        Object::Job(_) => serde_json::from_value::<Job>(json.clone()).map(Object::Job),
-        Object::ServiceAccount(_) => serde_json::from_value::<ServiceAccount>(json.clone()).map(Object::ServiceAccount),
-        Object::ResourceClaimTemplate(_) => {
-            serde_json::from_value::<ResourceClaimTemplate>(json.clone()).map(Object::ResourceClaimTemplate)
+        Object::ResourceClaimTemplate(_) => serde_json::from_value::<ResourceClaimTemplate>(json.clone())
+            .map(|o| Object::ResourceClaimTemplate(Box::new(o))),
+        Object::Deployment(_) => {
+            serde_json::from_value::<Deployment>(json.clone()).map(|o| Object::Deployment(Box::new(o)))
         }
-        Object::Deployment(_) => serde_json::from_value::<Deployment>(json.clone()).map(Object::Deployment),
     };
     match back {
         Ok(b) if b == *o => {}
@@ -218,6 +221,12 @@ pub fn problems(o: &Object) -> Vec<String> {
             check_labels(&what, &Some(pod_labels), &mut p);
             check_containers(&what, spec.template.spec.as_ref().unwrap(), &mut p);
         }
+        Object::ConfigMap(c) => {
+            let size: usize = c.data.iter().flatten().map(|(k, v)| k.len() + v.len()).sum();
+            if size > 1024 * 1024 {
+                p.push(format!("{what}: larger than a ConfigMap may be"));
+            }
+        }
         Object::ServiceAccount(_) | Object::ResourceClaimTemplate(_) => {}
     }
     p
@@ -231,12 +240,15 @@ fn everything_rendered_is_what_an_api_server_accepts() {
     let mut count = 0;
     for f in files {
         let r = render_file(&f, None);
-        let mut names = BTreeSet::new();
+        let mut names: BTreeMap<(&str, String), &Object> = BTreeMap::new();
         for (_, o) in r.objects() {
             count += 1;
             all.extend(problems(o));
-            if !names.insert((o.kind(), o.name().to_string())) {
-                all.push(format!("{}: {} {} rendered twice", f.display(), o.kind(), o.name()));
+            // An object shared by several steps is the same object in each.
+            if let Some(prev) = names.insert((o.kind(), o.name().to_string()), o)
+                && prev != o
+            {
+                all.push(format!("{}: {} {} rendered twice, differently", f.display(), o.kind(), o.name()));
             }
         }
     }
@@ -302,6 +314,13 @@ fn the_download_job_mounts_the_claim_writable_and_reads_the_token_from_the_secre
     assert_eq!((vol.claim_name.as_str(), vol.read_only), ("model-pvc", None));
     let c = &pod.containers[0];
     assert_eq!(c.volume_mounts.as_ref().unwrap()[0].read_only, None);
+    // The script comes from the workspace's downloader ConfigMap, applied in the same step.
+    let script = c.env.iter().flatten().find(|e| e.name == "MSWS_SCRIPT").unwrap();
+    let cm_ref = script.value_from.as_ref().unwrap().config_map_key_ref.as_ref().unwrap();
+    assert_eq!((cm_ref.name.as_str(), cm_ref.key.as_str()), ("msws-opt-125m-downloader", "download.py"));
+    let step = r.steps.iter().find(|s| s.step.to_string() == "download/opt-125m").unwrap();
+    let Object::ConfigMap(cm) = &step.objects[0] else { panic!("the ConfigMap comes first in the step") };
+    assert_eq!(cm.data.as_ref().unwrap()["download.py"], msws::render::DOWNLOAD_SCRIPT);
     let env = env_of(c);
     assert_eq!(env["MSWS_TARGET"], "/data/models/opt-125m");
     assert_eq!(env["MSWS_REVISION"], "main");
@@ -483,7 +502,9 @@ fn objects_carry_ownership_labels_and_their_step() {
         assert_eq!(l["app.kubernetes.io/managed-by"], "msws");
         assert_eq!(l["applyset.kubernetes.io/part-of"], id);
         assert_eq!(l["team"], "inference", "workspace labels reach every object");
-        assert_eq!(m.annotations.as_ref().unwrap()["msws.io/step"], step.to_string());
+        // An object shared by every step of a kind (the downloader's script) names them all.
+        let expected = if o.kind() == "ConfigMap" { format!("{}/*", step.kind.as_str()) } else { step.to_string() };
+        assert_eq!(m.annotations.as_ref().unwrap()["msws.io/step"], expected);
     }
     // The id follows the ApplySet convention: sha256 of `<name>.<namespace>.<kind>.<group>`.
     assert!(id.starts_with("applyset-") && id.ends_with("-v1") && id.len() == "applyset-".len() + 43 + 3);
@@ -525,4 +546,34 @@ fn render_out_replaces_its_own_files_and_leaves_others_alone() {
         let text = std::fs::read_to_string(out.join(f)).unwrap();
         assert!(text.starts_with(msws::render::GENERATED), "{f}");
     }
+}
+
+/// A workspace large enough to be rendered on several threads comes out in the graph's order,
+/// the same every time, and equal, step for step, to rendering each step of a small workspace.
+#[test]
+fn a_large_workspace_renders_in_order_and_deterministically() {
+    let unit = |i: usize| {
+        format!(
+            "storage \"pvc-{i}\" {{\n    access \"ReadWriteOnce\"\n    size \"5Gi\"\n}}\ndownload \"opt-{i}\" {{\n    from \"hf://facebook/opt-125m\"\n    into \"pvc-{i}\" path=\"m\"\n}}\nmodel-service \"opt-{i}\" {{\n    model \"opt-{i}\"\n    served-name \"opt-{i}\"\n    decode extends=\"std/vllm-single\"\n}}\n"
+        )
+    };
+    let big: String = String::from("workspace \"w\" format=1\n") + &(0..150).map(unit).collect::<String>();
+    let mut fe = msws::lower::load_str("w.kdl", &big, &LowerOptions::default());
+    let ws = fe.workspace.take().unwrap();
+    let graph = msws::graph::build(&ws, &mut fe.sink).unwrap();
+    assert!(graph.len() >= 256, "large enough to take the parallel path");
+    let opts = Options { namespace: "ns".into(), ..Options::default() };
+    let a = render(&ws, &graph, &opts);
+    let b = render(&ws, &graph, &opts);
+    let ids: Vec<String> = a.steps.iter().map(|s| s.step.to_string()).collect();
+    let order: Vec<String> = graph.steps().map(|s| s.id.to_string()).collect();
+    assert_eq!(ids, order);
+    assert_eq!(to_yaml_stream(&a), to_yaml_stream(&b));
+    // Unit 7 alone renders the same objects (namespaced the same, in the same workspace).
+    let small = String::from("workspace \"w\" format=1\n") + &unit(7);
+    let s = render_text(&small);
+    let pick = |r: &Rendered, name: &str| {
+        r.objects().filter(|(st, _)| st.name == name).map(|(_, o)| o.to_json()).collect::<Vec<_>>()
+    };
+    assert_eq!(pick(&a, "opt-7"), pick(&s, "opt-7"));
 }
