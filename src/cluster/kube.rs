@@ -1,0 +1,518 @@
+//! The real cluster: [`KubeCluster`] talks to a Kubernetes API server through kube-rs.
+//!
+//! Requests are built by kube's own request builder (`kube::core::Request`, what `kube::Api` uses,
+//! fed with its `PatchParams`, `PostParams`, `DeleteParams`, `ListParams` and `LogParams`) and sent
+//! with `Client::send`, which hands back the raw answer. msws reads the HTTP code and the body
+//! itself rather than going through `Api`, because it needs what `Api` smooths over: the object's
+//! JSON exactly as the server sent it (no round trip through typed metadata), the difference
+//! between a missing object (a `Status` 404) and an API the server does not serve (a plain-text
+//! 404), and a DELETE answered by a `Status` rather than by the object.
+//!
+//! Every request runs under a timeout (30 s unless [`KubeCluster::with_timeout`] says otherwise)
+//! that covers sending it and reading the whole answer. kube's own retry layer is switched off:
+//! it retries 429/503/504 up to 15 times with a backoff that can grow past any sensible timeout,
+//! and the caller decides what to retry with [`ClusterError::is_transient`].
+
+// `ClusterError` is the cluster layer's error type, returned by every method of the trait; its
+// size (a `Forbidden` carries a whole `Permission`) is the contract's to change, not this file's.
+
+use std::error::Error as StdError;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use ::kube::api::{
+    ApiResource, DeleteParams, DynamicObject, ListParams, LogParams, Patch, PatchParams, PostParams, PropagationPolicy,
+};
+use ::kube::config::{KubeConfigOptions, Kubeconfig};
+use ::kube::core::Request;
+use ::kube::{Client, Config, Resource};
+use async_trait::async_trait;
+use serde_json::{Map, Value, json};
+
+use super::{ApplyOptions, Cluster, ClusterError, FIELD_MANAGER, Kind, ObjectRef, Propagation};
+
+/// How long one request may take, sending and answer included, unless told otherwise.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A cluster reached through a kubeconfig context or the in-cluster configuration.
+pub struct KubeCluster {
+    client: Client,
+    namespace: String,
+    /// Names the API server in every message: `context "kind-demo" (https://127.0.0.1:6443)`.
+    description: String,
+    timeout: Duration,
+}
+
+/// An answer as it came: the HTTP code and the body.
+struct Answer {
+    code: u16,
+    body: Vec<u8>,
+}
+
+impl Answer {
+    fn is_success(&self) -> bool {
+        (200..300).contains(&self.code)
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// The body when it is a `Status` object (what the API server sends with every error it
+    /// produces itself; a proxy in the way, or a path no API group serves, answers plain text).
+    fn status(&self) -> Option<Value> {
+        let v: Value = serde_json::from_slice(&self.body).ok()?;
+        (v.get("kind").and_then(Value::as_str) == Some("Status")).then_some(v)
+    }
+}
+
+impl KubeCluster {
+    /// Connects through the kubeconfig (`KUBECONFIG`, a list of files merged as kubectl merges
+    /// them, else `~/.kube/config`) with `context` or its current context; without any kubeconfig
+    /// file, through the in-cluster configuration (the pod's service account). The namespace is
+    /// `namespace`, else the context's (or the service account's), else `default`.
+    ///
+    /// Nothing is sent to the cluster here: a wrong address or an expired credential shows at the
+    /// first request. Needs a Tokio runtime (the client spawns its request buffer on it).
+    pub async fn connect(context: Option<&str>, namespace: Option<&str>) -> Result<KubeCluster, ClusterError> {
+        KubeCluster::connect_with(None, context, namespace).await
+    }
+
+    /// [`KubeCluster::connect`] with the kubeconfig file named explicitly (`None`: look for it as
+    /// `connect` does). Tests use this rather than setting `KUBECONFIG`, which threads share.
+    pub async fn connect_with(
+        kubeconfig: Option<&Path>,
+        context: Option<&str>,
+        namespace: Option<&str>,
+    ) -> Result<KubeCluster, ClusterError> {
+        let files = match kubeconfig {
+            Some(path) => vec![path.to_path_buf()],
+            None => kubeconfig_files(),
+        };
+        let (mut config, description) =
+            if files.is_empty() { in_cluster_config(context)? } else { kubeconfig_config(&files, context).await? };
+        if let Some(ns) = namespace.filter(|ns| !ns.is_empty()) {
+            config.default_namespace = ns.to_string();
+        } else if config.default_namespace.is_empty() {
+            config.default_namespace = "default".to_string();
+        }
+        // See the module comment: retries belong to the caller, inside a bounded time.
+        config.default_retry = false;
+        let namespace = config.default_namespace.clone();
+        let client = Client::try_from(config)
+            .map_err(|e| ClusterError::Client(format!("cannot set up a client for {description}: {}", chain(&e))))?;
+        Ok(KubeCluster { client, namespace, description, timeout: DEFAULT_TIMEOUT })
+    }
+
+    /// A cluster over a client built elsewhere (tests give it a mocked HTTP service).
+    /// `description` names the API server in messages.
+    pub fn from_client(client: Client, namespace: &str, description: &str) -> KubeCluster {
+        KubeCluster {
+            client,
+            namespace: namespace.to_string(),
+            description: description.to_string(),
+            timeout: DEFAULT_TIMEOUT,
+        }
+    }
+
+    /// Sets how long one request may take before it fails with [`ClusterError::Timeout`].
+    pub fn with_timeout(mut self, timeout: Duration) -> KubeCluster {
+        self.timeout = timeout;
+        self
+    }
+
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// The request builder for a kind's collection: `/apis/apps/v1/namespaces/demo/deployments`.
+    /// A namespaced kind without a namespace goes to the default namespace (as kubectl does); a
+    /// cluster-scoped kind ignores the namespace. Kinds msws does not handle are refused here,
+    /// before any request.
+    fn collection(&self, api_version: &str, kind: &str, namespace: Option<&str>) -> Result<Request, ClusterError> {
+        let k = Kind::find(api_version, kind).ok_or_else(|| {
+            ClusterError::Client(format!("msws does not handle the kind {kind} (apiVersion {api_version})"))
+        })?;
+        let namespace = match k.namespaced {
+            true => Some(check_segment("namespace", namespace.unwrap_or(&self.namespace))?),
+            false => None,
+        };
+        Ok(Request::new(DynamicObject::url_path(&api_resource(k), namespace)))
+    }
+
+    /// The collection of an object given as JSON, and its name.
+    fn collection_of(&self, obj: &Value) -> Result<(Request, ObjectRef), ClusterError> {
+        let r = ObjectRef::of(obj).ok_or_else(|| {
+            ClusterError::Client("an object to send needs apiVersion, kind and metadata.name".to_string())
+        })?;
+        check_segment("name", &r.name)?;
+        Ok((self.collection(&r.api_version, &r.kind, r.namespace.as_deref())?, r))
+    }
+
+    /// Sends one request and reads the whole answer, within the timeout.
+    async fn send(
+        &self,
+        request: Result<http::Request<Vec<u8>>, ::kube::core::request::Error>,
+    ) -> Result<Answer, ClusterError> {
+        let mut request =
+            request.map_err(|e| ClusterError::Client(format!("cannot build the request: {}", chain(&e))))?;
+        // kube's builder leaves a bare `?` on a path without parameters and starts the query with
+        // `&`; servers ignore both, but the request msws sends should read as it means.
+        if let Some(query) = request.uri().query() {
+            let tidy = query.trim_start_matches('&');
+            let path_and_query = match tidy.is_empty() {
+                true => request.uri().path().to_string(),
+                false => format!("{}?{tidy}", request.uri().path()),
+            };
+            if let Ok(uri) = path_and_query.parse() {
+                *request.uri_mut() = uri;
+            }
+        }
+        let what = format!("{} {}", request.method(), request.uri().path());
+        let exchange = async {
+            let response = self.client.send(request.map(::kube::client::Body::from)).await?;
+            let code = response.status().as_u16();
+            let body = response.into_body().collect_bytes().await?;
+            Ok::<_, ::kube::Error>(Answer { code, body: body.to_vec() })
+        };
+        match tokio::time::timeout(self.timeout, exchange).await {
+            Ok(Ok(answer)) => Ok(answer),
+            Ok(Err(e)) => Err(self.transport_error(&what, &e)),
+            Err(_) => Err(ClusterError::Timeout(format!(
+                "{} did not answer {what} within {:?}",
+                self.description, self.timeout
+            ))),
+        }
+    }
+
+    /// What went wrong below HTTP: a timeout somewhere in the stack (connecting, reading), a
+    /// credential that could not be obtained, or a connection that failed or broke.
+    fn transport_error(&self, what: &str, e: &::kube::Error) -> ClusterError {
+        // kube's own layers ("ServiceError: …") say nothing the user needs; start below them.
+        let detail = match e {
+            ::kube::Error::Service(inner) => chain(inner.as_ref()),
+            ::kube::Error::HyperError(inner) => chain(inner),
+            other => chain(other),
+        };
+        if let ::kube::Error::Auth(_) = e {
+            return ClusterError::Client(format!("cannot get credentials for {}: {detail}", self.description));
+        }
+        if timed_out(e) {
+            return ClusterError::Timeout(format!("{} did not answer {what} in time: {detail}", self.description));
+        }
+        ClusterError::Connection(format!("{}, {what}: {detail}", self.description))
+    }
+
+    /// The error an unsuccessful answer stands for.
+    fn error(&self, answer: &Answer) -> ClusterError {
+        if let Some(status) = answer.status() {
+            return ClusterError::from_status(answer.code, &status);
+        }
+        let text = answer.text();
+        let mut message = text.trim().chars().take(500).collect::<String>();
+        if message.is_empty() {
+            message = http::StatusCode::from_u16(answer.code)
+                .ok()
+                .and_then(|c| c.canonical_reason())
+                .unwrap_or("no message")
+                .to_string();
+        }
+        ClusterError::from_status(answer.code, &json!({ "message": format!("{}: {message}", self.description) }))
+    }
+
+    /// The object in a successful answer, or the error in an unsuccessful one.
+    fn object(&self, answer: Answer) -> Result<Value, ClusterError> {
+        if !answer.is_success() {
+            return Err(self.error(&answer));
+        }
+        serde_json::from_slice(&answer.body).map_err(|e| ClusterError::Server {
+            code: answer.code,
+            message: format!("{} answered something that is not JSON: {e}", self.description),
+        })
+    }
+
+    /// Whether a 404 says the object is missing (a `Status` with reason `NotFound`), rather than
+    /// that the server does not serve the kind at all (plain text `404 page not found`), which
+    /// must not pass for "not there yet".
+    fn is_missing_object(answer: &Answer) -> bool {
+        answer.code == 404
+            && answer.status().is_some_and(|s| s.get("reason").and_then(Value::as_str) == Some("NotFound"))
+    }
+
+    /// The server has no such API (reads "the API for … on … not found").
+    fn not_served(&self, api_version: &str, kind: &str) -> ClusterError {
+        ClusterError::NotFound(format!("the API for {kind} ({api_version}) on {} not found", self.description))
+    }
+}
+
+#[async_trait]
+impl Cluster for KubeCluster {
+    fn default_namespace(&self) -> &str {
+        &self.namespace
+    }
+
+    fn describe(&self) -> String {
+        self.description.clone()
+    }
+
+    async fn get(&self, r: &ObjectRef) -> Result<Option<Value>, ClusterError> {
+        let collection = self.collection(&r.api_version, &r.kind, r.namespace.as_deref())?;
+        check_segment("name", &r.name)?;
+        let answer = self.send(collection.get(&r.name, &Default::default())).await?;
+        if Self::is_missing_object(&answer) {
+            return Ok(None);
+        }
+        if answer.code == 404 && answer.status().is_none() {
+            return Err(self.not_served(&r.api_version, &r.kind));
+        }
+        self.object(answer).map(Some)
+    }
+
+    async fn list(
+        &self,
+        api_version: &str,
+        kind: &str,
+        namespace: Option<&str>,
+        selector: &str,
+    ) -> Result<Vec<Value>, ClusterError> {
+        let collection = self.collection(api_version, kind, namespace)?;
+        let mut params = ListParams::default();
+        if !selector.is_empty() {
+            params = params.labels(selector);
+        }
+        let answer = self.send(collection.list(&params)).await?;
+        if answer.code == 404 && answer.status().is_none() {
+            return Err(self.not_served(api_version, kind));
+        }
+        let list = self.object(answer)?;
+        let items = match list.get("items") {
+            Some(Value::Array(items)) => items.as_slice(),
+            // An empty list may come as `items: null`.
+            Some(Value::Null) => &[],
+            _ => {
+                return Err(ClusterError::Server {
+                    code: 200,
+                    message: format!("{} answered a list without items", self.description),
+                });
+            }
+        };
+        // The server leaves apiVersion and kind out of a list's items; put them back, first as
+        // in a single object, so each item is a complete object (ObjectRef::of works on it).
+        Ok(items
+            .iter()
+            .map(|item| {
+                let mut full = Map::new();
+                full.insert("apiVersion".into(), json!(api_version));
+                full.insert("kind".into(), json!(kind));
+                if let Some(fields) = item.as_object() {
+                    for (k, v) in fields {
+                        if k != "apiVersion" && k != "kind" {
+                            full.insert(k.clone(), v.clone());
+                        }
+                    }
+                }
+                Value::Object(full)
+            })
+            .collect())
+    }
+
+    async fn apply(&self, obj: &Value, opts: ApplyOptions) -> Result<Value, ClusterError> {
+        let (collection, r) = self.collection_of(obj)?;
+        let params = PatchParams {
+            dry_run: opts.dry_run,
+            force: opts.force,
+            field_manager: Some(FIELD_MANAGER.to_string()),
+            ..PatchParams::default()
+        };
+        // `Patch::Apply` sends the object as JSON with `application/apply-patch+yaml` (JSON is YAML).
+        let answer = self.send(collection.patch(&r.name, &params, &Patch::Apply(obj))).await?;
+        self.object(answer)
+    }
+
+    async fn create(&self, obj: &Value) -> Result<Value, ClusterError> {
+        let (collection, _) = self.collection_of(obj)?;
+        let body = serde_json::to_vec(obj).map_err(|e| ClusterError::Client(e.to_string()))?;
+        let answer = self.send(collection.create(&post_params(), body)).await?;
+        self.object(answer)
+    }
+
+    async fn replace(&self, obj: &Value) -> Result<Value, ClusterError> {
+        let (collection, r) = self.collection_of(obj)?;
+        let body = serde_json::to_vec(obj).map_err(|e| ClusterError::Client(e.to_string()))?;
+        let answer = self.send(collection.replace(&r.name, &post_params(), body)).await?;
+        self.object(answer)
+    }
+
+    async fn delete(
+        &self,
+        r: &ObjectRef,
+        propagation: Propagation,
+        dry_run: bool,
+    ) -> Result<Option<Value>, ClusterError> {
+        let collection = self.collection(&r.api_version, &r.kind, r.namespace.as_deref())?;
+        check_segment("name", &r.name)?;
+        let params = DeleteParams {
+            dry_run,
+            propagation_policy: Some(match propagation {
+                Propagation::Foreground => PropagationPolicy::Foreground,
+                Propagation::Background => PropagationPolicy::Background,
+                Propagation::Orphan => PropagationPolicy::Orphan,
+            }),
+            ..DeleteParams::default()
+        };
+        let answer = self.send(collection.delete(&r.name, &params)).await?;
+        if Self::is_missing_object(&answer) {
+            return Ok(None);
+        }
+        if answer.code == 404 && answer.status().is_none() {
+            return Err(self.not_served(&r.api_version, &r.kind));
+        }
+        let body = self.object(answer)?;
+        // The server answers a `Status` of success when the object went at once, and the object
+        // itself when its deletion is pending (finalizers, such as foreground deletion's, or a
+        // pod's grace period): that one carries a deletionTimestamp. Some kinds answer with the
+        // object even when it went at once; without a deletionTimestamp it is gone.
+        if body.get("kind").and_then(Value::as_str) == Some("Status") {
+            return Ok(None);
+        }
+        Ok(body.pointer("/metadata/deletionTimestamp").is_some().then_some(body))
+    }
+
+    async fn logs(
+        &self,
+        namespace: &str,
+        pod: &str,
+        container: Option<&str>,
+        tail: Option<i64>,
+    ) -> Result<String, ClusterError> {
+        let pods = self.collection("v1", "Pod", Some(namespace))?;
+        check_segment("name", pod)?;
+        let params = LogParams { container: container.map(str::to_string), tail_lines: tail, ..LogParams::default() };
+        let answer = self.send(pods.logs(pod, &params)).await?;
+        if !answer.is_success() {
+            return Err(self.error(&answer));
+        }
+        Ok(answer.text())
+    }
+}
+
+/// kube's description of one of msws's kinds.
+fn api_resource(k: &Kind) -> ApiResource {
+    ApiResource {
+        group: k.group().to_string(),
+        version: k.version().to_string(),
+        api_version: k.api_version.to_string(),
+        kind: k.kind.to_string(),
+        plural: k.plural.to_string(),
+    }
+}
+
+/// Create and replace record msws as the manager of what they write (an `Update` entry in
+/// managedFields), so that a later conflict names msws.
+fn post_params() -> PostParams {
+    PostParams { dry_run: false, field_manager: Some(FIELD_MANAGER.to_string()) }
+}
+
+/// A name or namespace goes into the URL path as is: refuse what Kubernetes refuses in a name
+/// anyway and what would change the path (`/`, `%`, `.`, `..`), rather than send it.
+fn check_segment<'a>(what: &str, s: &'a str) -> Result<&'a str, ClusterError> {
+    if s.is_empty() || s == "." || s == ".." || s.contains(['/', '%', '?', '#']) {
+        return Err(ClusterError::Client(format!("{what} {s:?} cannot be used in a request path")));
+    }
+    Ok(s)
+}
+
+/// The kubeconfig files to read when none is named: every existing file `KUBECONFIG` lists, else
+/// `~/.kube/config` if it exists. Missing files are skipped, as kubectl skips them; no file at all
+/// means the in-cluster configuration.
+fn kubeconfig_files() -> Vec<PathBuf> {
+    match std::env::var_os("KUBECONFIG").filter(|v| !v.is_empty()) {
+        Some(list) => std::env::split_paths(&list).filter(|p| !p.as_os_str().is_empty() && p.is_file()).collect(),
+        None => std::env::home_dir()
+            .map(|home| home.join(".kube").join("config"))
+            .filter(|p| p.is_file())
+            .into_iter()
+            .collect(),
+    }
+}
+
+/// The configuration of `context` (or the current context) in the merged kubeconfig files.
+async fn kubeconfig_config(files: &[PathBuf], context: Option<&str>) -> Result<(Config, String), ClusterError> {
+    let shown = files.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ");
+    let mut merged = Kubeconfig::default();
+    for path in files {
+        let file = Kubeconfig::read_from(path).map_err(|e| {
+            ClusterError::Client(format!("cannot read the kubeconfig {}: {}", path.display(), chain(&e)))
+        })?;
+        merged = merged
+            .merge(file)
+            .map_err(|e| ClusterError::Client(format!("cannot merge the kubeconfig files {shown}: {}", chain(&e))))?;
+    }
+    let known = merged.contexts.iter().map(|c| c.name.as_str()).collect::<Vec<_>>();
+    let known = if known.is_empty() { "it has none".to_string() } else { format!("it has {}", known.join(", ")) };
+    let name = match context.map(str::to_string).or_else(|| merged.current_context.clone().filter(|c| !c.is_empty())) {
+        Some(name) => name,
+        None => {
+            return Err(ClusterError::Client(format!(
+                "the kubeconfig {shown} has no current context: name one with --context ({known})"
+            )));
+        }
+    };
+    if !merged.contexts.iter().any(|c| c.name == name) {
+        return Err(ClusterError::Client(format!("no context \"{name}\" in the kubeconfig {shown} ({known})")));
+    }
+    let options = KubeConfigOptions { context: Some(name.clone()), ..KubeConfigOptions::default() };
+    let config = Config::from_custom_kubeconfig(merged, &options)
+        .await
+        .map_err(|e| ClusterError::Client(format!("context \"{name}\" in the kubeconfig {shown}: {}", chain(&e))))?;
+    let description = format!("context \"{name}\" ({})", server(&config));
+    Ok((config, description))
+}
+
+/// The configuration of the pod msws runs in, when there is no kubeconfig.
+fn in_cluster_config(context: Option<&str>) -> Result<(Config, String), ClusterError> {
+    let missing = "no kubeconfig file (KUBECONFIG names none that exists, and there is no ~/.kube/config)";
+    if let Some(name) = context {
+        return Err(ClusterError::Client(format!("cannot use context \"{name}\": {missing}")));
+    }
+    let config = Config::incluster()
+        .map_err(|e| ClusterError::Client(format!("{missing}, and not running inside a cluster: {}", chain(&e))))?;
+    let description = format!("the in-cluster API server ({})", server(&config));
+    Ok((config, description))
+}
+
+/// The API server's address, as a person writes it (no trailing `/`).
+fn server(config: &Config) -> String {
+    config.cluster_url.to_string().trim_end_matches('/').to_string()
+}
+
+/// An error and its sources, each once: kube wraps errors in layers that repeat their source.
+fn chain(e: &dyn StdError) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut current = Some(e);
+    while let Some(err) = current {
+        let text = err.to_string();
+        if !parts.last().is_some_and(|last| last.contains(&text)) {
+            parts.push(text);
+        }
+        current = err.source();
+    }
+    parts.join(": ")
+}
+
+/// Whether a timeout anywhere under the client (connecting, reading, writing) caused the error.
+fn timed_out(e: &(dyn StdError + 'static)) -> bool {
+    let mut current = Some(e);
+    while let Some(err) = current {
+        if let Some(io) = err.downcast_ref::<std::io::Error>()
+            && io.kind() == std::io::ErrorKind::TimedOut
+        {
+            return true;
+        }
+        if err.is::<tokio::time::error::Elapsed>() {
+            return true;
+        }
+        current = err.source();
+    }
+    false
+}
