@@ -1,0 +1,445 @@
+//! [`FakeCluster`]: an in-memory, deterministic Kubernetes for tests.
+//!
+//! It answers the [`Cluster`] trait the way a v1.36 API server does for the requests msws makes
+//! (ground truth: `tests/data/apiserver/`, recorded from a real one):
+//!
+//! - **storage**: objects by (apiVersion, kind, namespace, name), with a uid, a
+//!   `resourceVersion` from one global counter, a `generation` bumped when the spec changes
+//!   (kinds that have one: Deployment, ReplicaSet, Job, Pod), a `creationTimestamp` from the
+//!   simulated clock, and `managedFields` in the server's `FieldsV1` format;
+//! - **server-side apply** as `msws` (`fields.rs`): fields msws applied before and no longer
+//!   applies are removed, fields another manager owns with another value are a 409 naming the
+//!   manager and the field (unless forced), dry-run answers without storing; `create`, `replace`
+//!   (a `resourceVersion` precondition), `delete` with propagation, `list` with equality label
+//!   selectors, pod `logs`;
+//! - **defaults** (`defaults.rs`) and **validation** (`validate.rs`) of the kinds msws writes, with
+//!   the real error payloads (`status.rs`): immutable fields, claim resizing, bad quantities;
+//! - **controllers** (`controllers.rs`) on a simulated clock that only moves when a test says so
+//!   ([`FakeCluster::advance`], or the per-request latency): claims bind, Jobs run pods that
+//!   succeed or fail as scripted, Deployments roll out through ReplicaSets, the garbage
+//!   collector follows owner references;
+//! - **faults and accounting**: the Nth matching request fails, the connection drops; requests
+//!   are counted by verb and kind;
+//! - **snapshots** ([`Snapshot`]) to compare the whole cluster before and after.
+//!
+//! Deliberate simplifications, each because msws does not depend on the difference:
+//! - SSA uses a table of list merge keys and atomic structs instead of the OpenAPI schema
+//!   (containers, env, volumes, mounts, ports, conditions, … are keyed; other lists atomic); a
+//!   merged keyed list holds the applied items in the applied order, then the others;
+//! - managed fields of controllers' writes are approximate (the fake's controllers write with
+//!   the same rules as any update); only msws's own entries are checked against the recordings;
+//! - one node, `fake-node-1`, with no resource accounting (script [`PodFate::Unschedulable`]
+//!   for a pod that does not fit): a ReadWriteOnce claim mounted by a pod does not block another
+//!   pod; a ReadWriteOncePod claim does (the pod stays Pending, `Unschedulable`) as long as the
+//!   first pod exists, finished or not;
+//! - pods are deleted at once (no grace period), and a deleted namespace's content goes at the
+//!   next controller run; an orphaning delete drops owner references at once;
+//! - a rolling update creates all new pods at once (full surge) and removes the old ones when the
+//!   new ones are all available; `minReadySeconds` is ignored; a crash-looping pod stays at one
+//!   restart; a Job's `OnFailure` pods fail like `Never` ones; no TTL controller, no events;
+//! - a Job's whole pod template is immutable (the server allows a few scheduling fields to
+//!   change on a suspended Job);
+//! - growing a claim needs a class with `allowVolumeExpansion` *and* a dynamically provisioned
+//!   volume (a real server only checks the class; nothing would resize a static volume); the
+//!   resize completes at the next controller run;
+//! - the immutable-claim message holds a diff of the spec as JSON (the server's prints Go field
+//!   names);
+//! - list items carry `apiVersion` and `kind` (a real list leaves them out of each item);
+//! - a dry-run delete answers as the delete would: `None` when the object would go at once.
+
+mod clock;
+mod controllers;
+mod defaults;
+mod fields;
+mod selector;
+mod server;
+mod snapshot;
+mod status;
+mod validate;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use serde_json::{Value, json};
+
+pub use snapshot::Snapshot;
+
+use super::{ApplyOptions, Cluster, ClusterError, ObjectRef, Propagation};
+
+/// A request verb, as counted by [`FakeCluster::requests`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Verb {
+    Get,
+    List,
+    Apply,
+    ApplyDryRun,
+    Create,
+    Replace,
+    Delete,
+    Logs,
+}
+
+impl Verb {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verb::Get => "get",
+            Verb::List => "list",
+            Verb::Apply => "apply",
+            Verb::ApplyDryRun => "apply-dry-run",
+            Verb::Create => "create",
+            Verb::Replace => "replace",
+            Verb::Delete => "delete",
+            Verb::Logs => "logs",
+        }
+    }
+}
+
+impl fmt::Display for Verb {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One request the fake received, in order (see [`FakeCluster::request_log`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Request {
+    pub verb: Verb,
+    pub kind: String,
+    pub namespace: Option<String>,
+    /// None for a list.
+    pub name: Option<String>,
+}
+
+/// How a Job's pod (or a bare pod that does not restart) ends.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Succeed,
+    Fail { exit_code: i32 },
+}
+
+/// What a Job's pods do: each attempt runs `duration`, prints `log`, and ends with `outcome` —
+/// except that the first `failures_before_success` attempts fail (exit code 1) whatever the
+/// outcome. Retries follow the Job's `backoffLimit`, with the controller's backoff.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JobScript {
+    pub duration: Duration,
+    pub outcome: Outcome,
+    pub log: String,
+    pub failures_before_success: u32,
+}
+
+impl Default for JobScript {
+    /// Succeeds after 5 s, with a one-line log.
+    fn default() -> JobScript {
+        JobScript {
+            duration: Duration::from_secs(5),
+            outcome: Outcome::Succeed,
+            log: "fake: the job ran and succeeded\n".into(),
+            failures_before_success: 0,
+        }
+    }
+}
+
+/// What a serving pod (one that restarts always) does once created.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PodFate {
+    /// Runs, and is Ready after the fake's ready delay.
+    Ready,
+    /// Its container exits with `exit_code` and waits in `CrashLoopBackOff`; `log` is its log.
+    CrashLoop { exit_code: i32, log: String },
+    /// Stays Pending with `PodScheduled=False`, reason `Unschedulable`, and this message.
+    Unschedulable { message: String },
+    /// Stays Pending, its container waiting in `ImagePullBackOff`.
+    ImagePullBackOff,
+}
+
+/// The in-memory cluster. Cheap to create; share it behind an `Arc` where a `dyn Cluster` is
+/// needed. Every method takes `&self` (one mutex inside).
+pub struct FakeCluster {
+    state: Mutex<server::State>,
+    /// Also in the state; kept here because the trait lends it out.
+    namespace: String,
+}
+
+impl Default for FakeCluster {
+    fn default() -> FakeCluster {
+        FakeCluster::new("default")
+    }
+}
+
+/// A StorageClass for [`FakeCluster::insert`]: `binding_mode` is `Immediate` or
+/// `WaitForFirstConsumer`, `reclaim` is `Retain` or `Delete`.
+pub fn storage_class(name: &str, binding_mode: &str, allow_expansion: bool, reclaim: &str) -> Value {
+    json!({
+        "apiVersion": "storage.k8s.io/v1",
+        "kind": "StorageClass",
+        "metadata": {"name": name},
+        "provisioner": "fake.msws.io/hostpath",
+        "reclaimPolicy": reclaim,
+        "volumeBindingMode": binding_mode,
+        "allowVolumeExpansion": allow_expansion,
+    })
+}
+
+/// A pre-created PersistentVolume for [`FakeCluster::insert`] (reclaim policy `Retain`).
+pub fn persistent_volume(name: &str, size: &str, access_modes: &[&str], class: &str) -> Value {
+    json!({
+        "apiVersion": "v1",
+        "kind": "PersistentVolume",
+        "metadata": {"name": name},
+        "spec": {
+            "capacity": {"storage": size},
+            "accessModes": access_modes,
+            "storageClassName": class,
+            "persistentVolumeReclaimPolicy": "Retain",
+            "hostPath": {"path": format!("/srv/{name}"), "type": ""},
+        },
+    })
+}
+
+impl FakeCluster {
+    /// An empty cluster whose default namespace is `namespace` (it exists, with `default`), one
+    /// node, no StorageClass. The clock starts at 2026-11-26T18:00:00Z.
+    pub fn new(namespace: &str) -> FakeCluster {
+        FakeCluster { state: Mutex::new(server::State::new(namespace)), namespace: namespace.to_string() }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, server::State> {
+        // A test that panicked while holding the lock leaves a usable state behind: recover it.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    // ---- configuration ----
+
+    /// How long after its creation (or, for WaitForFirstConsumer, after its first consumer) a
+    /// claim binds. Default 1 s.
+    pub fn set_bind_delay(&self, d: Duration) {
+        self.lock().bind_delay = d;
+    }
+
+    /// How long after it starts a serving pod is Ready. Default 2 s.
+    pub fn set_ready_delay(&self, d: Duration) {
+        self.lock().ready_delay = d;
+    }
+
+    /// Simulated time every request takes (the clock advances, and controllers run, before the
+    /// request is served). Default zero.
+    pub fn set_latency(&self, d: Duration) {
+        self.lock().latency = d;
+    }
+
+    // ---- clock ----
+
+    /// The simulated time.
+    pub fn now(&self) -> SystemTime {
+        UNIX_EPOCH + self.lock().now
+    }
+
+    /// Moves the simulated clock on, running the controllers at every moment something is due
+    /// (and once at the end). `advance(Duration::ZERO)` runs them now.
+    pub fn advance(&self, d: Duration) {
+        self.lock().advance(d);
+    }
+
+    // ---- scripting ----
+
+    /// What the pods of the Job named `job` (in any namespace) do. Without a script: succeed
+    /// after 5 s ([`JobScript::default`]).
+    pub fn script_job(&self, job: &str, script: JobScript) {
+        self.lock().job_scripts.insert(job.to_string(), script);
+    }
+
+    /// What a bare pod (no owner, does not restart) named `name`, or generated from the prefix
+    /// `name`, does. Without a script: succeed after 5 s.
+    pub fn script_pod(&self, name: &str, script: JobScript) {
+        self.lock().pod_scripts.insert(name.to_string(), script);
+    }
+
+    /// What the pods a Deployment creates from now on do. Default [`PodFate::Ready`].
+    pub fn script_deployment(&self, deployment: &str, fate: PodFate) {
+        self.lock().deployment_scripts.insert(deployment.to_string(), fate);
+    }
+
+    /// What pods created from now on with a container running `image` do; wins over a
+    /// Deployment's script, and applies to Job pods (a crash loop there is a failed attempt).
+    pub fn script_image(&self, image: &str, fate: PodFate) {
+        self.lock().image_scripts.insert(image.to_string(), fate);
+    }
+
+    // ---- seeding and other managers ----
+
+    /// Puts an object in the cluster as if something else had created it: server fields and
+    /// defaults are added, nothing is validated, no field manager owns it, a status given is
+    /// kept. Replaces an object of the same name. For StorageClasses, volumes, claims and
+    /// secrets that exist before msws runs.
+    pub fn insert(&self, obj: &Value) -> Result<Value, ClusterError> {
+        self.lock().insert(obj)
+    }
+
+    /// An update by another field manager (like `kubectl edit`): `obj` is the whole object as
+    /// the manager wants it; its `resourceVersion`, if given, must be current. The manager takes
+    /// the fields it changes. Validated like any update.
+    pub fn update_as(&self, manager: &str, obj: &Value) -> Result<Value, ClusterError> {
+        self.lock().update(obj, (manager, None), false)
+    }
+
+    /// `kubectl scale --replicas=N`: an update of `spec.replicas` through the `scale`
+    /// subresource, by manager `kubectl`.
+    pub fn scale(&self, r: &ObjectRef, replicas: i64) -> Result<Value, ClusterError> {
+        let mut state = self.lock();
+        let (r, kind) = state.resolve(&r.api_version, &r.kind, r.namespace.as_deref(), &r.name)?;
+        let Some(mut obj) = state.get_obj(&r).cloned() else { return Err(status::not_found(kind, &r.name)) };
+        obj["spec"]["replicas"] = json!(replicas);
+        if let Some(m) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+            m.remove("resourceVersion");
+        }
+        state.update(&obj, ("kubectl", Some("scale")), false)
+    }
+
+    // ---- faults ----
+
+    /// The `n`th next request with this verb and kind (`"*"`: any kind) fails with `error`
+    /// (n = 1: the next one). Several can be pending.
+    pub fn fail_nth(&self, verb: Verb, kind: &str, n: usize, error: ClusterError) {
+        let mut s = self.lock();
+        s.faults.push(server::Fault { verb, kind: kind.to_string(), remaining: n.max(1), error });
+    }
+
+    /// After `n` more requests succeed, every request fails with a connection error until
+    /// [`FakeCluster::reconnect`].
+    pub fn fail_all_after(&self, n: usize) {
+        self.lock().fail_after = Some(n);
+    }
+
+    /// Every request from now on fails with a connection error.
+    pub fn disconnect(&self) {
+        self.fail_all_after(0);
+    }
+
+    pub fn reconnect(&self) {
+        self.lock().fail_after = None;
+    }
+
+    // ---- accounting ----
+
+    /// Requests received so far, by verb and kind (faulted ones included).
+    pub fn requests(&self) -> BTreeMap<(Verb, String), usize> {
+        self.lock().requests.clone()
+    }
+
+    /// How many requests of this verb and kind were received.
+    pub fn count(&self, verb: Verb, kind: &str) -> usize {
+        self.lock().requests.get(&(verb, kind.to_string())).copied().unwrap_or(0)
+    }
+
+    /// Every request received so far, in order.
+    pub fn request_log(&self) -> Vec<Request> {
+        self.lock().request_log.clone()
+    }
+
+    pub fn reset_requests(&self) {
+        let mut s = self.lock();
+        s.requests.clear();
+        s.request_log.clear();
+    }
+
+    // ---- inspection ----
+
+    /// The whole cluster, without volatile fields (see [`Snapshot`]).
+    pub fn snapshot(&self) -> Snapshot {
+        let s = self.lock();
+        Snapshot::new(s.objects.keys().filter_map(|r| Some((r.clone(), s.output(r)?))).collect())
+    }
+
+    /// An object as `get` would answer, without counting a request or running into a fault.
+    pub fn peek(&self, r: &ObjectRef) -> Option<Value> {
+        let s = self.lock();
+        let (r, _) = s.resolve(&r.api_version, &r.kind, r.namespace.as_deref(), &r.name).ok()?;
+        s.output(&r)
+    }
+}
+
+#[async_trait]
+impl Cluster for FakeCluster {
+    fn default_namespace(&self) -> &str {
+        &self.namespace
+    }
+
+    fn describe(&self) -> String {
+        "fake".to_string()
+    }
+
+    async fn get(&self, r: &ObjectRef) -> Result<Option<Value>, ClusterError> {
+        let mut s = self.lock();
+        s.begin(Verb::Get, &r.kind, r.namespace.as_deref(), Some(&r.name))?;
+        let (r, _) = s.resolve(&r.api_version, &r.kind, r.namespace.as_deref(), &r.name)?;
+        Ok(s.output(&r))
+    }
+
+    async fn list(
+        &self,
+        api_version: &str,
+        kind: &str,
+        namespace: Option<&str>,
+        selector: &str,
+    ) -> Result<Vec<Value>, ClusterError> {
+        let mut s = self.lock();
+        s.begin(Verb::List, kind, namespace, None)?;
+        s.list(api_version, kind, namespace, selector)
+    }
+
+    async fn apply(&self, obj: &Value, opts: ApplyOptions) -> Result<Value, ClusterError> {
+        let mut s = self.lock();
+        let verb = if opts.dry_run { Verb::ApplyDryRun } else { Verb::Apply };
+        let (kind, ns, name) = describe_obj(obj);
+        s.begin(verb, &kind, ns.as_deref(), name.as_deref())?;
+        s.apply(obj, opts)
+    }
+
+    async fn create(&self, obj: &Value) -> Result<Value, ClusterError> {
+        let mut s = self.lock();
+        let (kind, ns, name) = describe_obj(obj);
+        s.begin(Verb::Create, &kind, ns.as_deref(), name.as_deref())?;
+        s.create(obj)
+    }
+
+    async fn replace(&self, obj: &Value) -> Result<Value, ClusterError> {
+        let mut s = self.lock();
+        let (kind, ns, name) = describe_obj(obj);
+        s.begin(Verb::Replace, &kind, ns.as_deref(), name.as_deref())?;
+        s.update(obj, (super::FIELD_MANAGER, None), true)
+    }
+
+    async fn delete(
+        &self,
+        r: &ObjectRef,
+        propagation: Propagation,
+        dry_run: bool,
+    ) -> Result<Option<Value>, ClusterError> {
+        let mut s = self.lock();
+        s.begin(Verb::Delete, &r.kind, r.namespace.as_deref(), Some(&r.name))?;
+        let (r, _) = s.resolve(&r.api_version, &r.kind, r.namespace.as_deref(), &r.name)?;
+        s.delete(&r, propagation, dry_run)
+    }
+
+    async fn logs(
+        &self,
+        namespace: &str,
+        pod: &str,
+        container: Option<&str>,
+        tail: Option<i64>,
+    ) -> Result<String, ClusterError> {
+        let mut s = self.lock();
+        s.begin(Verb::Logs, "Pod", Some(namespace), Some(pod))?;
+        s.logs(namespace, pod, container, tail)
+    }
+}
+
+/// Kind, namespace and name of a request's object, for accounting.
+fn describe_obj(obj: &Value) -> (String, Option<String>, Option<String>) {
+    let s = |p: &str| obj.pointer(p).and_then(Value::as_str).map(str::to_string);
+    (s("/kind").unwrap_or_default(), s("/metadata/namespace"), s("/metadata/name"))
+}
