@@ -25,10 +25,14 @@
 //! to a cluster. [`cli`] holds one file per command; `main.rs` only calls [`cli::main`].
 
 pub mod cli;
+pub mod cluster;
 pub mod diag;
+pub mod diff;
 pub mod graph;
 pub mod import_values;
 pub mod lower;
 pub mod model;
+pub mod plan;
+pub mod readiness;
 pub mod render;
 pub mod syntax;

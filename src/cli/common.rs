@@ -125,3 +125,92 @@ pub fn write_atomically(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     }
     result
 }
+
+/// Where the cluster is: `--context` and `--namespace`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ClusterArgs {
+    /// The kubeconfig context to use; default: the current one
+    #[arg(long, global = true)]
+    pub context: Option<String>,
+    /// The namespace; overrides the workspace's `namespace`
+    #[arg(long, short = 'n', global = true)]
+    pub namespace: Option<String>,
+}
+
+impl ClusterArgs {
+    /// Connects to the cluster (no request is made yet).
+    pub fn connect(
+        &self,
+        ws: &crate::model::Workspace,
+        runtime: &tokio::runtime::Runtime,
+    ) -> Result<Box<dyn crate::cluster::Cluster>, CliError> {
+        let ns = self.namespace.clone().or_else(|| ws.namespace.clone());
+        runtime
+            .block_on(crate::cluster::kube::KubeCluster::connect(self.context.as_deref(), ns.as_deref()))
+            .map(|c| Box::new(c) as Box<dyn crate::cluster::Cluster>)
+            .map_err(|e| cluster_error(&e))
+    }
+
+    /// `--namespace`, else the workspace's, else the context's, else `default`.
+    pub fn namespace_for(&self, ws: &crate::model::Workspace, cluster: Option<&dyn crate::cluster::Cluster>) -> String {
+        self.namespace
+            .clone()
+            .or_else(|| ws.namespace.clone())
+            .or_else(|| cluster.map(|c| c.default_namespace().to_string()))
+            .unwrap_or_else(|| "default".into())
+    }
+}
+
+/// The async runtime for commands that talk to a cluster.
+pub fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::failure(format!("cannot start: {e}")))
+}
+
+/// A cluster error as the one line a user reads, with what to do about it.
+pub fn cluster_error(e: &crate::cluster::ClusterError) -> CliError {
+    use crate::cluster::ClusterError as E;
+    let message = match e {
+        E::Forbidden { permission: Some(p), .. } => {
+            format!("{e}\nmissing permission: {p} (docs/rbac.md lists what msws needs)")
+        }
+        E::Connection(_) | E::Timeout(_) => format!(
+            "{e}\nnothing was changed; check the kubeconfig context (`--context`) and that the API server is reachable"
+        ),
+        E::Unauthorized(_) => format!("{e}\nthe kubeconfig's credentials were refused; log in again"),
+        other => other.to_string(),
+    };
+    CliError::failure(message)
+}
+
+/// Values of the secrets built from the environment, by secret name and key. Secrets whose
+/// variable is unset are absent (the plan says so; apply refuses).
+pub fn secret_values(ws: &crate::model::Workspace) -> BTreeMap<String, BTreeMap<String, String>> {
+    let mut out = BTreeMap::new();
+    for s in &ws.secrets {
+        if let crate::model::SecretSource::FromEnv { var, key } = &s.source
+            && let Ok(v) = std::env::var(var)
+        {
+            out.insert(s.name.clone(), BTreeMap::from([(key.clone(), v)]));
+        }
+    }
+    out
+}
+
+/// The workspace hash a plan records: the user's files, the variables' values, the namespace.
+pub fn workspace_hash(fe: &Frontend, namespace: &str) -> String {
+    let files: Vec<(&str, &str)> = fe
+        .files
+        .iter()
+        .map(|f| {
+            let file = fe.map.get(*f);
+            (file.name.as_str(), &*file.text)
+        })
+        .collect();
+    let vars: Vec<(String, String)> =
+        fe.vars.iter().map(|v| (v.name.clone(), v.value.clone().unwrap_or_default())).collect();
+    crate::plan::workspace_hash(files, &vars, namespace)
+}

@@ -9,7 +9,9 @@ mod common;
 mod fmt;
 mod graph;
 mod import_values;
+mod plan;
 mod render;
+mod status;
 mod validate;
 
 use std::process::ExitCode;
@@ -40,6 +42,10 @@ pub enum Command {
     Render(render::Args),
     /// Turn ModelService Helm chart values into an equivalent workspace file
     ImportValues(import_values::Args),
+    /// Show what apply would change in the cluster, by step; save it with --out
+    Plan(plan::Args),
+    /// Show each step's live state in the cluster
+    Status(status::Args),
 }
 
 /// A failure that is not a diagnostic in a workspace file: bad usage, IO, a cluster error.
@@ -69,6 +75,8 @@ pub fn main() -> ExitCode {
         Command::Fmt(args) => fmt::run(args, &out),
         Command::Render(args) => render::run(args, &out),
         Command::ImportValues(args) => import_values::run(args, &out),
+        Command::Plan(args) => plan::run(args, &out),
+        Command::Status(args) => status::run(args, &out),
     };
     match result {
         Ok(code) => code,

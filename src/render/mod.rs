@@ -44,6 +44,9 @@ pub mod keys {
     pub const REVISION: &str = "msws.io/revision";
     pub const PATH: &str = "msws.io/path";
     pub const STORAGE: &str = "msws.io/storage";
+    /// On the pod template of a model service served from a download: the source and revision,
+    /// so a new revision rolls the servers out.
+    pub const MODEL_REVISION: &str = "msws.io/model-revision";
     /// On a Secret rendered without its value (`msws render`, `plan --offline`).
     pub const PLACEHOLDER: &str = "msws.io/placeholder";
     /// The step of an object shared by several steps, e.g. `download/*`.

@@ -15,7 +15,8 @@
 //! - `HF_HUB_CACHE` follows the model service's mount path (the chart hard-codes /model-cache);
 //! - `pvc://claim` serves the claim's root (the chart points at `/model-cache/claim`);
 //! - a pod that mounts a ReadWriteOnce / ReadWriteOncePod claim gets the `Recreate` strategy
-//!   unless one is given: a rolling update would wait forever for the volume (and for GPUs).
+//!   unless one is given: a rolling update would wait forever for the volume (and for GPUs);
+//!   otherwise Kubernetes' default (RollingUpdate 25%/25%) is written out, so msws owns it.
 
 use std::collections::BTreeMap;
 
@@ -135,7 +136,6 @@ fn deployment(
     meta: &Meta,
     step: &StepId,
 ) -> Deployment {
-    let _ = ws;
     let mut selector = svc.labels.clone();
     selector.insert("llm-d.ai/role".into(), kind.as_str().into());
     let uri = svc.model.uri();
@@ -143,6 +143,14 @@ fn deployment(
 
     let mut annotations = svc.annotations.clone();
     annotations.extend(role.annotations.clone());
+    // New weights at the same path must restart the servers: the downloaded revision is part of
+    // the pod template, so changing it rolls the Deployment out.
+    let mut pod_annotations = role.pod_annotations.clone();
+    if let ModelSource::Download { name, .. } = &svc.model
+        && let Some(d) = ws.download(name)
+    {
+        pod_annotations.insert(super::keys::MODEL_REVISION.into(), format!("{}@{}", d.source_uri(), d.revision));
+    }
     let metadata = meta.object(&format!("{}-{}", svc.fullname, kind.as_str()), step, &Map::new(), &annotations);
 
     let mut init_containers = Vec::new();
@@ -206,7 +214,16 @@ fn deployment(
         None if mounts_model && uri.claim().is_some_and(|c| lookup.single_attach(c)) => {
             Some(DeploymentStrategy { type_: Some("Recreate".into()), rolling_update: None })
         }
-        None => None,
+        // Kubernetes' own default, written out: fields the server fills in are owned by no one,
+        // so a later switch to `Recreate` would be refused for the `rollingUpdate` left behind;
+        // fields msws sends are msws's, and go when it stops sending them.
+        None => Some(DeploymentStrategy {
+            type_: Some("RollingUpdate".into()),
+            rolling_update: Some(RollingUpdateDeployment {
+                max_surge: Some(IntOrString::String("25%".into())),
+                max_unavailable: Some(IntOrString::String("25%".into())),
+            }),
+        }),
     };
 
     let pod = PodSpec {
@@ -236,7 +253,7 @@ fn deployment(
             template: PodTemplateSpec {
                 metadata: Some(ObjectMeta {
                     labels: Some(selector),
-                    annotations: (!role.pod_annotations.is_empty()).then(|| role.pod_annotations.clone()),
+                    annotations: (!pod_annotations.is_empty()).then_some(pod_annotations),
                     ..Default::default()
                 }),
                 spec: Some(pod),

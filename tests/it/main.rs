@@ -3,13 +3,17 @@
 mod cli;
 mod docs;
 mod downloader;
+mod fake;
 mod fmt;
 mod frontend;
 mod graph;
 mod import_values;
+mod kube;
 mod manifests;
 mod parser;
+mod plan;
 mod props;
+mod rbac;
 mod render;
 mod robustness;
 mod support;

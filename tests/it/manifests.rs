@@ -11,7 +11,7 @@
 //! - Not meaningful, so not compared: labels and annotations naming the producing tool
 //!   ([`TOOL_LABELS`], [`TOOL_PREFIXES`]); empty values Helm leaves behind (`env:` with no items,
 //!   `resources: {limits: {}, requests: {}}`); defaults Kubernetes fills in (`protocol: TCP`,
-//!   `readOnly: false`); metadata other than name, labels and annotations; status.
+//!   `readOnly: false`, a `RollingUpdate` strategy of 25%/25%); metadata other than name, labels and annotations; status.
 
 use std::collections::BTreeSet;
 
@@ -121,8 +121,14 @@ fn norm(v: Value, key: &str) -> Value {
                     "sizeLimit" | "divisor" => quantity(&c),
                     _ => norm(c, &k),
                 };
-                // Kubernetes defaults: a port's protocol is TCP, a mount is writable.
+                // Kubernetes defaults: a port's protocol is TCP, a mount is writable, a Deployment
+                // rolls out with 25% surge and 25% unavailable.
                 if k == "readOnly" && c == Value::Bool(false) {
+                    continue;
+                }
+                if k == "strategy"
+                    && c == serde_json::json!({"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}})
+                {
                     continue;
                 }
                 out.insert(k, c);

@@ -297,9 +297,16 @@ fn a_read_write_once_claim_gets_recreate_and_a_read_only_mount() {
     assert_eq!((mount.mount_path.as_str(), mount.read_only), ("/model-cache", Some(true)));
     let vol = pod(d).volumes.as_ref().unwrap().iter().find(|v| v.name == "model-storage").unwrap();
     assert_eq!(vol.persistent_volume_claim.as_ref().unwrap().claim_name, "model-pvc");
-    // A ReadWriteMany claim keeps Kubernetes' default strategy.
+    // A ReadWriteMany claim gets Kubernetes' default strategy, written out so that msws owns it.
     let rwx = render_file(Path::new("workspaces/opt-125m-rwx.kdl"), None);
-    assert!(deployment(&rwx, "opt-decode").spec.as_ref().unwrap().strategy.is_none());
+    let s = deployment(&rwx, "opt-decode").spec.as_ref().unwrap().strategy.clone().unwrap();
+    assert_eq!(s.type_.as_deref(), Some("RollingUpdate"));
+    let ru = s.rolling_update.unwrap();
+    use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+    assert_eq!(
+        (ru.max_surge, ru.max_unavailable),
+        (Some(IntOrString::String("25%".into())), Some(IntOrString::String("25%".into())))
+    );
 }
 
 #[test]

@@ -1,0 +1,96 @@
+//! `msws plan FILE`: what `apply` would change in the cluster, by step; `--json`; `--out` saves
+//! the plan for `msws apply PLANFILE`; `--offline` and `--live FILE` plan without a cluster.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use super::common::{ClusterArgs, Output, WorkspaceArgs, write_atomically};
+use super::{CliError, CmdResult};
+use crate::plan::{Live, ObserveOptions, Source, live_from_yaml, show};
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    #[command(flatten)]
+    pub workspace: WorkspaceArgs,
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+    /// Plan against an empty cluster, without reading one (for CI without cluster access)
+    #[arg(long, conflicts_with = "live")]
+    pub offline: bool,
+    /// Plan against objects recorded with `kubectl get … -o yaml` instead of a cluster
+    #[arg(long, value_name = "FILE")]
+    pub live: Option<PathBuf>,
+    /// Print the plan as JSON (docs/commands.md describes the document)
+    #[arg(long)]
+    pub json: bool,
+    /// Save the plan for `msws apply PLANFILE`
+    #[arg(long, value_name = "PLANFILE")]
+    pub out: Option<PathBuf>,
+    /// Exit 0 when nothing would change, 2 when something would, 1 on errors
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+    /// Allow replacing a claim whose access mode, class or volume changed: deletes it and its data
+    #[arg(long)]
+    pub replace_storage: bool,
+    /// Delete claims no longer in the workspace (with their data) instead of keeping them
+    #[arg(long)]
+    pub delete_storage: bool,
+}
+
+pub fn run(args: Args, out: &Output) -> CmdResult {
+    let (fe, graph) = args.workspace.load(out)?;
+    let Some(ws) = &fe.workspace else { return Err(CliError::failure("no workspace")) };
+    let runtime = super::common::runtime()?;
+    let (source_name, cluster) = if args.offline || args.live.is_some() {
+        (None, None)
+    } else {
+        let c = args.cluster.connect(ws, &runtime)?;
+        (Some(c.describe()), Some(c))
+    };
+    let namespace = args.cluster.namespace_for(ws, cluster.as_deref());
+    let request = crate::plan::Request {
+        ws,
+        graph: &graph,
+        namespace: namespace.clone(),
+        secret_values: super::common::secret_values(ws),
+        cluster: match (&args.live, args.offline, &source_name) {
+            (Some(f), _, _) => format!("recorded in {}", f.display()),
+            (None, true, _) => "offline".into(),
+            (None, false, Some(name)) => name.clone(),
+            (None, false, None) => "?".into(),
+        },
+        workspace_hash: super::common::workspace_hash(&fe, &namespace),
+        replace_storage: args.replace_storage,
+        delete_storage: args.delete_storage,
+    };
+    let source = match (&args.live, &cluster) {
+        (Some(file), _) => {
+            let text = std::fs::read_to_string(file)
+                .map_err(|e| CliError::failure(format!("cannot read {}: {e}", file.display())))?;
+            Source::Known(
+                live_from_yaml(&text, &ws.name).map_err(|e| CliError::failure(format!("{}: {e}", file.display())))?,
+            )
+        }
+        (None, Some(c)) => Source::Cluster(c.as_ref(), ObserveOptions::default()),
+        (None, None) => Source::Known(Live::empty()),
+    };
+    let plan = runtime.block_on(crate::plan::make(&request, source)).map_err(|e| super::common::cluster_error(&e))?;
+
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&show::to_json(&plan)).unwrap_or_default());
+    } else {
+        print!("{}", show::to_text(&plan, show::Style { color: out.color_stdout }));
+    }
+    if let Some(path) = &args.out {
+        let text = serde_json::to_string_pretty(&plan).map_err(|e| CliError::failure(e.to_string()))?;
+        write_atomically(path, text.as_bytes())
+            .map_err(|e| CliError::failure(format!("cannot write {}: {e}", path.display())))?;
+        if !args.json {
+            println!("Saved the plan to {}; `msws apply {}` applies exactly this.", path.display(), path.display());
+        }
+    }
+    if !plan.refusals.is_empty() {
+        return Err(CliError::failure("the plan has refusals (above): nothing can be applied until they are resolved"));
+    }
+    Ok(if args.detailed_exitcode && plan.has_changes() { ExitCode::from(2) } else { ExitCode::SUCCESS })
+}

@@ -1,0 +1,172 @@
+//! `msws status`: each step's live state, read from the cluster (no dry-runs, no changes).
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::{Live, ObserveOptions, observe};
+use crate::cluster::{Cluster, ClusterError, ObjectRef};
+use crate::graph::StepGraph;
+use crate::model::{SecretSource, StepKind, Workspace};
+use crate::readiness::{self, State};
+use crate::render::{Rendered, job_name, keys};
+
+#[derive(Clone, Debug, Serialize)]
+pub struct StepStatus {
+    pub step: String,
+    pub state: &'static str,
+    pub detail: String,
+}
+
+fn selector_of(labels: &serde_json::Map<String, Value>) -> String {
+    labels.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or(""))).collect::<Vec<_>>().join(",")
+}
+
+/// Reads the cluster and says where each step stands.
+pub async fn status(
+    cluster: &dyn Cluster,
+    ws: &Workspace,
+    graph: &StepGraph,
+    rendered: &Rendered,
+) -> Result<Vec<StepStatus>, ClusterError> {
+    let live = observe(cluster, ws, rendered, ObserveOptions { dry_run: false, concurrency: 8 }).await?;
+    let ns = rendered.namespace.as_str();
+    let lookup = ws.lookup();
+    let mut out = Vec::new();
+    for step in graph.steps() {
+        let name = step.id.name.as_str();
+        let state = match step.id.kind {
+            StepKind::Storage => {
+                let r = ObjectRef::new("v1", "PersistentVolumeClaim", Some(ns), name);
+                let first_consumer = lookup
+                    .storages
+                    .get(name)
+                    .and_then(|s| s.class.as_ref())
+                    .and_then(|c| live.objects.get(&ObjectRef::new("storage.k8s.io/v1", "StorageClass", None, c)))
+                    .and_then(|c| c.get("volumeBindingMode").and_then(Value::as_str))
+                    == Some("WaitForFirstConsumer");
+                match live.objects.get(&r) {
+                    Some(pvc) => readiness::claim(pvc, first_consumer),
+                    None if lookup.storages.get(name).is_some_and(|s| s.existing) => {
+                        State::Failed("declared existing, but there is no such claim".into())
+                    }
+                    None => State::Absent,
+                }
+            }
+            StepKind::Secret => {
+                let r = ObjectRef::new("v1", "Secret", Some(ns), name);
+                match (live.objects.get(&r), lookup.secrets.get(name).map(|s| &s.source)) {
+                    (Some(_), _) => State::Ready("exists".into()),
+                    (None, Some(SecretSource::Existing)) => {
+                        State::Failed("declared existing, but there is no such Secret".into())
+                    }
+                    (None, _) => State::Absent,
+                }
+            }
+            StepKind::Download => download_state(cluster, ws, &live, ns, name).await?,
+            StepKind::Release => {
+                let job = ObjectRef::new("batch/v1", "Job", Some(ns), &job_name(name));
+                match (live.objects.get(&job), live.inventory.downloads.contains_key(name)) {
+                    (None, true) => State::Ready("the downloader is gone; the servers can attach the claim".into()),
+                    (None, false) => State::Absent,
+                    (Some(_), _) => State::Waiting(format!("Job {} still exists", job.name)),
+                }
+            }
+            StepKind::ModelService => service_state(cluster, rendered, &live, name).await?,
+        };
+        out.push(StepStatus { step: step.id.to_string(), state: state.word(), detail: state.detail().to_string() });
+    }
+    Ok(out)
+}
+
+async fn pods(cluster: &dyn Cluster, ns: &str, selector: &str) -> Result<Vec<Value>, ClusterError> {
+    cluster.list("v1", "Pod", Some(ns), selector).await
+}
+
+async fn download_state(
+    cluster: &dyn Cluster,
+    ws: &Workspace,
+    live: &Live,
+    ns: &str,
+    name: &str,
+) -> Result<State, ClusterError> {
+    let Some(d) = ws.download(name) else { return Ok(State::Absent) };
+    let job = live.objects.get(&ObjectRef::new("batch/v1", "Job", Some(ns), &job_name(name)));
+    let record = live.inventory.downloads.get(name);
+    if let Some(r) = record
+        && r.matches(&d.source_uri(), &d.revision, &d.storage, &d.path)
+    {
+        return Ok(State::Ready(describe_record(r)));
+    }
+    match job {
+        Some(j) => {
+            let pods = pods(cluster, ns, &format!("{}={name}", keys::DOWNLOAD)).await?;
+            Ok(match readiness::job(j, &pods) {
+                State::Ready(_) => State::Waiting("the Job succeeded; the next apply records it".into()),
+                other => other,
+            })
+        }
+        None => Ok(match record {
+            Some(r) => State::Waiting(format!("another download is recorded there: {}", describe_record(r))),
+            None => State::Absent,
+        }),
+    }
+}
+
+/// "hf://org/m@main (commit 27dcfa74d334, 8 files, 250 MiB)".
+pub fn describe_record(r: &super::DownloadRecord) -> String {
+    let mut parts = Vec::new();
+    if let Some(c) = &r.commit {
+        parts.push(format!("commit {}", c.get(..12).unwrap_or(c)));
+    }
+    if let Some(f) = r.files {
+        parts.push(format!("{f} files"));
+    }
+    if let Some(b) = r.bytes {
+        parts.push(format!("{:.1} MiB", b as f64 / (1024.0 * 1024.0)));
+    }
+    let extra = if parts.is_empty() { String::new() } else { format!(" ({})", parts.join(", ")) };
+    format!("downloaded {}@{}{extra}", r.source, r.revision)
+}
+
+async fn service_state(
+    cluster: &dyn Cluster,
+    rendered: &Rendered,
+    live: &Live,
+    name: &str,
+) -> Result<State, ClusterError> {
+    let deployments: Vec<ObjectRef> = rendered
+        .steps
+        .iter()
+        .filter(|s| s.step.kind == StepKind::ModelService && s.step.name == name)
+        .flat_map(|s| &s.objects)
+        .filter(|o| o.kind() == "Deployment")
+        .filter_map(|o| ObjectRef::of(&o.to_json()))
+        .collect();
+    let mut parts = Vec::new();
+    let (mut failed, mut waiting, mut absent) = (false, false, 0);
+    for r in &deployments {
+        let role = r.name.rsplit('-').next().unwrap_or(&r.name).to_string();
+        let Some(d) = live.objects.get(r) else {
+            absent += 1;
+            parts.push(format!("{role}: absent"));
+            continue;
+        };
+        let selector =
+            d.pointer("/spec/selector/matchLabels").and_then(Value::as_object).map(selector_of).unwrap_or_default();
+        let pods = pods(cluster, r.namespace.as_deref().unwrap_or(""), &selector).await?;
+        let s = readiness::deployment(d, &pods);
+        failed |= matches!(s, State::Failed(_));
+        waiting |= matches!(s, State::Waiting(_));
+        parts.push(format!("{role} {}", s.detail()));
+    }
+    let detail = parts.join("; ");
+    Ok(if absent == deployments.len() && absent > 0 {
+        State::Absent
+    } else if failed {
+        State::Failed(detail)
+    } else if waiting || absent > 0 {
+        State::Waiting(detail)
+    } else {
+        State::Ready(detail)
+    })
+}
