@@ -161,6 +161,10 @@ pub async fn observe(
     for secret in referenced_secrets(ws) {
         wanted.insert(ObjectRef::new("v1", "Secret", Some(ns), &secret));
     }
+    // Declared secrets too: an existing one must be there, one built from the environment may be.
+    for s in &ws.secrets {
+        wanted.insert(ObjectRef::new("v1", "Secret", Some(ns), &s.name));
+    }
     let missing: Vec<ObjectRef> = wanted.into_iter().filter(|r| !live.objects.contains_key(r)).collect();
     let got = stream::iter(missing.into_iter().map(|r| async move {
         let v = cluster.get(&r).await;

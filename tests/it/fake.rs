@@ -1172,3 +1172,26 @@ fn render(path: &Path) -> msws::render::Rendered {
     let namespace = ws.namespace.clone().unwrap_or_else(|| "default".into());
     msws::render::render(&ws, &graph, &msws::render::Options { namespace, ..Default::default() })
 }
+
+/// A map whose fields msws alone set goes when msws stops setting them, as on a real server: a
+/// Deployment switching from an msws-written RollingUpdate to Recreate is accepted.
+#[tokio::test]
+async fn fields_msws_stops_applying_take_their_empty_parents_with_them() {
+    use msws::cluster::{ApplyOptions, Cluster};
+    let c = FakeCluster::new("ns");
+    let mut d = serde_json::json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d", "namespace": "ns"},
+      "spec": {"replicas": 1, "selector": {"matchLabels": {"a": "b"}},
+        "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}},
+        "template": {"metadata": {"labels": {"a": "b"}}, "spec": {"containers": [{"name": "c", "image": "i"}]}}}});
+    c.apply(&d, ApplyOptions::default()).await.unwrap();
+    d["spec"]["strategy"] = serde_json::json!({"type": "Recreate"});
+    let out = c.apply(&d, ApplyOptions::default()).await.unwrap();
+    assert_eq!(out["spec"]["strategy"], serde_json::json!({"type": "Recreate"}));
+    // Without msws owning them (the server filled them in), the switch is refused, as it is on a
+    // real server: which is why msws writes the default strategy out.
+    let c = FakeCluster::new("ns");
+    let mut d2 = d.clone();
+    d2["spec"].as_object_mut().unwrap().remove("strategy");
+    c.apply(&d2, ApplyOptions::default()).await.unwrap();
+    assert!(c.apply(&d, ApplyOptions::default()).await.unwrap_err().to_string().contains("may not be specified"));
+}

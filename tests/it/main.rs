@@ -12,6 +12,7 @@ mod kube;
 mod manifests;
 mod parser;
 mod plan;
+mod plan_cluster;
 mod props;
 mod rbac;
 mod render;

@@ -440,8 +440,20 @@ impl State {
         let previous = managers.iter().find(|m| is_me(m)).map(|m| m.fields.clone()).unwrap_or_default();
         for p in previous.difference(&applied_set) {
             let shared = managers.iter().filter(|m| !is_me(m)).any(|m| m.fields.iter().any(|q| q.starts_with(p)));
-            if !shared {
-                fields::remove_at(&mut new, p);
+            if !shared && fields::remove_at(&mut new, p) {
+                // A map msws's fields were all that was in goes with them, as on a real server
+                // (`strategy.rollingUpdate` when a Deployment switches to Recreate).
+                for depth in (1..p.len()).rev() {
+                    let parent = &p[..depth];
+                    let empty =
+                        fields::value_at(&new, parent).is_some_and(|v| v.as_object().is_some_and(|m| m.is_empty()));
+                    let owned_by_others =
+                        managers.iter().filter(|m| !is_me(m)).any(|m| m.fields.iter().any(|q| q.starts_with(parent)));
+                    if !empty || owned_by_others || applied_set.iter().any(|q| q.starts_with(parent)) {
+                        break;
+                    }
+                    fields::remove_at(&mut new, parent);
+                }
             }
         }
         fields::normalize(&mut new);

@@ -1,0 +1,290 @@
+//! Plans against the fake cluster: server-side dry runs, defaults the server fills in, other
+//! managers' changes, immutable fields, the requests a plan makes, and `status`.
+
+use std::path::Path;
+use std::time::Duration;
+
+use msws::cluster::fake::{FakeCluster, PodFate, Verb, storage_class};
+use msws::cluster::{ApplyOptions, Cluster, ObjectRef};
+use msws::plan::{Action, DownloadAction, DownloadRecord, Inventory, ObserveOptions, Plan, Source, show};
+use serde_json::json;
+
+use crate::plan::{Loaded, load_ws, request};
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+}
+
+fn plan_on(l: &Loaded, cluster: &FakeCluster, secrets: &[(&str, &str, &str)]) -> Plan {
+    rt().block_on(msws::plan::make(&request(l, secrets), Source::Cluster(cluster, ObserveOptions::default()))).unwrap()
+}
+
+/// What apply will do, done by hand: every rendered object applied, downloads recorded in the
+/// inventory, the Jobs of released downloads deleted. Then the controllers run.
+fn apply_all(l: &Loaded, cluster: &FakeCluster, secrets: &[(&str, &str, &str)]) {
+    let req = request(l, secrets);
+    let opts = msws::render::Options {
+        namespace: req.namespace.clone(),
+        secret_values: req.secret_values.clone(),
+        ..Default::default()
+    };
+    let rendered = msws::render::render(&l.ws, &l.graph, &opts);
+    let rt = rt();
+    for (step, o) in rendered.unique_objects() {
+        let released = o.kind() == "Job"
+            && l.graph.find(&msws::graph::StepId::new(msws::model::StepKind::Release, step.name.clone())).is_some();
+        if !released {
+            rt.block_on(cluster.apply(&o.to_json(), ApplyOptions::default())).unwrap();
+        }
+    }
+    let mut inv = Inventory::default();
+    for d in &l.ws.downloads {
+        inv.downloads.insert(
+            d.name.clone(),
+            DownloadRecord {
+                source: d.source_uri(),
+                revision: d.revision.clone(),
+                storage: d.storage.clone(),
+                path: d.path.clone(),
+                commit: Some("0123456789abcdef0123456789abcdef01234567".into()),
+                files: Some(8),
+                bytes: Some(1 << 20),
+                completed_at: None,
+            },
+        );
+    }
+    rt.block_on(cluster.apply(&inv.to_config_map(&l.ws.name, &req.namespace, &[]), ApplyOptions::default())).unwrap();
+    cluster.advance(Duration::from_secs(60));
+}
+
+fn seeded(l: &Loaded) -> FakeCluster {
+    let ns = l.ws.namespace.clone().unwrap_or_else(|| "default".into());
+    let c = FakeCluster::new(&ns);
+    for s in &l.ws.storages {
+        if let Some(class) = &s.class {
+            c.insert(&storage_class(class, "Immediate", true, "Retain")).unwrap();
+        }
+        if s.existing {
+            c.insert(&json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": s.name, "namespace": ns},
+                "spec": {"accessModes": [s.access.as_str()], "resources": {"requests": {"storage": "10Gi"}}}})).unwrap();
+        }
+    }
+    for s in l.ws.secrets.iter().filter(|s| s.source == msws::model::SecretSource::Existing) {
+        c.insert(&json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": s.name, "namespace": ns}, "data": {"HF_TOKEN": "eA=="}})).unwrap();
+    }
+    c
+}
+
+fn changes(p: &Plan) -> Vec<(Action, String)> {
+    p.steps
+        .iter()
+        .flat_map(|s| &s.objects)
+        .chain(&p.prune)
+        .filter(|o| o.action != Action::NoOp)
+        .map(|o| (o.action, format!("{}/{}", o.object.kind, o.object.name)))
+        .collect()
+}
+
+const SECRETS: [(&str, &str, &str); 1] = [("hf-token", "HF_TOKEN", "hf_value")];
+
+#[test]
+fn after_an_apply_every_example_plans_no_changes_despite_server_defaults() {
+    for f in crate::support::workspace_files(&crate::support::root().join("workspaces"))
+        .into_iter()
+        .filter(|f| crate::support::is_root_file(f))
+    {
+        let l = load_ws(&f);
+        let c = seeded(&l);
+        let before = plan_on(&l, &c, &SECRETS);
+        assert!(before.has_changes() && before.refusals.is_empty(), "{}: {:?}", f.display(), before.refusals);
+        apply_all(&l, &c, &SECRETS);
+        let p = plan_on(&l, &c, &SECRETS);
+        assert!(!p.has_changes(), "{}:\n{}", f.display(), show::to_text(&p, show::Style { color: false }));
+        assert!(p.refusals.is_empty(), "{}: {:?}", f.display(), p.refusals);
+    }
+}
+
+#[test]
+fn drift_by_other_managers_is_shown_and_taken_back() {
+    let l = load_ws(Path::new("workspaces/opt-125m-rwx.kdl"));
+    let c = seeded(&l);
+    apply_all(&l, &c, &SECRETS);
+    // `kubectl scale --replicas=3`: another manager owns .spec.replicas now; the dry run forces,
+    // so the plan shows what apply will set back.
+    c.scale(&ObjectRef::new("apps/v1", "Deployment", Some("llm-d"), "opt-decode"), 3).unwrap();
+    let p = plan_on(&l, &c, &SECRETS);
+    assert_eq!(changes(&p), [(Action::Update, "Deployment/opt-decode".into())]);
+    let diff =
+        p.steps.iter().flat_map(|s| &s.objects).find(|o| o.action == Action::Update).unwrap().diff.clone().unwrap();
+    assert!(diff.contains("-  replicas: 3") && diff.contains("+  replicas: 1"), "{diff}");
+    let lines: Vec<&str> = diff
+        .lines()
+        .filter(|l| (l.starts_with('+') || l.starts_with('-')) && !l.starts_with("+++") && !l.starts_with("---"))
+        .collect();
+    assert_eq!(lines.len(), 2, "nothing but the replicas: {diff}");
+
+    // `kubectl edit` of the image.
+    let c = seeded(&l);
+    apply_all(&l, &c, &SECRETS);
+    let mut d = c.peek(&ObjectRef::new("apps/v1", "Deployment", Some("llm-d"), "opt-prefill")).unwrap();
+    d["spec"]["template"]["spec"]["containers"][0]["image"] = json!("someone/else:1");
+    c.update_as("kubectl-edit", &d).unwrap();
+    let p = plan_on(&l, &c, &SECRETS);
+    assert_eq!(changes(&p), [(Action::Update, "Deployment/opt-prefill".into())]);
+}
+
+#[test]
+fn immutable_changes_are_replacements_and_storage_ones_are_refused() {
+    let l = load_ws(Path::new("workspaces/opt-125m-rwx.kdl"));
+    let c = seeded(&l);
+    apply_all(&l, &c, &SECRETS);
+    // The workspace now asks for ReadWriteOnce: the server refuses it in place (422).
+    let text = std::fs::read_to_string(crate::support::root().join("workspaces/opt-125m-rwx.kdl"))
+        .unwrap()
+        .replace("ReadWriteMany", "ReadWriteOnce");
+    let mut fe = msws::lower::load_str("w.kdl", &text, &Default::default());
+    let ws = fe.workspace.take().unwrap();
+    let graph = msws::graph::build(&ws, &mut fe.sink).unwrap();
+    let l2 = Loaded { ws, graph };
+    let p = plan_on(&l2, &c, &SECRETS);
+    let pvc = p.steps.iter().flat_map(|s| &s.objects).find(|o| o.object.kind == "PersistentVolumeClaim").unwrap();
+    assert_eq!(pvc.action, Action::Replace);
+    assert!(p.refusals.iter().any(|r| r.contains("model-pvc") && r.contains("--replace-storage")), "{:?}", p.refusals);
+    // The Deployments switch to Recreate (a single-attach claim); the server accepts that, since
+    // msws owned the rolling update it stops sending.
+    assert!(!p.refusals.iter().any(|r| r.contains("Deployment")), "{:?}", p.refusals);
+
+    // A bigger claim on an expandable class grows in place.
+    let text = std::fs::read_to_string(crate::support::root().join("workspaces/opt-125m-rwx.kdl"))
+        .unwrap()
+        .replace("\"5Gi\"", "\"8Gi\"");
+    let mut fe = msws::lower::load_str("w.kdl", &text, &Default::default());
+    let ws = fe.workspace.take().unwrap();
+    let graph = msws::graph::build(&ws, &mut fe.sink).unwrap();
+    let l3 = Loaded { ws, graph };
+    let p = plan_on(&l3, &c, &SECRETS);
+    assert_eq!(changes(&p), [(Action::Update, "PersistentVolumeClaim/model-pvc".into())]);
+}
+
+#[test]
+fn a_revision_change_plans_one_download_and_a_rollout() {
+    let l = load_ws(Path::new("workspaces/opt-125m-rwo.kdl"));
+    let c = seeded(&l);
+    apply_all(&l, &c, &SECRETS);
+    let text = std::fs::read_to_string(crate::support::root().join("workspaces/opt-125m-rwo.kdl"))
+        .unwrap()
+        .replace("27dcfa74d334bc871f3234de431e71c6eeba5dd6", "main");
+    let mut fe = msws::lower::load_str("w.kdl", &text, &Default::default());
+    let ws = fe.workspace.take().unwrap();
+    let graph = msws::graph::build(&ws, &mut fe.sink).unwrap();
+    let l2 = Loaded { ws, graph };
+    let p = plan_on(&l2, &c, &SECRETS);
+    assert_eq!(p.steps.iter().find_map(|s| s.download.as_ref()).unwrap().action, DownloadAction::Rerun);
+    assert_eq!(
+        changes(&p),
+        [(Action::Create, "Job/opt-125m-download".into()), (Action::Update, "Deployment/opt-decode".into())]
+    );
+}
+
+#[test]
+fn reading_a_hundred_services_costs_one_list_per_kind() {
+    let units: String = (0..100)
+        .map(|i| {
+            format!(
+                "storage \"pvc-{i}\" {{\n    access \"ReadWriteMany\"\n    size \"5Gi\"\n}}\ndownload \"m-{i}\" {{\n    from \"hf://org/m-{i}\"\n    into \"pvc-{i}\" path=\"m\"\n}}\nmodel-service \"m-{i}\" {{\n    model \"m-{i}\"\n    served-name \"m-{i}\"\n    decode extends=\"std/vllm-decode\"\n    prefill extends=\"std/vllm-prefill\"\n}}\n"
+            )
+        })
+        .collect();
+    let text = format!("workspace \"big\" format=1 {{\n    namespace \"llm-d\"\n}}\n{units}");
+    let mut fe = msws::lower::load_str("w.kdl", &text, &Default::default());
+    let ws = fe.workspace.take().unwrap();
+    let graph = msws::graph::build(&ws, &mut fe.sink).unwrap();
+    let l = Loaded { ws, graph };
+    let c = FakeCluster::new("llm-d");
+    // Desired objects: 100 claims, the downloader ConfigMap, 100 Jobs, 100 ServiceAccounts,
+    // 200 Deployments.
+    let desired = 100 + 1 + 100 + 100 + 200;
+    let count = |v: Verb| c.requests().iter().filter(|((verb, _), _)| *verb == v).map(|(_, n)| n).sum::<usize>();
+    plan_on(&l, &c, &[]);
+    assert_eq!(count(Verb::List), 7, "one LIST per kind msws may own: {:?}", c.requests());
+    assert_eq!(count(Verb::Get), desired, "a GET for each desired object the lists did not return");
+    assert_eq!(count(Verb::ApplyDryRun), desired, "one dry run per desired object");
+    assert_eq!(
+        c.requests().keys().filter(|(v, _)| !matches!(v, Verb::List | Verb::Get | Verb::ApplyDryRun)).count(),
+        0,
+        "a plan changes nothing"
+    );
+
+    // Once applied, the lists return everything: no GETs at all.
+    apply_all(&l, &c, &[]);
+    c.reset_requests();
+    let p = plan_on(&l, &c, &[]);
+    assert!(!p.has_changes(), "{}", show::summary_line(&p));
+    assert_eq!(count(Verb::List), 7);
+    assert_eq!(count(Verb::Get), 0, "{:?}", c.requests());
+    assert_eq!(count(Verb::ApplyDryRun), desired);
+}
+
+#[test]
+fn preflight_finds_a_missing_class_a_taken_volume_and_a_missing_secret() {
+    let text = r#"workspace "w" format=1 {
+    namespace "llm-d"
+}
+storage "a" {
+    access "ReadWriteMany"
+    size "1Gi"
+    class "no-such-class"
+}
+storage "b" {
+    access "ReadWriteMany"
+    size "1Gi"
+    class "standard"
+    volume "pv-taken"
+}
+model-service "m" {
+    uri "hf://org/m"
+    served-name "m"
+    token secret="not-there"
+    decode extends="std/vllm-single"
+}
+secret "not-there" existing=#true
+"#;
+    let mut fe = msws::lower::load_str("w.kdl", text, &Default::default());
+    let ws = fe.workspace.take().unwrap();
+    let graph = msws::graph::build(&ws, &mut fe.sink).unwrap();
+    let l = Loaded { ws, graph };
+    let c = FakeCluster::new("llm-d");
+    c.insert(&storage_class("standard", "Immediate", false, "Delete")).unwrap();
+    let mut pv = msws::cluster::fake::persistent_volume("pv-taken", "1Gi", &["ReadWriteMany"], "standard");
+    pv["spec"]["claimRef"] = json!({"name": "someone", "namespace": "other"});
+    c.insert(&pv).unwrap();
+    let p = plan_on(&l, &c, &[]);
+    let all = p.refusals.join("\n");
+    assert!(all.contains("no-such-class does not exist"), "{all}");
+    assert!(all.contains("pv-taken is bound to claim other/someone"), "{all}");
+    assert!(all.contains("Secret not-there does not exist"), "{all}");
+    assert!(p.warnings.iter().any(|w| w.contains("reclaim policy Delete")), "{:?}", p.warnings);
+}
+
+#[test]
+fn status_says_what_each_step_is_doing() {
+    let l = load_ws(Path::new("workspaces/opt-125m-rwx.kdl"));
+    let c = seeded(&l);
+    c.script_deployment("opt-prefill", PodFate::CrashLoop { exit_code: 1, log: "boom".into() });
+    apply_all(&l, &c, &SECRETS);
+    let opts = msws::render::Options { namespace: "llm-d".into(), ..Default::default() };
+    let rendered = msws::render::render(&l.ws, &l.graph, &opts);
+    let states = rt().block_on(msws::plan::status::status(&c, &l.ws, &l.graph, &rendered)).unwrap();
+    let by = |s: &str| states.iter().find(|x| x.step == s).unwrap().clone();
+    assert_eq!(by("storage/model-pvc").state, "ready", "{:?}", by("storage/model-pvc"));
+    assert_eq!(by("secret/hf-token").state, "ready");
+    let d = by("download/opt-125m");
+    assert!(d.state == "ready" && d.detail.contains("commit 0123456789ab") && d.detail.contains("8 files"), "{d:?}");
+    let m = by("model-service/opt");
+    assert_eq!(m.state, "waiting", "{m:?}");
+    assert!(m.detail.contains("decode 1/1 available") && m.detail.contains("CrashLoopBackOff"), "{m:?}");
+
+    let empty = FakeCluster::new("llm-d");
+    let states = rt().block_on(msws::plan::status::status(&empty, &l.ws, &l.graph, &rendered)).unwrap();
+    assert!(states.iter().all(|s| s.state == "absent"), "{states:?}");
+}
