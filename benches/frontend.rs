@@ -57,51 +57,9 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static ALLOC: Counting = Counting;
 
-const SIZES: [usize; 3] = [1, 100, 1000];
+mod common;
 
-/// A workspace with `n` units of storage + download + model-service.
-fn workspace(n: usize) -> String {
-    let mut t = String::from(
-        "workspace \"bench\" format=1 {\n    namespace \"llm-d\"\n}\n\nsecret \"hf-token\" from-env=\"HF_TOKEN\"\n\n",
-    );
-    for i in 0..n {
-        t += &format!(
-            r#"storage "pvc-{i}" {{
-    access "ReadWriteMany"
-    size "5Gi"
-    class "standard"
-}}
-
-download "opt-{i}" {{
-    from "hf://facebook/opt-125m" revision="main"
-    into "pvc-{i}" path="models/opt-{i}"
-    token secret="hf-token"
-}}
-
-model-service "opt-{i}" {{
-    model "opt-{i}"
-    served-name "facebook/opt-125m-{i}"
-    decode replicas=1 extends="std/vllm-decode" {{
-        container "vllm" {{
-            args "--enforce-eager"
-            env "VLLM_LOGGING_LEVEL" "DEBUG"
-            resources cpu="16" memory="16Gi"
-        }}
-    }}
-    prefill replicas=1 extends="std/vllm-prefill" {{
-        container "vllm" {{
-            args "--enforce-eager"
-            env "VLLM_LOGGING_LEVEL" "DEBUG"
-            resources cpu="16" memory="16Gi"
-        }}
-    }}
-}}
-
-"#
-        );
-    }
-    t
-}
+use common::{SIZES, workspace};
 
 /// Parse + lower + graph, as `msws validate` runs them. Returns the number of steps.
 fn frontend(text: &str) -> usize {

@@ -15,14 +15,21 @@
 //! 4. **render** ([`render`]): steps → the Kubernetes objects each applies (k8s-openapi types):
 //!    claims, secrets, download Jobs, and the ServiceAccount and Deployments of each model
 //!    service as the llm-d ModelService chart renders them.
-//! 5. **diff**: desired objects against live ones (to come).
-//! 6. **plan**: ordered actions, saved and shown (to come).
+//! 5. **diff** ([`diff`]): a desired object against the live one — through the server's
+//!    dry-run answer when there is a server, as a subset check otherwise; secret data redacted.
+//! 6. **plan** ([`plan`]): per step, the action on each object (create, update, replace, delete,
+//!    nothing), each download planned from its completion record, preflight findings; shown as
+//!    text or JSON, saved to a file.
 //! 7. **apply**: execute a plan, wait, roll back on failure (to come).
 //!
-//! Beside the pipeline, [`import_values`] turns ModelService Helm values into a workspace file.
+//! Beside the pipeline: [`cluster`] is the only door to Kubernetes (the `Cluster` trait, the kube
+//! adapter and the in-memory fake); [`readiness`] reads an object's status as ready / waiting /
+//! failed; [`import_values`] turns ModelService Helm values into a workspace file.
 //!
-//! Stages 1–6 are pure: no network, no clock, the same output for the same input. Only apply talks
-//! to a cluster. [`cli`] holds one file per command; `main.rs` only calls [`cli::main`].
+//! Stages 1–4 are pure: no network, no clock, the same output for the same input. Diff and plan
+//! are pure functions of what was read from the cluster ([`plan::Live`]); only reading it
+//! ([`plan::observe`]) and apply talk to a cluster, through [`cluster::Cluster`]. [`cli`] holds one
+//! file per command; `main.rs` only calls [`cli::main`].
 
 pub mod cli;
 pub mod cluster;

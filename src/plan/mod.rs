@@ -230,6 +230,35 @@ impl Plan {
     pub fn has_changes(&self) -> bool {
         self.steps.iter().any(StepPlan::has_changes) || self.prune.iter().any(|o| o.action.is_change())
     }
+
+    /// Why this saved plan no longer describes what applying it would do: the workspace changed
+    /// (`workspace_hash` is the current one), or an object it read moved, appeared or went away
+    /// (`reads` is what reading the cluster again found: a fresh plan's `read`). Empty: the plan
+    /// is current.
+    pub fn staleness(&self, workspace_hash: &str, reads: &BTreeMap<String, Option<String>>) -> Vec<String> {
+        let mut why = vec![];
+        if self.format != PLAN_FORMAT {
+            why.push(format!("the plan file has format {}; this msws reads format {PLAN_FORMAT}", self.format));
+        }
+        if self.workspace_hash != workspace_hash {
+            why.push("the workspace (its files, variables or namespace) changed since the plan was made".into());
+        }
+        for (name, then) in &self.read {
+            let current = reads.get(name).cloned().flatten();
+            match (then, current) {
+                (Some(a), Some(b)) if *a != b => why.push(format!("{name} changed (resourceVersion {a} → {b})")),
+                (Some(_), None) => why.push(format!("{name} was deleted")),
+                (None, Some(_)) => why.push(format!("{name} was created")),
+                _ => {}
+            }
+        }
+        for (name, v) in reads {
+            if v.is_some() && !self.read.contains_key(name) {
+                why.push(format!("{name} appeared"));
+            }
+        }
+        why
+    }
 }
 
 /// What planning needs besides the live picture.

@@ -288,3 +288,32 @@ fn status_says_what_each_step_is_doing() {
     let states = rt().block_on(msws::plan::status::status(&empty, &l.ws, &l.graph, &rendered)).unwrap();
     assert!(states.iter().all(|s| s.state == "absent"), "{states:?}");
 }
+
+#[test]
+fn a_saved_plan_knows_when_it_went_stale() {
+    let l = load_ws(Path::new("workspaces/opt-125m-rwo.kdl"));
+    let c = seeded(&l);
+    apply_all(&l, &c, &SECRETS);
+    let saved: Plan = serde_json::from_str(&serde_json::to_string(&plan_on(&l, &c, &SECRETS)).unwrap()).unwrap();
+    assert!(!saved.read.is_empty());
+    let hash = saved.workspace_hash.clone();
+    assert_eq!(saved.staleness(&hash, &plan_on(&l, &c, &SECRETS).read), Vec::<String>::new());
+
+    // Another manager scales a Deployment: its resourceVersion moves.
+    c.scale(&ObjectRef::new("apps/v1", "Deployment", Some("llm-d"), "opt-decode"), 3).unwrap();
+    let why = saved.staleness(&hash, &plan_on(&l, &c, &SECRETS).read);
+    assert_eq!(why.len(), 1, "{why:?}");
+    assert!(why[0].starts_with("Deployment llm-d/opt-decode changed (resourceVersion"), "{why:?}");
+
+    // The workspace file changed.
+    assert!(saved.staleness("other", &saved.read)[0].contains("workspace"));
+
+    // An object that was absent appeared, and one that was there went away.
+    let c2 = seeded(&l);
+    let empty = plan_on(&l, &c2, &SECRETS);
+    apply_all(&l, &c2, &SECRETS);
+    let why = empty.staleness(&hash, &plan_on(&l, &c2, &SECRETS).read);
+    assert!(why.iter().any(|w| w.ends_with("opt-decode was created")), "{why:?}");
+    let why = saved.staleness(&hash, &empty.read);
+    assert!(why.iter().any(|w| w.ends_with("opt-decode was deleted")), "{why:?}");
+}
