@@ -180,10 +180,9 @@ impl State {
     /// Objects whose controller (or any owner) is `uid`, in creation order.
     fn dependents(&self, uid: &str, kind: &str) -> Vec<ObjectRef> {
         let mut deps: Vec<(Duration, ObjectRef)> = self
-            .objects
-            .iter()
-            .filter(|(r, st)| r.kind == kind && owner_uids(&st.obj).any(|u| u == uid))
-            .map(|(r, st)| (st.created, r.clone()))
+            .owned_by(uid)
+            .filter(|r| r.kind == kind)
+            .filter_map(|r| self.objects.get(r).map(|st| (st.created, r.clone())))
             .collect();
         deps.sort();
         deps.into_iter().map(|(_, r)| r).collect()
@@ -221,11 +220,10 @@ impl State {
         for r in orphans {
             self.remove(&r);
         }
-        for r in self.objects.keys().cloned().collect::<Vec<_>>() {
+        let doomed: Vec<ObjectRef> =
+            self.objects.iter().filter(|(_, st)| deleting(&st.obj)).map(|(r, _)| r.clone()).collect();
+        for r in doomed {
             let Some(obj) = self.get_obj(&r).cloned() else { continue };
-            if !deleting(&obj) {
-                continue;
-            }
             let finalizers: Vec<String> = obj
                 .pointer("/metadata/finalizers")
                 .and_then(Value::as_array)
@@ -235,12 +233,7 @@ impl State {
                 .collect();
             if finalizers.iter().any(|f| f == "foregroundDeletion") {
                 let uid = uid_of(&obj).to_string();
-                let deps: Vec<ObjectRef> = self
-                    .objects
-                    .iter()
-                    .filter(|(_, st)| owner_uids(&st.obj).any(|u| u == uid))
-                    .map(|(d, _)| d.clone())
-                    .collect();
+                let deps: Vec<ObjectRef> = self.owned_by(&uid).cloned().collect();
                 if !deps.is_empty() {
                     for d in deps {
                         self.remove(&d);

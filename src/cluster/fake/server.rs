@@ -1,7 +1,7 @@
 //! The fake API server: storage, resource versions, field ownership, and the verbs of the
 //! [`Cluster`](crate::cluster::Cluster) trait, all on one [`State`] behind the fake's mutex.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 
 use serde_json::{Map, Value, json};
@@ -38,6 +38,9 @@ pub(super) struct State {
     pub ready_delay: Duration,
     pub latency: Duration,
     pub objects: BTreeMap<ObjectRef, Stored>,
+    /// Objects by the uid of each of their owners (kept in step with `objects` by `commit`
+    /// and `remove`, so controllers find dependents without scanning everything).
+    pub owned: HashMap<String, BTreeSet<ObjectRef>>,
     /// The last resource version handed out (one counter for every kind, as etcd's revision).
     pub rv: u64,
     uids: u64,
@@ -152,6 +155,7 @@ impl State {
             ready_delay: Duration::from_secs(2),
             latency: Duration::ZERO,
             objects: BTreeMap::new(),
+            owned: HashMap::new(),
             rv: 100,
             uids: 0,
             names: 0,
@@ -296,17 +300,40 @@ impl State {
         };
         self.rv += 1;
         meta_mut(&mut obj).insert("resourceVersion".into(), self.rv.to_string().into());
-        self.objects.insert(r.clone(), Stored { obj, managers, created });
+        for uid in owner_uids(&obj) {
+            self.owned.entry(uid.to_string()).or_default().insert(r.clone());
+        }
+        if let Some(old) = self.objects.insert(r.clone(), Stored { obj, managers, created }) {
+            self.unindex(r, &old.obj);
+        }
         true
+    }
+
+    /// Drops the owner-index entries `old` had that the stored version of `r` no longer has.
+    fn unindex(&mut self, r: &ObjectRef, old: &Value) {
+        let current: BTreeSet<String> =
+            self.objects.get(r).map(|s| owner_uids(&s.obj).map(str::to_string).collect()).unwrap_or_default();
+        for uid in owner_uids(old).filter(|u| !current.contains(*u)) {
+            if let Some(set) = self.owned.get_mut(uid) {
+                set.remove(r);
+                if set.is_empty() {
+                    self.owned.remove(uid);
+                }
+            }
+        }
+    }
+
+    /// Objects with an owner reference to `uid`.
+    pub fn owned_by(&self, uid: &str) -> impl Iterator<Item = &ObjectRef> {
+        self.owned.get(uid).into_iter().flatten()
     }
 
     /// Removes an object for good (the deletion moves the resource version on, as in etcd).
     pub fn remove(&mut self, r: &ObjectRef) -> bool {
-        let gone = self.objects.remove(r).is_some();
-        if gone {
-            self.rv += 1;
-        }
-        gone
+        let Some(old) = self.objects.remove(r) else { return false };
+        self.unindex(r, &old.obj);
+        self.rv += 1;
+        true
     }
 
     /// A write by a controller or another tool (an update, not an apply): spec and metadata
@@ -609,7 +636,9 @@ impl State {
         defaults::apply(&mut new, kind.kind);
         let class = self.default_class();
         defaults::on_create(&mut new, kind.kind, &uid, class.as_deref());
-        self.objects.remove(&r);
+        if let Some(old) = self.objects.remove(&r) {
+            self.unindex(&r, &old.obj);
+        }
         self.commit(&r, new, Vec::new());
         self.output(&r).ok_or_else(|| status::not_found(kind, &r.name))
     }
@@ -669,7 +698,7 @@ impl State {
     /// Drops owner references to `uid` (an orphaning delete).
     fn orphan_dependents(&mut self, uid: String) {
         let dependents: Vec<ObjectRef> =
-            self.objects.iter().filter(|(_, s)| owner_uids(&s.obj).any(|u| u == uid)).map(|(r, _)| r.clone()).collect();
+            self.owned_by(&uid).cloned().collect();
         for d in dependents {
             let Some(mut obj) = self.get_obj(&d).cloned() else { continue };
             if let Some(refs) = obj.pointer_mut("/metadata/ownerReferences").and_then(Value::as_array_mut) {
