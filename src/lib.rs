@@ -31,6 +31,7 @@
 //! ([`plan::observe`]) and apply talk to a cluster, through [`cluster::Cluster`]. [`cli`] holds one
 //! file per command; `main.rs` only calls [`cli::main`].
 
+pub mod apply;
 pub mod cli;
 pub mod cluster;
 pub mod diag;

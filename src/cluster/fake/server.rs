@@ -697,8 +697,7 @@ impl State {
 
     /// Drops owner references to `uid` (an orphaning delete).
     fn orphan_dependents(&mut self, uid: String) {
-        let dependents: Vec<ObjectRef> =
-            self.owned_by(&uid).cloned().collect();
+        let dependents: Vec<ObjectRef> = self.owned_by(&uid).cloned().collect();
         for d in dependents {
             let Some(mut obj) = self.get_obj(&d).cloned() else { continue };
             if let Some(refs) = obj.pointer_mut("/metadata/ownerReferences").and_then(Value::as_array_mut) {
