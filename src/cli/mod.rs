@@ -5,6 +5,7 @@
 //! 2 a usage error (clap's own, or bad flag values). `plan --detailed-exitcode` uses 2 for
 //! "changes present", as Terraform does.
 
+mod apply;
 mod common;
 mod fmt;
 mod graph;
@@ -46,6 +47,14 @@ pub enum Command {
     Plan(plan::Args),
     /// Show each step's live state in the cluster
     Status(status::Args),
+    /// Apply a workspace (or a saved plan): in order, with waits, rolling back on failure
+    Apply(apply::ApplyArgs),
+    /// Delete what a workspace created, last step first; storage is kept unless --delete-storage
+    Destroy(apply::DestroyArgs),
+    /// Roll back or resume an apply or destroy that was interrupted (its journal is in .msws/)
+    Recover(apply::RecoverArgs),
+    /// Remove a workspace's lock left by a run that died (--force)
+    Unlock(apply::UnlockArgs),
 }
 
 /// A failure that is not a diagnostic in a workspace file: bad usage, IO, a cluster error.
@@ -77,6 +86,10 @@ pub fn main() -> ExitCode {
         Command::ImportValues(args) => import_values::run(args, &out),
         Command::Plan(args) => plan::run(args, &out),
         Command::Status(args) => status::run(args, &out),
+        Command::Apply(args) => apply::apply(args, &out),
+        Command::Destroy(args) => apply::destroy(args, &out),
+        Command::Recover(args) => apply::recover(args, &out),
+        Command::Unlock(args) => apply::unlock(args, &out),
     };
     match result {
         Ok(code) => code,

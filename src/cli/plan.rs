@@ -82,6 +82,8 @@ pub fn run(args: Args, out: &Output) -> CmdResult {
         print!("{}", show::to_text(&plan, show::Style { color: out.color_stdout }));
     }
     if let Some(path) = &args.out {
+        let mut plan = plan.clone();
+        plan.source = Some(relative_to(&args.workspace.file, path));
         let text = serde_json::to_string_pretty(&plan).map_err(|e| CliError::failure(e.to_string()))?;
         write_atomically(path, text.as_bytes())
             .map_err(|e| CliError::failure(format!("cannot write {}: {e}", path.display())))?;
@@ -93,4 +95,24 @@ pub fn run(args: Args, out: &Output) -> CmdResult {
         return Err(CliError::failure("the plan has refusals (above): nothing can be applied until they are resolved"));
     }
     Ok(if args.detailed_exitcode && plan.has_changes() { ExitCode::from(2) } else { ExitCode::SUCCESS })
+}
+
+/// `file` as seen from the directory of `plan_file` (absolute when they share no directory).
+fn relative_to(file: &std::path::Path, plan_file: &std::path::Path) -> String {
+    let abs = |p: &std::path::Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    let file = abs(file);
+    let dir = abs(plan_file).parent().map(|p| p.to_path_buf()).unwrap_or_default();
+    let (f, d): (Vec<_>, Vec<_>) = (file.components().collect(), dir.components().collect());
+    let common = f.iter().zip(&d).take_while(|(a, b)| a == b).count();
+    if common <= 1 {
+        return file.display().to_string();
+    }
+    let mut rel = PathBuf::new();
+    for _ in common..d.len() {
+        rel.push("..");
+    }
+    for c in &f[common..] {
+        rel.push(c);
+    }
+    rel.display().to_string()
 }

@@ -277,6 +277,13 @@ pub trait Cluster: Send + Sync {
     /// A short description for messages: the context or `fake`.
     fn describe(&self) -> String;
 
+    /// The cluster's idea of the current time, for times written into objects and compared
+    /// with times read from them (a Lease's renewTime). The wall clock, except in the fake,
+    /// where it is the simulated clock.
+    fn now(&self) -> std::time::SystemTime {
+        std::time::SystemTime::now()
+    }
+
     /// GET. `Ok(None)` when the object does not exist.
     async fn get(&self, r: &ObjectRef) -> Result<Option<Value>, ClusterError>;
 

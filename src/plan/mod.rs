@@ -188,6 +188,15 @@ pub struct Plan {
     /// when any of them moved.
     pub read: BTreeMap<String, Option<String>>,
     pub secrets: Vec<SecretInput>,
+    /// The workspace file, relative to the plan file's directory (set by `plan --out`, so
+    /// `apply PLANFILE` finds it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// Made with `--replace-storage` / `--delete-storage`: applying it means the same.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub replace_storage: bool,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub delete_storage: bool,
 }
 
 /// Counts of what a plan does.
@@ -457,6 +466,9 @@ pub fn plan(input: &PlanInput, live: &Live) -> Plan {
         refusals,
         read: live.reads.iter().map(|(r, v)| (r.to_string(), v.clone())).collect(),
         secrets,
+        source: None,
+        replace_storage: input.replace_storage,
+        delete_storage: input.delete_storage,
     }
 }
 

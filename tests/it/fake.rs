@@ -1195,3 +1195,111 @@ async fn fields_msws_stops_applying_take_their_empty_parents_with_them() {
     c.apply(&d2, ApplyOptions::default()).await.unwrap();
     assert!(c.apply(&d, ApplyOptions::default()).await.unwrap_err().to_string().contains("may not be specified"));
 }
+
+// ---- the runtime clock: the simulated clock following tokio's ----
+
+/// Whether the reference Job has completed.
+async fn download_done(fake: &FakeCluster) -> bool {
+    let j = get(fake, &job("opt-125m-download")).await;
+    j["status"]["succeeded"] == 1 && condition(&j, "Complete")["status"] == "True"
+}
+
+/// The reference claim and Job, the Job's pod scripted to run `minutes`.
+async fn start_download(fake: &FakeCluster, minutes: u64) {
+    fake.apply(&yaml_file("pvc.input.yaml"), APPLY).await.unwrap();
+    fake.script_job("opt-125m-download", JobScript { duration: secs(minutes * 60), ..JobScript::default() });
+    fake.apply(&yaml_file("job.input.yaml"), APPLY).await.unwrap();
+}
+
+fn since(t: std::time::SystemTime, start: std::time::SystemTime) -> Duration {
+    t.duration_since(start).unwrap()
+}
+
+#[tokio::test(start_paused = true)]
+async fn on_the_runtime_clock_a_ten_minute_job_completes_after_ten_minutes_of_tokio_time() {
+    let real = std::time::Instant::now();
+    let fake = reference_cluster().with_runtime_clock();
+    let start = fake.now();
+    start_download(&fake, 10).await;
+    tokio::time::sleep(secs(599)).await;
+    assert_eq!(since(fake.now(), start), secs(599), "the simulated clock moved with tokio's");
+    assert!(!download_done(&fake).await, "done before its ten minutes");
+    assert_eq!(get(&fake, &job("opt-125m-download")).await["status"]["active"], 1);
+    tokio::time::sleep(secs(1)).await;
+    assert!(download_done(&fake).await, "not done after ten minutes");
+    assert_eq!(since(Cluster::now(&fake), start), secs(600), "the trait's clock is the simulated one");
+    assert!(real.elapsed() < secs(5), "ten simulated minutes took {:?}", real.elapsed());
+}
+
+#[tokio::test(start_paused = true)]
+async fn tasks_polling_concurrently_see_one_clock() {
+    let fake = std::sync::Arc::new(reference_cluster().with_runtime_clock());
+    let (t0, s0) = (tokio::time::Instant::now(), fake.now());
+    start_download(&fake, 10).await;
+    // Each task polls at its own pace and notes, at every poll, tokio's and the fake's time.
+    let poll = |every: u64| {
+        let fake = fake.clone();
+        tokio::spawn(async move {
+            let mut seen = Vec::new();
+            loop {
+                tokio::time::sleep(secs(every)).await;
+                let done = download_done(&fake).await;
+                seen.push((t0.elapsed(), since(fake.now(), s0)));
+                if done {
+                    return seen;
+                }
+            }
+        })
+    };
+    let (a, b) = futures::join!(poll(7), poll(11));
+    let (a, b) = (a.unwrap(), b.unwrap());
+    for (tokio_time, fake_time) in a.iter().chain(&b) {
+        assert_eq!(tokio_time, fake_time);
+    }
+    // Both saw the Job complete at their first poll after it did.
+    let completed = get(&fake, &job("opt-125m-download")).await["status"]["completionTime"].clone();
+    let completed = since(msws::apply::lock::parse_time(completed.as_str().unwrap()).unwrap(), s0);
+    assert_eq!(completed, secs(600));
+    for (seen, every) in [(&a, 7), (&b, 11)] {
+        let first_done = seen.last().unwrap().0;
+        assert!(first_done >= completed && first_done < completed + secs(every), "{first_done:?} every {every}s");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn on_the_runtime_clock_concurrent_requests_wait_out_their_latency_together() {
+    let fake = reference_cluster().with_runtime_clock();
+    fake.set_latency(secs(2));
+    let model_pv = pv("model-pv");
+    let (t0, s0) = (tokio::time::Instant::now(), fake.now());
+    let answers = futures::future::join_all((0..5).map(|_| fake.get(&model_pv))).await;
+    assert!(answers.iter().all(|a| matches!(a, Ok(Some(_)))));
+    assert_eq!((t0.elapsed(), since(fake.now(), s0)), (secs(2), secs(2)), "five requests side by side");
+    for _ in 0..5 {
+        fake.get(&model_pv).await.unwrap().unwrap();
+    }
+    assert_eq!((t0.elapsed(), since(fake.now(), s0)), (secs(12), secs(12)), "then five one after another");
+    // Without the runtime clock, latency is simulated time as before: each request moves the
+    // fake's clock, tokio's not at all.
+    let plain = reference_cluster();
+    plain.set_latency(secs(2));
+    let (t0, s0) = (tokio::time::Instant::now(), plain.now());
+    futures::future::join_all((0..5).map(|_| plain.get(&model_pv))).await;
+    assert_eq!((t0.elapsed(), since(plain.now(), s0)), (Duration::ZERO, secs(10)));
+}
+
+#[tokio::test(start_paused = true)]
+async fn advancing_by_hand_adds_to_the_runtime_clock() {
+    let fake = reference_cluster().with_runtime_clock();
+    let (t0, s0) = (tokio::time::Instant::now(), fake.now());
+    start_download(&fake, 10).await;
+    fake.advance(secs(540));
+    assert_eq!(since(fake.now(), s0), secs(540));
+    assert!(!download_done(&fake).await);
+    tokio::time::sleep(secs(59)).await;
+    assert_eq!(since(fake.now(), s0), secs(599), "the jump is kept, tokio's time adds to it");
+    assert!(!download_done(&fake).await);
+    tokio::time::sleep(secs(1)).await;
+    assert!(download_done(&fake).await);
+    assert_eq!(t0.elapsed(), secs(60));
+}

@@ -1,5 +1,6 @@
 //! The integration tests: one binary, one module per area.
 
+mod apply;
 mod cli;
 mod docs;
 mod downloader;
@@ -8,11 +9,13 @@ mod fmt;
 mod frontend;
 mod graph;
 mod import_values;
+mod journal;
 mod kube;
 mod manifests;
 mod parser;
 mod plan;
 mod plan_cluster;
+mod progress;
 mod props;
 mod rbac;
 mod render;

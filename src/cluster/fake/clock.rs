@@ -8,7 +8,7 @@ pub(super) const START: Duration = Duration::from_secs(1_795_716_000);
 
 /// `2026-11-26T18:00:00Z` for a time since the Unix epoch (sub-seconds are dropped, as the API
 /// server drops them).
-pub(super) fn rfc3339(t: Duration) -> String {
+pub(crate) fn rfc3339(t: Duration) -> String {
     let secs = t.as_secs();
     let (days, rem) = (secs / 86_400, secs % 86_400);
     let (y, m, d) = civil_from_days(days as i64);

@@ -15,9 +15,11 @@
 //! - **defaults** (`defaults.rs`) and **validation** (`validate.rs`) of the kinds msws writes, with
 //!   the real error payloads (`status.rs`): immutable fields, claim resizing, bad quantities;
 //! - **controllers** (`controllers.rs`) on a simulated clock that only moves when a test says so
-//!   ([`FakeCluster::advance`], or the per-request latency): claims bind, Jobs run pods that
-//!   succeed or fail as scripted, Deployments roll out through ReplicaSets, the garbage
-//!   collector follows owner references;
+//!   ([`FakeCluster::advance`], or the per-request latency) — or, with
+//!   [`FakeCluster::with_runtime_clock`], with tokio's clock, so that code that polls with
+//!   `tokio::time::sleep` can be tested under `#[tokio::test(start_paused = true)]`: claims bind,
+//!   Jobs run pods that succeed or fail as scripted, Deployments roll out through ReplicaSets,
+//!   the garbage collector follows owner references;
 //! - **faults and accounting**: the Nth matching request fails, the connection drops; requests
 //!   are counted by verb and kind;
 //! - **snapshots** ([`Snapshot`]) to compare the whole cluster before and after.
@@ -47,7 +49,7 @@
 //! - list items carry `apiVersion` and `kind` (a real list leaves them out of each item);
 //! - a dry-run delete answers as the delete would: `None` when the object would go at once.
 
-mod clock;
+pub(crate) mod clock;
 mod controllers;
 mod defaults;
 mod fields;
@@ -207,9 +209,27 @@ impl FakeCluster {
         FakeCluster { state: Mutex::new(server::State::new(namespace)), namespace: namespace.to_string() }
     }
 
+    /// The state, its clock caught up with tokio's when it follows it.
     fn lock(&self) -> MutexGuard<'_, server::State> {
         // A test that panicked while holding the lock leaves a usable state behind: recover it.
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        s.catch_up();
+        s
+    }
+
+    /// The state for serving a request. On the runtime clock the request's latency is a tokio
+    /// sleep taken *before* the lock (a std mutex is never held across an await), so concurrent
+    /// requests overlap in simulated time as they would on a real server; otherwise `begin`
+    /// moves the simulated clock by the latency, as it always did.
+    async fn serve(&self) -> MutexGuard<'_, server::State> {
+        let pause = {
+            let s = self.lock();
+            if s.runtime.is_some() { s.latency } else { Duration::ZERO }
+        };
+        if !pause.is_zero() {
+            tokio::time::sleep(pause).await;
+        }
+        self.lock()
     }
 
     // ---- configuration ----
@@ -226,12 +246,33 @@ impl FakeCluster {
     }
 
     /// Simulated time every request takes (the clock advances, and controllers run, before the
-    /// request is served). Default zero.
+    /// request is served). Default zero. On the runtime clock it is a `tokio::time::sleep`
+    /// before the request is served, so concurrent requests wait together.
     pub fn set_latency(&self, d: Duration) {
         self.lock().latency = d;
     }
 
     // ---- clock ----
+
+    /// From now on the simulated clock also moves with tokio's clock: before each request (and
+    /// in [`FakeCluster::now`] and the other inspections) the controllers run up to the
+    /// simulated time of this call plus the tokio time elapsed since. Under
+    /// `#[tokio::test(start_paused = true)]`, where tokio jumps its clock whenever every task
+    /// sleeps, a ten-minute download takes milliseconds. [`FakeCluster::advance`] still works
+    /// (it moves the clock ahead of tokio's for good), and the latency becomes a tokio sleep.
+    pub fn with_runtime_clock(self) -> FakeCluster {
+        self.follow_runtime_clock();
+        self
+    }
+
+    /// [`FakeCluster::with_runtime_clock`] on a shared cluster. Calling it again changes
+    /// nothing.
+    pub fn follow_runtime_clock(&self) {
+        let mut s = self.lock();
+        if s.runtime.is_none() {
+            s.runtime = Some(server::RuntimeAnchor { sim: s.now, tokio: tokio::time::Instant::now() });
+        }
+    }
 
     /// The simulated time.
     pub fn now(&self) -> SystemTime {
@@ -239,9 +280,14 @@ impl FakeCluster {
     }
 
     /// Moves the simulated clock on, running the controllers at every moment something is due
-    /// (and once at the end). `advance(Duration::ZERO)` runs them now.
+    /// (and once at the end). `advance(Duration::ZERO)` runs them now. On the runtime clock the
+    /// jump adds to tokio's time: the simulated clock stays `d` ahead of it.
     pub fn advance(&self, d: Duration) {
-        self.lock().advance(d);
+        let mut s = self.lock();
+        s.advance(d);
+        if let Some(anchor) = &mut s.runtime {
+            anchor.sim += d;
+        }
     }
 
     // ---- scripting ----
@@ -372,8 +418,13 @@ impl Cluster for FakeCluster {
         "fake".to_string()
     }
 
+    /// The simulated time (see [`FakeCluster::now`]).
+    fn now(&self) -> SystemTime {
+        FakeCluster::now(self)
+    }
+
     async fn get(&self, r: &ObjectRef) -> Result<Option<Value>, ClusterError> {
-        let mut s = self.lock();
+        let mut s = self.serve().await;
         s.begin(Verb::Get, &r.kind, r.namespace.as_deref(), Some(&r.name))?;
         let (r, _) = s.resolve(&r.api_version, &r.kind, r.namespace.as_deref(), &r.name)?;
         Ok(s.output(&r))
@@ -386,13 +437,13 @@ impl Cluster for FakeCluster {
         namespace: Option<&str>,
         selector: &str,
     ) -> Result<Vec<Value>, ClusterError> {
-        let mut s = self.lock();
+        let mut s = self.serve().await;
         s.begin(Verb::List, kind, namespace, None)?;
         s.list(api_version, kind, namespace, selector)
     }
 
     async fn apply(&self, obj: &Value, opts: ApplyOptions) -> Result<Value, ClusterError> {
-        let mut s = self.lock();
+        let mut s = self.serve().await;
         let verb = if opts.dry_run { Verb::ApplyDryRun } else { Verb::Apply };
         let (kind, ns, name) = describe_obj(obj);
         s.begin(verb, &kind, ns.as_deref(), name.as_deref())?;
@@ -400,14 +451,14 @@ impl Cluster for FakeCluster {
     }
 
     async fn create(&self, obj: &Value) -> Result<Value, ClusterError> {
-        let mut s = self.lock();
+        let mut s = self.serve().await;
         let (kind, ns, name) = describe_obj(obj);
         s.begin(Verb::Create, &kind, ns.as_deref(), name.as_deref())?;
         s.create(obj)
     }
 
     async fn replace(&self, obj: &Value) -> Result<Value, ClusterError> {
-        let mut s = self.lock();
+        let mut s = self.serve().await;
         let (kind, ns, name) = describe_obj(obj);
         s.begin(Verb::Replace, &kind, ns.as_deref(), name.as_deref())?;
         s.update(obj, (super::FIELD_MANAGER, None), true)
@@ -419,7 +470,7 @@ impl Cluster for FakeCluster {
         propagation: Propagation,
         dry_run: bool,
     ) -> Result<Option<Value>, ClusterError> {
-        let mut s = self.lock();
+        let mut s = self.serve().await;
         s.begin(Verb::Delete, &r.kind, r.namespace.as_deref(), Some(&r.name))?;
         let (r, _) = s.resolve(&r.api_version, &r.kind, r.namespace.as_deref(), &r.name)?;
         s.delete(&r, propagation, dry_run)
@@ -432,7 +483,7 @@ impl Cluster for FakeCluster {
         container: Option<&str>,
         tail: Option<i64>,
     ) -> Result<String, ClusterError> {
-        let mut s = self.lock();
+        let mut s = self.serve().await;
         s.begin(Verb::Logs, "Pod", Some(namespace), Some(pod))?;
         s.logs(namespace, pod, container, tail)
     }

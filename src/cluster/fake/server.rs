@@ -30,9 +30,20 @@ pub(super) struct Fault {
     pub error: ClusterError,
 }
 
+/// Where the simulated clock stood at a moment of tokio time, once the fake follows tokio's
+/// clock ([`FakeCluster::follow_runtime_clock`](super::FakeCluster::follow_runtime_clock)):
+/// from then on the simulated time is `sim` plus the tokio time elapsed since `tokio`.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct RuntimeAnchor {
+    pub sim: Duration,
+    pub tokio: tokio::time::Instant,
+}
+
 /// Everything the fake knows, behind one lock.
 pub(super) struct State {
     pub now: Duration,
+    /// Set when the clock follows tokio time; `None`: it moves only when told to.
+    pub runtime: Option<RuntimeAnchor>,
     pub default_namespace: String,
     pub bind_delay: Duration,
     pub ready_delay: Duration,
@@ -150,6 +161,7 @@ impl State {
     pub fn new(default_namespace: &str) -> State {
         let mut s = State {
             now: clock::START,
+            runtime: None,
             default_namespace: default_namespace.to_string(),
             bind_delay: Duration::from_secs(1),
             ready_delay: Duration::from_secs(2),
@@ -183,6 +195,17 @@ impl State {
         s
     }
 
+    /// On the runtime clock, runs the controllers up to the simulated time that tokio's clock
+    /// says it is. Without it, nothing.
+    pub fn catch_up(&mut self) {
+        let Some(anchor) = self.runtime else { return };
+        let target = anchor.sim + tokio::time::Instant::now().saturating_duration_since(anchor.tokio);
+        if target > self.now {
+            let d = target - self.now;
+            self.advance(d);
+        }
+    }
+
     pub fn time(&self) -> String {
         clock::rfc3339(self.now)
     }
@@ -202,6 +225,8 @@ impl State {
     // ---- requests: accounting and faults ----
 
     /// Counts a request, lets the simulated latency pass, and fails it if a fault says so.
+    /// (On the runtime clock the latency is a tokio sleep before the state is locked, so that
+    /// concurrent requests overlap: see `FakeCluster::serve`.)
     pub fn begin(
         &mut self,
         verb: Verb,
@@ -209,7 +234,7 @@ impl State {
         namespace: Option<&str>,
         name: Option<&str>,
     ) -> Result<(), ClusterError> {
-        if !self.latency.is_zero() {
+        if self.runtime.is_none() && !self.latency.is_zero() {
             self.advance(self.latency);
         }
         *self.requests.entry((verb, kind.to_string())).or_default() += 1;

@@ -1,0 +1,1322 @@
+//! The apply engine: runs a plan's steps in graph order (independent branches concurrently), waits
+//! where the runbook waits, records every mutation in the journal before making it, and rolls
+//! this run's mutations back when a step fails.
+//!
+//! Invariants (docs/architecture.md):
+//! - every mutation is preceded by a journal intent holding the prior object, and followed by a
+//!   `done` (or `refused`) entry;
+//! - a rollback undoes only this run's mutations, newest first; it never deletes a claim nor a
+//!   completed download's record unless `rollback_storage`, never re-runs a Job, and never
+//!   shrinks a claim;
+//! - a failure stops new steps at once; running steps stop at their next wait.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::StreamExt;
+use futures::stream::FuturesUnordered;
+use serde_json::Value;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::journal::{Journal, Mutation};
+use super::progress::{Event, Reporter, StepTime, human};
+use crate::cluster::{ApplyOptions, Cluster, ClusterError, ObjectRef, Propagation};
+use crate::model::Workspace;
+use crate::plan::{Action, DownloadAction, DownloadRecord, Inventory, Plan, ReleaseAction, StepPlan};
+use crate::readiness::{self, State};
+use crate::render::Rendered;
+
+/// The marker the downloader prints when the files are verified (src/render/download.py).
+pub const COMPLETE_MARKER: &str = "MSWS-DOWNLOAD-COMPLETE ";
+/// The marker the downloader prints when it gives up.
+pub const FAILED_MARKER: &str = "MSWS-DOWNLOAD-FAILED ";
+
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Steps running at once.
+    pub parallelism: usize,
+    /// Overrides every wait's timeout (`--timeout`).
+    pub timeout: Option<Duration>,
+    /// Undo this run's mutations when it fails (`--no-rollback` turns it off).
+    pub rollback: bool,
+    /// A rollback also deletes claims this run created, and forgets its downloads.
+    pub rollback_storage: bool,
+    /// Destroy deletes claims too (with their data).
+    pub delete_storage: bool,
+    /// Time between two looks at an object being waited for.
+    pub poll: Duration,
+    /// A wait gives up when the cluster stayed unreachable this long.
+    pub unreachable_after: Duration,
+    /// Tries of a request that failed transiently (connection lost, timeout, 429/503/504).
+    pub attempts: u32,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            parallelism: 4,
+            timeout: None,
+            rollback: true,
+            rollback_storage: false,
+            delete_storage: false,
+            poll: Duration::from_secs(2),
+            unreachable_after: Duration::from_secs(60),
+            attempts: 3,
+        }
+    }
+}
+
+/// Default wait timeouts by what is waited for (a download's own `timeout` wins for downloads).
+pub const CLAIM_TIMEOUT: Duration = Duration::from_secs(5 * 60);
+pub const ROLLOUT_TIMEOUT: Duration = Duration::from_secs(15 * 60);
+pub const RELEASE_TIMEOUT: Duration = Duration::from_secs(5 * 60);
+pub const GONE_TIMEOUT: Duration = Duration::from_secs(5 * 60);
+/// Added to a download's timeout: the Job's own deadline fires first, and says so.
+pub const DOWNLOAD_GRACE: Duration = Duration::from_secs(60);
+
+/// What is being run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Command {
+    Apply,
+    Destroy,
+}
+
+impl Command {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Command::Apply => "apply",
+            Command::Destroy => "destroy",
+        }
+    }
+}
+
+/// How a run ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Everything in the plan was done.
+    Applied,
+    /// The plan had nothing to do.
+    NoChanges,
+    /// A step failed and every mutation of the run was undone (except what is kept on purpose).
+    RolledBack,
+    /// A step failed and the run stopped: `--no-rollback`, or the rollback could not finish. The
+    /// journal stays for `msws recover`.
+    Stopped,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Applied => "applied",
+            Outcome::NoChanges => "no changes",
+            Outcome::RolledBack => "rolled back",
+            Outcome::Stopped => "stopped",
+        }
+    }
+}
+
+/// One mutation this run made (or may have made), with what undoing it needs.
+#[derive(Clone, Debug)]
+pub struct Done {
+    pub seq: u64,
+    pub step: String,
+    pub mutation: Mutation,
+    pub object: ObjectRef,
+    /// The object before (with secret data: this copy never leaves memory).
+    pub prior: Option<Value>,
+    /// False when the request's answer was lost: it may or may not have happened.
+    pub certain: bool,
+}
+
+/// What a run did, for the closing summary and the exit code.
+#[derive(Clone, Debug)]
+pub struct Report {
+    pub outcome: Outcome,
+    /// The first failure, when there was one.
+    pub error: Option<String>,
+    /// Mutations made, as people read them ("create Deployment llm-d/opt-decode").
+    pub changed: Vec<String>,
+    pub rolled_back: Vec<String>,
+    pub kept: Vec<String>,
+    /// Undo steps that failed: the journal keeps them.
+    pub not_undone: Vec<String>,
+    pub downloads: BTreeMap<String, DownloadRecord>,
+    pub steps: Vec<StepTime>,
+}
+
+/// Why a step did not finish.
+#[derive(Clone, Debug, PartialEq)]
+enum StepError {
+    Failed(String),
+    Cancelled,
+}
+
+impl From<String> for StepError {
+    fn from(s: String) -> StepError {
+        StepError::Failed(s)
+    }
+}
+
+type StepResult<T> = Result<T, StepError>;
+
+/// What the run works from.
+pub struct Input<'a> {
+    pub command: Command,
+    pub plan: &'a Plan,
+    /// The rendered objects, secret values included (a Secret is sent from here, never from the plan).
+    pub rendered: &'a Rendered,
+    pub ws: &'a Workspace,
+    pub git_commit: Option<String>,
+}
+
+pub struct Engine<'a> {
+    cluster: Arc<dyn Cluster>,
+    input: Input<'a>,
+    opts: Options,
+    reporter: Arc<dyn Reporter>,
+    journal: Mutex<Option<Journal>>,
+    /// Cancelled from outside: Ctrl-C, a lost lock.
+    cancel: CancellationToken,
+    /// Cancelled from outside a second time: the rollback stops too, leaving the journal.
+    abort: CancellationToken,
+    /// Cancelled at the first failure: no new step starts, running ones stop waiting.
+    stop: CancellationToken,
+    desired: BTreeMap<ObjectRef, Value>,
+    done: Mutex<Vec<Done>>,
+    /// Mutations made before this run (a resumed run undoes them too).
+    earlier: Vec<Done>,
+    downloads: Mutex<BTreeMap<String, DownloadRecord>>,
+    changed: Mutex<Vec<String>>,
+    next_seq: Mutex<u64>,
+    /// The inventory as it was before this run, once read.
+    inventory_prior: Mutex<Option<Option<Value>>>,
+}
+
+impl<'a> Engine<'a> {
+    pub fn new(
+        cluster: Arc<dyn Cluster>,
+        input: Input<'a>,
+        opts: Options,
+        reporter: Arc<dyn Reporter>,
+        journal: Option<Journal>,
+    ) -> Engine<'a> {
+        let desired = input
+            .rendered
+            .unique_objects()
+            .filter_map(|(_, o)| ObjectRef::of(&o.to_json()).map(|r| (r, o.to_json())))
+            .collect();
+        Engine {
+            cluster,
+            input,
+            opts,
+            reporter,
+            journal: Mutex::new(journal),
+            cancel: CancellationToken::new(),
+            abort: CancellationToken::new(),
+            stop: CancellationToken::new(),
+            desired,
+            done: Mutex::new(Vec::new()),
+            earlier: Vec::new(),
+            downloads: Mutex::new(BTreeMap::new()),
+            changed: Mutex::new(Vec::new()),
+            next_seq: Mutex::new(1),
+            inventory_prior: Mutex::new(None),
+        }
+    }
+
+    /// The token that stops the run (and starts its rollback): Ctrl-C, a lost lock.
+    pub fn with_cancel(mut self, cancel: CancellationToken, abort: CancellationToken) -> Self {
+        self.stop = cancel.child_token();
+        self.cancel = cancel;
+        self.abort = abort;
+        self
+    }
+
+    /// Mutations of an earlier, interrupted run that this one continues: undone with its own on
+    /// failure.
+    pub fn resuming(mut self, earlier: Vec<Done>) -> Self {
+        self.earlier = earlier;
+        self
+    }
+
+    /// Downloads an earlier, interrupted run completed (kept by a rollback, recorded at the end).
+    pub fn with_downloads(self, downloads: BTreeMap<String, DownloadRecord>) -> Self {
+        if let Ok(mut d) = self.downloads.lock() {
+            d.extend(downloads);
+        }
+        self
+    }
+
+    /// Undoes the mutations given by [`Engine::resuming`] and nothing else (`msws recover --rollback`).
+    pub async fn rollback_only(self, reason: &str) -> Report {
+        let started = Instant::now();
+        let mut report = Report {
+            outcome: Outcome::RolledBack,
+            error: None,
+            changed: vec![],
+            rolled_back: vec![],
+            kept: vec![],
+            not_undone: vec![],
+            downloads: self.downloads.lock().map(|d| d.clone()).unwrap_or_default(),
+            steps: vec![],
+        };
+        self.rollback(reason, &mut report).await;
+        if report.not_undone.is_empty() {
+            self.finish_journal("rolled back");
+        } else {
+            report.outcome = Outcome::Stopped;
+        }
+        self.emit(Event::Finished {
+            outcome: report.outcome.as_str().into(),
+            elapsed: started.elapsed(),
+            steps: vec![],
+        });
+        report
+    }
+
+    fn emit(&self, e: Event) {
+        self.reporter.event(&e);
+    }
+
+    fn namespace(&self) -> &str {
+        &self.input.plan.namespace
+    }
+
+    fn parent_ref(&self) -> ObjectRef {
+        ObjectRef::new(
+            "v1",
+            "ConfigMap",
+            Some(self.namespace()),
+            &crate::render::applyset_parent_name(&self.input.plan.workspace),
+        )
+    }
+
+    /// Runs the plan (or, for destroy, the plan's deletions) and rolls back on failure. The
+    /// journal is finished (deleted) when the run ends cleanly, and kept when it does not.
+    pub async fn run(self) -> Report {
+        let started = Instant::now();
+        let plan = self.input.plan;
+        let steps: Vec<&StepPlan> = plan.steps.iter().collect();
+        self.emit(Event::Started {
+            command: self.input.command.as_str().into(),
+            workspace: plan.workspace.clone(),
+            namespace: plan.namespace.clone(),
+            cluster: plan.cluster.clone(),
+            steps: steps.iter().map(|s| s.step.clone()).collect(),
+        });
+        let mut times = Vec::new();
+        let result = match self.input.command {
+            Command::Apply => self.apply(&steps, &mut times).await,
+            Command::Destroy => self.destroy(&steps, &mut times).await,
+        };
+        let changed = self.changed.lock().map(|c| c.clone()).unwrap_or_default();
+        let downloads = self.downloads.lock().map(|d| d.clone()).unwrap_or_default();
+        let mut report = Report {
+            outcome: Outcome::Applied,
+            error: None,
+            changed,
+            rolled_back: vec![],
+            kept: vec![],
+            not_undone: vec![],
+            downloads,
+            steps: times.clone(),
+        };
+        match result {
+            Ok(()) if report.changed.is_empty() && self.earlier.is_empty() => {
+                report.outcome = Outcome::NoChanges;
+                self.finish_journal("no changes");
+            }
+            Ok(()) => self.finish_journal("applied"),
+            Err(e) => {
+                let reason = match &e {
+                    StepError::Failed(m) => m.clone(),
+                    StepError::Cancelled => "cancelled".into(),
+                };
+                report.error = Some(reason.clone());
+                if self.opts.rollback {
+                    self.rollback(&reason, &mut report).await;
+                    report.outcome = if report.not_undone.is_empty() { Outcome::RolledBack } else { Outcome::Stopped };
+                    if report.outcome == Outcome::RolledBack {
+                        self.finish_journal("rolled back");
+                    }
+                } else {
+                    report.outcome = Outcome::Stopped;
+                    self.emit(Event::Warning {
+                        message: "--no-rollback: the cluster is left as the failure found it; the journal records what this run did".into(),
+                    });
+                }
+            }
+        }
+        self.emit(Event::Finished {
+            outcome: report.outcome.as_str().into(),
+            elapsed: started.elapsed(),
+            steps: times,
+        });
+        report
+    }
+
+    fn finish_journal(&self, outcome: &str) {
+        if let Some(j) = self.journal.lock().ok().and_then(|mut j| j.take())
+            && let Err(e) = j.finish(outcome)
+        {
+            self.emit(Event::Warning { message: format!("could not remove the journal: {e}") });
+        }
+    }
+
+    // ---- scheduling ----
+
+    /// Runs steps as their dependencies finish, up to `parallelism` at once.
+    async fn schedule<'s, F, Fut>(&'s self, steps: &[&'s StepPlan], times: &mut Vec<StepTime>, run: F) -> StepResult<()>
+    where
+        F: Fn(&'s StepPlan) -> Fut,
+        Fut: std::future::Future<Output = StepResult<Option<String>>> + 's,
+    {
+        let mut pending: Vec<&StepPlan> = steps.to_vec();
+        let mut finished: BTreeSet<&str> = BTreeSet::new();
+        let known: BTreeSet<&str> = steps.iter().map(|s| s.step.as_str()).collect();
+        let mut running = FuturesUnordered::new();
+        let mut failure: Option<StepError> = None;
+        loop {
+            while failure.is_none() && !self.stop.is_cancelled() && running.len() < self.opts.parallelism.max(1) {
+                let Some(i) = pending
+                    .iter()
+                    .position(|s| s.after.iter().all(|a| finished.contains(a.as_str()) || !known.contains(a.as_str())))
+                else {
+                    break;
+                };
+                let sp = pending.remove(i);
+                let fut = run(sp);
+                running.push(async move {
+                    let t = Instant::now();
+                    let r = fut.await;
+                    (sp, t.elapsed(), r)
+                });
+            }
+            let Some((sp, elapsed, r)) = running.next().await else { break };
+            match r {
+                Ok(Some(summary)) => {
+                    self.emit(Event::StepDone { step: sp.step.clone(), summary: summary.clone(), elapsed });
+                    times.push(StepTime { step: sp.step.clone(), outcome: "done".into(), elapsed });
+                    finished.insert(&sp.step);
+                }
+                Ok(None) => {
+                    times.push(StepTime { step: sp.step.clone(), outcome: "unchanged".into(), elapsed });
+                    finished.insert(&sp.step);
+                }
+                Err(StepError::Failed(m)) => {
+                    self.emit(Event::StepFailed { step: sp.step.clone(), error: m.clone(), elapsed });
+                    times.push(StepTime { step: sp.step.clone(), outcome: "failed".into(), elapsed });
+                    if failure.is_none() {
+                        failure = Some(StepError::Failed(format!("{}: {m}", sp.step)));
+                    }
+                    self.stop.cancel();
+                }
+                Err(StepError::Cancelled) => {
+                    self.emit(Event::StepCancelled { step: sp.step.clone() });
+                    times.push(StepTime { step: sp.step.clone(), outcome: "cancelled".into(), elapsed });
+                    failure.get_or_insert(StepError::Cancelled);
+                }
+            }
+        }
+        if failure.is_none() && self.cancel.is_cancelled() {
+            failure = Some(StepError::Cancelled);
+        }
+        for sp in pending {
+            if failure.is_some() {
+                self.emit(Event::StepCancelled { step: sp.step.clone() });
+            } else {
+                failure = Some(StepError::Failed(format!("{}: waits for a step that never finished (a bug)", sp.step)));
+            }
+        }
+        match failure {
+            Some(f) => Err(f),
+            None => Ok(()),
+        }
+    }
+
+    // ---- apply ----
+
+    async fn apply(&self, steps: &[&StepPlan], times: &mut Vec<StepTime>) -> StepResult<()> {
+        let plan = self.input.plan;
+        if !plan.refusals.is_empty() {
+            return Err(StepError::Failed(format!("the plan has refusals: {}", plan.refusals.join("; "))));
+        }
+        if !plan.has_changes() {
+            for s in steps {
+                self.emit(Event::StepSkipped { step: s.step.clone(), why: "no changes".into() });
+            }
+            return Ok(());
+        }
+        self.begin_inventory().await?;
+        self.schedule(steps, times, |sp| self.apply_step(sp)).await?;
+        self.prune().await?;
+        self.end_inventory().await
+    }
+
+    /// Records the run in the inventory before anything else changes: its group-kinds grow to
+    /// cover what this run creates, so a crash never leaves members `kubectl` cannot see.
+    async fn begin_inventory(&self) -> StepResult<()> {
+        let r = self.parent_ref();
+        let prior = self.get(&r).await?;
+        if let Ok(mut p) = self.inventory_prior.lock() {
+            *p = Some(prior.clone());
+        }
+        let inv = prior.as_ref().map(Inventory::from_config_map).unwrap_or_default();
+        let mut kinds: BTreeSet<String> = prior.as_ref().map(group_kinds_of).unwrap_or_default();
+        kinds.extend(self.rendered_group_kinds());
+        let cm =
+            inv.to_config_map(&self.input.plan.workspace, self.namespace(), &kinds.into_iter().collect::<Vec<_>>());
+        if prior.as_ref().is_some_and(|p| same_inventory(p, &cm)) {
+            return Ok(());
+        }
+        self.apply_object("inventory", &r, &cm, prior).await.map(|_| ())
+    }
+
+    /// The inventory after a successful run: this workspace's hash and commit, the download
+    /// records of its downloads, the exact group-kinds of its members.
+    async fn end_inventory(&self) -> StepResult<()> {
+        let r = self.parent_ref();
+        let prior = self.get(&r).await?;
+        let mut inv = prior.as_ref().map(Inventory::from_config_map).unwrap_or_default();
+        let names: BTreeSet<&str> = self.input.ws.downloads.iter().map(|d| d.name.as_str()).collect();
+        inv.downloads.retain(|k, _| names.contains(k.as_str()));
+        inv.downloads.extend(self.downloads.lock().map(|d| d.clone()).unwrap_or_default());
+        inv.workspace_hash = Some(self.input.plan.workspace_hash.clone());
+        inv.git_commit = self.input.git_commit.clone();
+        let mut kinds = self.rendered_group_kinds();
+        // Kept (pruned) claims are still members.
+        if self.input.plan.prune.iter().any(|p| p.action == Action::Keep) {
+            kinds.insert("PersistentVolumeClaim".into());
+        }
+        let cm =
+            inv.to_config_map(&self.input.plan.workspace, self.namespace(), &kinds.into_iter().collect::<Vec<_>>());
+        if prior.as_ref().is_some_and(|p| same_inventory(p, &cm)) {
+            return Ok(());
+        }
+        self.apply_object("inventory", &r, &cm, prior).await.map(|_| ())
+    }
+
+    fn rendered_group_kinds(&self) -> BTreeSet<String> {
+        self.desired.keys().map(|r| crate::plan::inventory::group_kind(&r.api_version, &r.kind)).collect()
+    }
+
+    async fn apply_step(&self, sp: &StepPlan) -> StepResult<Option<String>> {
+        if !sp.has_changes() {
+            self.emit(Event::StepSkipped {
+                step: sp.step.clone(),
+                why: sp
+                    .download
+                    .as_ref()
+                    .filter(|d| d.action == DownloadAction::Skip)
+                    .map_or_else(|| sp.note.clone().unwrap_or_else(|| "no changes".into()), |d| d.reason.clone()),
+            });
+            return Ok(None);
+        }
+        let what: Vec<String> = sp
+            .objects
+            .iter()
+            .filter(|o| o.action.is_change())
+            .map(|o| format!("{} {}", action_word(o.action), o.object))
+            .chain(
+                sp.download
+                    .iter()
+                    .filter(|d| d.action != DownloadAction::Skip)
+                    .map(|d| format!("download {}", d.source)),
+            )
+            .chain(
+                sp.release.iter().filter(|r| r.action != ReleaseAction::Nothing).map(|r| format!("release {}", r.job)),
+            )
+            .collect();
+        self.emit(Event::StepStarted { step: sp.step.clone(), what: what.join(", ") });
+        let mut summary = Vec::new();
+        for op in &sp.objects {
+            match op.action {
+                Action::Create | Action::Update => {
+                    let obj = self.desired_object(&op.object)?;
+                    let prior = self.get(&op.object).await?;
+                    self.apply_object(&sp.step, &op.object, &obj, prior).await?;
+                }
+                Action::Replace => {
+                    let obj = self.desired_object(&op.object)?;
+                    self.replace_object(&sp.step, &op.object, &obj).await?;
+                }
+                Action::Delete | Action::Keep | Action::NoOp => continue,
+            }
+            summary.push(format!("{} {}", past(op.action), op.object.kind));
+        }
+        for op in sp.objects.iter().filter(|o| matches!(o.action, Action::Create | Action::Update | Action::Replace)) {
+            match op.object.kind.as_str() {
+                "PersistentVolumeClaim" => {
+                    let how = self.wait(&sp.step, Wait::Claim(op.object.clone()), CLAIM_TIMEOUT).await?;
+                    summary.push(how);
+                }
+                "Deployment" => {
+                    let how = self.wait(&sp.step, Wait::Rollout(op.object.clone()), ROLLOUT_TIMEOUT).await?;
+                    summary.push(format!("{}: {how}", op.object.name));
+                }
+                _ => {}
+            }
+        }
+        if let Some(d) = sp.download.as_ref().filter(|d| d.action != DownloadAction::Skip) {
+            let download = self
+                .input
+                .ws
+                .downloads
+                .iter()
+                .find(|w| crate::render::job_name(&w.name) == d.job.name)
+                .ok_or_else(|| format!("no download in the workspace runs Job {}", d.job.name))?;
+            let timeout = download.timeout.as_std() + DOWNLOAD_GRACE;
+            self.wait(&sp.step, Wait::Job(d.job.clone()), timeout).await?;
+            let (record, note) = self.download_record(d, &d.job).await;
+            summary.push(note);
+            self.record_download(&sp.step, &download.name, record).await?;
+        }
+        if let Some(r) = sp.release.as_ref().filter(|r| r.action != ReleaseAction::Nothing) {
+            if let Some(prior) = self.get(&r.job).await? {
+                self.delete_object(&sp.step, &r.job, Propagation::Foreground, prior).await?;
+            }
+            self.wait(&sp.step, Wait::JobGone(r.job.clone()), RELEASE_TIMEOUT).await?;
+            summary.push(format!("released the claim (Job {} and its pods deleted)", r.job.name));
+        }
+        Ok(Some(summary.join("; ")))
+    }
+
+    fn desired_object(&self, r: &ObjectRef) -> Result<Value, String> {
+        let obj = self.desired.get(r).cloned().ok_or_else(|| format!("{r} is planned but not rendered (a bug)"))?;
+        if r.kind == "Secret" && obj.get("data").is_none() && obj.get("stringData").is_none() {
+            return Err(format!("{r}: its value is not set in the environment (the plan lists the variable)"));
+        }
+        Ok(obj)
+    }
+
+    /// The record a completed download leaves, read from its pod's log; without the marker
+    /// (a log that is gone), the plan's values alone, and a note saying so.
+    async fn download_record(&self, d: &crate::plan::DownloadPlan, job: &ObjectRef) -> (DownloadRecord, String) {
+        let mut record = DownloadRecord {
+            source: d.source.clone(),
+            revision: d.revision.clone(),
+            storage: d.storage.clone(),
+            path: d.path.clone(),
+            commit: None,
+            files: None,
+            bytes: None,
+            completed_at: None,
+        };
+        let log = self.job_log(job, None).await.unwrap_or_default();
+        let marker = log.lines().rev().find_map(|l| l.trim_start().strip_prefix(COMPLETE_MARKER));
+        match marker.and_then(|m| serde_json::from_str::<Value>(m).ok()) {
+            Some(m) => {
+                record.commit = m.get("commit").and_then(Value::as_str).map(str::to_string);
+                record.files = m.get("files").and_then(Value::as_u64);
+                record.bytes = m.get("bytes").and_then(Value::as_u64);
+                record.completed_at = m.get("completed_at").and_then(Value::as_str).map(str::to_string);
+                let mut note = "downloaded".to_string();
+                if let Some(f) = record.files {
+                    note += &format!(" {f} files");
+                }
+                if let Some(c) = &record.commit {
+                    note += &format!(" (commit {})", c.get(..12).unwrap_or(c));
+                }
+                (record, note)
+            }
+            None => (record, "downloaded (the completion marker was not in the log; recorded from the plan)".into()),
+        }
+    }
+
+    /// The log of the Job's newest pod (its last `tail` lines).
+    async fn job_log(&self, job: &ObjectRef, tail: Option<i64>) -> Result<String, ClusterError> {
+        let pods = self.job_pods(job).await?;
+        let Some(pod) = pods.last() else { return Ok(String::new()) };
+        let name = pod.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default();
+        self.cluster.logs(self.namespace(), name, None, tail).await
+    }
+
+    async fn job_pods(&self, job: &ObjectRef) -> Result<Vec<Value>, ClusterError> {
+        let selector = format!("batch.kubernetes.io/job-name={}", job.name);
+        let mut pods = self.retry(|| self.cluster.list("v1", "Pod", Some(self.namespace()), &selector)).await?;
+        pods.sort_by(|a, b| created(a).cmp(created(b)));
+        Ok(pods)
+    }
+
+    /// A completed download is written down at once — journal and inventory — and kept by a
+    /// rollback: the weights are on the claim.
+    async fn record_download(&self, step: &str, name: &str, record: DownloadRecord) -> StepResult<()> {
+        if let Ok(mut j) = self.journal.lock()
+            && let Some(j) = j.as_mut()
+        {
+            j.download(step, &record).map_err(|e| format!("cannot write the journal: {e}"))?;
+        }
+        let downloads = {
+            let mut d = self.downloads.lock().map_err(|_| "poisoned".to_string())?;
+            d.insert(name.to_string(), record);
+            d.clone()
+        };
+        let r = self.parent_ref();
+        let current = self.get(&r).await?;
+        let mut inv = current.as_ref().map(Inventory::from_config_map).unwrap_or_default();
+        inv.downloads.extend(downloads);
+        let kinds: Vec<String> = current.as_ref().map(group_kinds_of).unwrap_or_default().into_iter().collect();
+        let cm = inv.to_config_map(&self.input.plan.workspace, self.namespace(), &kinds);
+        // The inventory's prior is in the journal since the run began: no new intent.
+        self.retry(|| self.cluster.apply(&cm, ApplyOptions { dry_run: false, force: true }))
+            .await
+            .map_err(|e| StepError::Failed(format!("the download completed, but recording it in {r} failed: {e}")))?;
+        Ok(())
+    }
+
+    /// Owned objects no longer in the workspace, after everything else; claims only with
+    /// `--delete-storage` (the plan says `delete` for them only then).
+    async fn prune(&self) -> StepResult<()> {
+        let doomed: Vec<&crate::plan::ObjectPlan> =
+            self.input.plan.prune.iter().filter(|p| p.action == Action::Delete).collect();
+        for p in &self.input.plan.prune {
+            if p.action == Action::Keep {
+                self.emit(Event::Kept { object: p.object.to_string(), why: p.reason.clone().unwrap_or_default() });
+            }
+        }
+        if doomed.is_empty() {
+            return Ok(());
+        }
+        self.emit(Event::StepStarted {
+            step: "prune".into(),
+            what: format!("delete {} object(s) no longer in the workspace", doomed.len()),
+        });
+        let t = Instant::now();
+        for p in doomed {
+            if let Some(prior) = self.get(&p.object).await? {
+                self.delete_object("prune", &p.object, Propagation::Background, prior).await?;
+            }
+        }
+        self.emit(Event::StepDone { step: "prune".into(), summary: "pruned".into(), elapsed: t.elapsed() });
+        Ok(())
+    }
+
+    // ---- destroy ----
+
+    /// Deletes what the workspace owns, last step first; claims (and the inventory recording
+    /// their downloads) are kept unless the plan deletes them (`--delete-storage`).
+    async fn destroy(&self, steps: &[&StepPlan], times: &mut Vec<StepTime>) -> StepResult<()> {
+        for sp in steps.iter().rev() {
+            let t = Instant::now();
+            let mut did = Vec::new();
+            let live: Vec<&crate::plan::ObjectPlan> =
+                sp.objects.iter().filter(|o| o.action != Action::Create).collect();
+            if live.is_empty() {
+                self.emit(Event::StepSkipped { step: sp.step.clone(), why: "nothing to delete".into() });
+                continue;
+            }
+            self.emit(Event::StepStarted {
+                step: sp.step.clone(),
+                what: live.iter().map(|o| format!("delete {}", o.object)).collect::<Vec<_>>().join(", "),
+            });
+            for o in &live {
+                if o.object.kind == "PersistentVolumeClaim" && !self.opts.delete_storage {
+                    self.emit(Event::Kept {
+                        object: o.object.to_string(),
+                        why: "storage is kept, with its data (`--delete-storage` deletes it)".into(),
+                    });
+                    continue;
+                }
+                if o.action == Action::Keep {
+                    self.emit(Event::Kept { object: o.object.to_string(), why: o.reason.clone().unwrap_or_default() });
+                    continue;
+                }
+                let Some(prior) = self.get(&o.object).await? else { continue };
+                let propagation = match o.object.kind.as_str() {
+                    "Deployment" | "Job" => Propagation::Foreground,
+                    _ => Propagation::Background,
+                };
+                if let Err(e) = self.delete_object(&sp.step, &o.object, propagation, prior).await {
+                    self.emit(Event::StepFailed {
+                        step: sp.step.clone(),
+                        error: step_message(&e),
+                        elapsed: t.elapsed(),
+                    });
+                    return Err(e);
+                }
+                did.push(o.object.kind.clone());
+                if propagation == Propagation::Foreground
+                    && let Err(e) = self.wait(&sp.step, Wait::Gone(o.object.clone()), GONE_TIMEOUT).await
+                {
+                    self.emit(Event::StepFailed {
+                        step: sp.step.clone(),
+                        error: step_message(&e),
+                        elapsed: t.elapsed(),
+                    });
+                    return Err(e);
+                }
+            }
+            let elapsed = t.elapsed();
+            self.emit(Event::StepDone {
+                step: sp.step.clone(),
+                summary: format!("deleted {}", did.join(", ")),
+                elapsed,
+            });
+            times.push(StepTime { step: sp.step.clone(), outcome: "done".into(), elapsed });
+            if self.cancel.is_cancelled() {
+                return Err(StepError::Cancelled);
+            }
+        }
+        for p in &self.input.plan.prune {
+            if p.action == Action::Keep {
+                self.emit(Event::Kept { object: p.object.to_string(), why: p.reason.clone().unwrap_or_default() });
+                continue;
+            }
+            if let Some(prior) = self.get(&p.object).await? {
+                self.delete_object("prune", &p.object, Propagation::Background, prior).await?;
+            }
+        }
+        let keeps_storage = !self.opts.delete_storage
+            && (self
+                .input
+                .plan
+                .steps
+                .iter()
+                .flat_map(|s| &s.objects)
+                .any(|o| o.object.kind == "PersistentVolumeClaim" && o.action != Action::Create)
+                || self.input.plan.prune.iter().any(|p| p.action == Action::Keep));
+        let parent = self.parent_ref();
+        if keeps_storage {
+            self.emit(Event::Kept {
+                object: parent.to_string(),
+                why: "it records the downloads on the kept claims (a later apply does not download them again)".into(),
+            });
+        } else if let Some(prior) = self.get(&parent).await? {
+            self.delete_object("inventory", &parent, Propagation::Background, prior).await?;
+        }
+        Ok(())
+    }
+
+    // ---- mutations ----
+
+    fn seq(&self) -> u64 {
+        let mut n = self.next_seq.lock().unwrap_or_else(|e| e.into_inner());
+        *n += 1;
+        *n - 1
+    }
+
+    /// Journal intent (flushed) → request → journal `done` / `refused`.
+    fn intend(&self, step: &str, mutation: Mutation, r: &ObjectRef, prior: Option<&Value>) -> StepResult<u64> {
+        let mut j = self.journal.lock().unwrap_or_else(|e| e.into_inner());
+        match j.as_mut() {
+            Some(j) => j
+                .intent(step, mutation, r, prior)
+                .map_err(|e| StepError::Failed(format!("cannot write the journal: {e}"))),
+            None => Ok(self.seq()),
+        }
+    }
+
+    fn settle(
+        &self,
+        step: &str,
+        seq: u64,
+        mutation: Mutation,
+        r: &ObjectRef,
+        prior: Option<Value>,
+        result: &Result<Option<Value>, ClusterError>,
+    ) {
+        let mut j = self.journal.lock().unwrap_or_else(|e| e.into_inner());
+        let certain = match result {
+            Ok(v) => {
+                if let Some(j) = j.as_mut() {
+                    let _ = j.done(seq, v.as_ref());
+                }
+                true
+            }
+            Err(e) if e.is_transient() => false,
+            Err(e) => {
+                if let Some(j) = j.as_mut() {
+                    let _ = j.refused(seq, &e.to_string());
+                }
+                return;
+            }
+        };
+        drop(j);
+        let word = match mutation {
+            Mutation::Create => "create",
+            Mutation::Update => "update",
+            Mutation::Delete => "delete",
+        };
+        if let Ok(mut c) = self.changed.lock() {
+            c.push(format!("{word} {r}"));
+        }
+        if let Ok(mut d) = self.done.lock() {
+            d.push(Done { seq, step: step.into(), mutation, object: r.clone(), prior, certain });
+        }
+    }
+
+    async fn apply_object(&self, step: &str, r: &ObjectRef, obj: &Value, prior: Option<Value>) -> StepResult<Value> {
+        let mutation = if prior.is_some() { Mutation::Update } else { Mutation::Create };
+        let seq = self.intend(step, mutation, r, prior.as_ref())?;
+        let result = self.retry(|| self.cluster.apply(obj, ApplyOptions { dry_run: false, force: true })).await;
+        let settled = result.clone().map(Some);
+        self.settle(step, seq, mutation, r, prior, &settled);
+        result.map_err(|e| {
+            StepError::Failed(format!(
+                "{} {r}: {e}",
+                if mutation == Mutation::Create { "creating" } else { "updating" }
+            ))
+        })
+    }
+
+    async fn delete_object(&self, step: &str, r: &ObjectRef, propagation: Propagation, prior: Value) -> StepResult<()> {
+        let seq = self.intend(step, Mutation::Delete, r, Some(&prior))?;
+        let result = match self.retry(|| self.cluster.delete(r, propagation, false)).await {
+            Err(ClusterError::NotFound(_)) => Ok(None),
+            other => other,
+        };
+        self.settle(step, seq, Mutation::Delete, r, Some(prior), &result);
+        result.map(|_| ()).map_err(|e| StepError::Failed(format!("deleting {r}: {e}")))
+    }
+
+    /// Delete, wait until it is gone, create again.
+    async fn replace_object(&self, step: &str, r: &ObjectRef, obj: &Value) -> StepResult<()> {
+        if let Some(prior) = self.get(r).await? {
+            self.delete_object(step, r, Propagation::Foreground, prior).await?;
+            self.wait(step, Wait::Gone(r.clone()), GONE_TIMEOUT).await?;
+        }
+        self.apply_object(step, r, obj, None).await.map(|_| ())
+    }
+
+    async fn get(&self, r: &ObjectRef) -> StepResult<Option<Value>> {
+        self.retry(|| self.cluster.get(r)).await.map_err(|e| StepError::Failed(format!("reading {r}: {e}")))
+    }
+
+    /// Tries a request again after a transient failure, a few times with a growing pause.
+    async fn retry<T, F, Fut>(&self, f: F) -> Result<T, ClusterError>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<T, ClusterError>>,
+    {
+        let mut attempt = 1;
+        loop {
+            match f().await {
+                Err(e) if e.is_transient() && attempt < self.opts.attempts => {
+                    tokio::time::sleep(Duration::from_secs(1 << attempt.min(5))).await;
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    // ---- waits ----
+
+    async fn probe(&self, w: &Wait) -> Result<State, ClusterError> {
+        match w {
+            Wait::Claim(r) => {
+                let Some(pvc) = self.cluster.get(r).await? else { return Ok(State::Failed(format!("{r} is gone"))) };
+                let class = pvc.pointer("/spec/storageClassName").and_then(Value::as_str).unwrap_or("");
+                let first_consumer = if class.is_empty() {
+                    false
+                } else {
+                    let sc = ObjectRef::new("storage.k8s.io/v1", "StorageClass", None, class);
+                    match self.cluster.get(&sc).await {
+                        Ok(Some(sc)) => {
+                            sc.get("volumeBindingMode").and_then(Value::as_str) == Some("WaitForFirstConsumer")
+                        }
+                        _ => false,
+                    }
+                };
+                Ok(readiness::claim(&pvc, first_consumer))
+            }
+            Wait::Job(r) => {
+                let Some(job) = self.cluster.get(r).await? else {
+                    return Ok(State::Failed(format!("{r} was deleted while it ran")));
+                };
+                let pods = self.job_pods(r).await?;
+                match readiness::job(&job, &pods) {
+                    State::Failed(why) => {
+                        let tail = self.job_log(r, Some(20)).await.unwrap_or_default();
+                        let reason = tail
+                            .lines()
+                            .rev()
+                            .find_map(|l| l.trim_start().strip_prefix(FAILED_MARKER))
+                            .map(|m| format!(" — the downloader said: {m}"))
+                            .unwrap_or_default();
+                        let lines: Vec<&str> =
+                            tail.lines().rev().take(10).collect::<Vec<_>>().into_iter().rev().collect();
+                        let mut msg = format!("{why}{reason}");
+                        if !lines.is_empty() {
+                            msg += &format!("\nlast lines of its log:\n  {}", lines.join("\n  "));
+                        }
+                        Ok(State::Failed(msg))
+                    }
+                    other => Ok(other),
+                }
+            }
+            Wait::JobGone(r) => {
+                let job = self.cluster.get(r).await?;
+                let pods = self.job_pods(r).await?;
+                Ok(match (job, pods.len()) {
+                    (None, 0) => State::Ready("gone".into()),
+                    (_, n) if n > 0 => State::Waiting(format!("{n} pod(s) of the Job still there")),
+                    _ => State::Waiting("the Job is being deleted".into()),
+                })
+            }
+            Wait::Gone(r) => Ok(match self.cluster.get(r).await? {
+                None => State::Ready("gone".into()),
+                Some(_) => State::Waiting(format!("{r} is being deleted")),
+            }),
+            Wait::Rollout(r) => {
+                let Some(d) = self.cluster.get(r).await? else { return Ok(State::Failed(format!("{r} is gone"))) };
+                let selector = d
+                    .pointer("/spec/selector/matchLabels")
+                    .and_then(Value::as_object)
+                    .map(|m| {
+                        m.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or(""))).collect::<Vec<_>>().join(",")
+                    })
+                    .unwrap_or_default();
+                let pods = if selector.is_empty() {
+                    vec![]
+                } else {
+                    self.cluster.list("v1", "Pod", Some(self.namespace()), &selector).await?
+                };
+                Ok(readiness::deployment(&d, &pods))
+            }
+        }
+    }
+
+    /// Polls until ready, failed, timed out, or the run stops.
+    async fn wait(&self, step: &str, w: Wait, timeout: Duration) -> StepResult<String> {
+        let timeout = self.opts.timeout.unwrap_or(timeout);
+        let start = Instant::now();
+        let mut last: Option<String> = None;
+        let mut unreachable_since: Option<Instant> = None;
+        loop {
+            let reason = match self.probe(&w).await {
+                Ok(State::Ready(s)) => return Ok(s),
+                Ok(State::Failed(s)) => return Err(StepError::Failed(s)),
+                Ok(State::Waiting(s)) => {
+                    unreachable_since = None;
+                    s
+                }
+                Ok(State::Absent) => "not there yet".to_string(),
+                Err(e) if e.is_transient() => {
+                    let since = *unreachable_since.get_or_insert_with(Instant::now);
+                    if since.elapsed() >= self.opts.unreachable_after {
+                        return Err(StepError::Failed(format!(
+                            "the cluster has been unreachable for {}: {e}",
+                            human(since.elapsed())
+                        )));
+                    }
+                    format!("cluster unreachable ({e}); retrying")
+                }
+                Err(e) => return Err(StepError::Failed(format!("{}: {e}", w.what()))),
+            };
+            if last.as_deref() != Some(reason.as_str()) {
+                self.emit(Event::StepWaiting { step: step.into(), reason: reason.clone(), elapsed: start.elapsed() });
+                last = Some(reason);
+            }
+            if start.elapsed() >= timeout {
+                return Err(StepError::Failed(format!(
+                    "timed out after {} waiting for {}: {}",
+                    human(timeout),
+                    w.what(),
+                    last.unwrap_or_default()
+                )));
+            }
+            tokio::select! {
+                _ = self.stop.cancelled() => return Err(StepError::Cancelled),
+                _ = tokio::time::sleep(self.opts.poll) => {}
+            }
+        }
+    }
+
+    // ---- rollback ----
+
+    /// Undoes this run's mutations (and a resumed run's), newest first.
+    async fn rollback(&self, reason: &str, report: &mut Report) {
+        let mut todo: Vec<Done> = self.earlier.clone();
+        todo.extend(self.done.lock().map(|d| d.clone()).unwrap_or_default());
+        todo.sort_by_key(|d| d.seq);
+        if todo.is_empty() {
+            return;
+        }
+        self.emit(Event::RollbackStarted { reason: reason.into() });
+        if let Ok(mut j) = self.journal.lock()
+            && let Some(j) = j.as_mut()
+        {
+            let _ = j.rollback_started(reason);
+        }
+        let kept_downloads: BTreeMap<String, DownloadRecord> = if self.opts.rollback_storage {
+            BTreeMap::new()
+        } else {
+            self.downloads.lock().map(|d| d.clone()).unwrap_or_default()
+        };
+        let mut seen: BTreeSet<ObjectRef> = BTreeSet::new();
+        // The oldest prior of an object is what it goes back to: undo each object once, newest
+        // mutation first, but restoring the state before its first mutation in this run.
+        let first_prior: BTreeMap<ObjectRef, (Mutation, Option<Value>)> = {
+            let mut m = BTreeMap::new();
+            for d in &todo {
+                m.entry(d.object.clone()).or_insert((d.mutation, d.prior.clone()));
+            }
+            m
+        };
+        for d in todo.iter().rev() {
+            if self.abort.is_cancelled() {
+                report.not_undone.push(format!("{} (rollback interrupted)", d.object));
+                continue;
+            }
+            if !seen.insert(d.object.clone()) {
+                continue;
+            }
+            let (first, prior) = first_prior.get(&d.object).cloned().unwrap_or((d.mutation, d.prior.clone()));
+            let outcome = self.undo(&d.object, first, prior.as_ref(), d.mutation, &kept_downloads).await;
+            match outcome {
+                Undo::Done(how) => {
+                    self.emit(Event::RolledBack { object: d.object.to_string(), how: how.clone() });
+                    report.rolled_back.push(format!("{how} {}", d.object));
+                    if let Ok(mut j) = self.journal.lock()
+                        && let Some(j) = j.as_mut()
+                    {
+                        let _ = j.undone(d.seq);
+                    }
+                }
+                Undo::Kept(why) => {
+                    self.emit(Event::Kept { object: d.object.to_string(), why: why.clone() });
+                    report.kept.push(format!("{}: {why}", d.object));
+                    if let Ok(mut j) = self.journal.lock()
+                        && let Some(j) = j.as_mut()
+                    {
+                        let _ = j.undone(d.seq);
+                    }
+                }
+                Undo::Failed(e) => {
+                    self.emit(Event::RollbackFailed { object: d.object.to_string(), error: e.clone() });
+                    report.not_undone.push(format!("{}: {e}", d.object));
+                }
+            }
+        }
+    }
+
+    /// Puts one object back as it was before the run's first mutation of it (`first`, `prior`);
+    /// `last` is the run's last mutation of it.
+    async fn undo(
+        &self,
+        r: &ObjectRef,
+        first: Mutation,
+        prior: Option<&Value>,
+        last: Mutation,
+        kept_downloads: &BTreeMap<String, DownloadRecord>,
+    ) -> Undo {
+        if *r == self.parent_ref() {
+            return self.undo_inventory(r, prior, kept_downloads).await;
+        }
+        let storage = r.kind == "PersistentVolumeClaim";
+        if storage && !self.opts.rollback_storage && first != Mutation::Delete {
+            return Undo::Kept(match first {
+                Mutation::Create => {
+                    "storage is kept: it may hold downloaded weights (`--rollback-storage` deletes it)".into()
+                }
+                _ => "a claim is never shrunk back; its other fields were not changed in place".into(),
+            });
+        }
+        let current = match self.retry(|| self.cluster.get(r)).await {
+            Ok(c) => c,
+            Err(e) => return Undo::Failed(e.to_string()),
+        };
+        match (first, prior) {
+            (Mutation::Create, _) | (_, None) => match current {
+                None => Undo::Done("already gone".into()),
+                Some(_) => match self.retry(|| self.cluster.delete(r, Propagation::Background, false)).await {
+                    Ok(_) | Err(ClusterError::NotFound(_)) => Undo::Done("deleted".into()),
+                    Err(e) => Undo::Failed(e.to_string()),
+                },
+            },
+            (_, Some(prior)) if r.kind == "Job" => {
+                let _ = (prior, last);
+                match current {
+                    Some(_) if last == Mutation::Create => {
+                        match self.retry(|| self.cluster.delete(r, Propagation::Background, false)).await {
+                            Ok(_) | Err(ClusterError::NotFound(_)) => Undo::Kept(
+                                "the earlier download's Job is not run again by a rollback (the new one was deleted)"
+                                    .into(),
+                            ),
+                            Err(e) => Undo::Failed(e.to_string()),
+                        }
+                    }
+                    _ => Undo::Kept(
+                        "a Job is not run again by a rollback: its download is recorded, and its claim released".into(),
+                    ),
+                }
+            }
+            (_, Some(prior)) => {
+                if prior.get(super::journal::WITHHELD_FIELD).is_some() {
+                    return Undo::Failed(
+                        "the journal does not hold secret values: apply the previous workspace to restore this Secret"
+                            .into(),
+                    );
+                }
+                let body = for_create(prior);
+                match current {
+                    None => match self.retry(|| self.cluster.create(&body)).await {
+                        Ok(_) => Undo::Done("recreated".into()),
+                        Err(ClusterError::Conflict { .. }) => Undo::Kept("it exists again".into()),
+                        Err(e) => Undo::Failed(e.to_string()),
+                    },
+                    Some(cur) => {
+                        let mut put = for_update(prior);
+                        if let (Some(m), Some(rv)) = (
+                            put.get_mut("metadata").and_then(Value::as_object_mut),
+                            cur.pointer("/metadata/resourceVersion"),
+                        ) {
+                            m.insert("resourceVersion".into(), rv.clone());
+                        }
+                        match self.retry(|| self.cluster.replace(&put)).await {
+                            Ok(_) => Undo::Done("restored".into()),
+                            Err(e) => Undo::Failed(e.to_string()),
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The inventory goes back to what it was, plus the downloads this run completed (their
+    /// weights are on claims that are kept); a new one with nothing to keep is deleted.
+    async fn undo_inventory(
+        &self,
+        r: &ObjectRef,
+        prior: Option<&Value>,
+        kept: &BTreeMap<String, DownloadRecord>,
+    ) -> Undo {
+        if prior.is_none() && kept.is_empty() {
+            return match self.retry(|| self.cluster.delete(r, Propagation::Background, false)).await {
+                Ok(_) | Err(ClusterError::NotFound(_)) => Undo::Done("deleted".into()),
+                Err(e) => Undo::Failed(e.to_string()),
+            };
+        }
+        let mut inv = prior.map(Inventory::from_config_map).unwrap_or_default();
+        inv.downloads.extend(kept.clone());
+        let mut kinds: BTreeSet<String> = prior.map(group_kinds_of).unwrap_or_default();
+        if !kept.is_empty() {
+            kinds.insert("PersistentVolumeClaim".into());
+        }
+        let mut cm =
+            inv.to_config_map(&self.input.plan.workspace, self.namespace(), &kinds.into_iter().collect::<Vec<_>>());
+        if let Some(p) = prior
+            && let Some(ann) = p.pointer("/metadata/annotations").and_then(Value::as_object)
+        {
+            for (k, v) in ann.iter().filter(|(k, _)| *k != crate::plan::inventory::APPLYSET_GROUP_KINDS) {
+                cm["metadata"]["annotations"][k] = v.clone();
+            }
+        }
+        match self.retry(|| self.cluster.apply(&cm, ApplyOptions { dry_run: false, force: true })).await {
+            Ok(_) if kept.is_empty() => Undo::Done("restored".into()),
+            Ok(_) => Undo::Kept(format!(
+                "restored, keeping the record of {} completed download(s): {}",
+                kept.len(),
+                kept.keys().cloned().collect::<Vec<_>>().join(", ")
+            )),
+            Err(e) => Undo::Failed(e.to_string()),
+        }
+    }
+}
+
+enum Undo {
+    Done(String),
+    Kept(String),
+    Failed(String),
+}
+
+#[derive(Clone, Debug)]
+enum Wait {
+    Claim(ObjectRef),
+    Job(ObjectRef),
+    JobGone(ObjectRef),
+    Gone(ObjectRef),
+    Rollout(ObjectRef),
+}
+
+impl Wait {
+    fn what(&self) -> String {
+        match self {
+            Wait::Claim(r) => format!("claim {} to bind", r.name),
+            Wait::Job(r) => format!("Job {} to succeed", r.name),
+            Wait::JobGone(r) => format!("Job {} and its pods to be deleted", r.name),
+            Wait::Gone(r) => format!("{r} to be deleted"),
+            Wait::Rollout(r) => format!("Deployment {} to roll out", r.name),
+        }
+    }
+}
+
+fn step_message(e: &StepError) -> String {
+    match e {
+        StepError::Failed(m) => m.clone(),
+        StepError::Cancelled => "cancelled".into(),
+    }
+}
+
+fn action_word(a: Action) -> &'static str {
+    match a {
+        Action::Create => "create",
+        Action::Update => "update",
+        Action::Replace => "replace",
+        Action::Delete => "delete",
+        Action::Keep => "keep",
+        Action::NoOp => "keep",
+    }
+}
+
+fn past(a: Action) -> &'static str {
+    match a {
+        Action::Create => "created",
+        Action::Update => "updated",
+        Action::Replace => "replaced",
+        Action::Delete => "deleted",
+        Action::Keep | Action::NoOp => "kept",
+    }
+}
+
+fn created(v: &Value) -> &str {
+    v.pointer("/metadata/creationTimestamp").and_then(Value::as_str).unwrap_or("")
+}
+
+fn group_kinds_of(cm: &Value) -> BTreeSet<String> {
+    cm.pointer(&format!("/metadata/annotations/{}", crate::plan::inventory::APPLYSET_GROUP_KINDS.replace('/', "~1")))
+        .and_then(Value::as_str)
+        .map(|s| s.split(',').filter(|k| !k.is_empty()).map(str::to_string).collect())
+        .unwrap_or_default()
+}
+
+/// Whether the live inventory already says what `cm` says (data, labels and annotations).
+fn same_inventory(live: &Value, cm: &Value) -> bool {
+    let sub = |v: &Value, p: &str| v.pointer(p).cloned().unwrap_or(Value::Null);
+    let covers = |p: &str| match (live.pointer(p).and_then(Value::as_object), cm.pointer(p).and_then(Value::as_object))
+    {
+        (Some(l), Some(c)) => c.iter().all(|(k, v)| l.get(k) == Some(v)),
+        (_, None) => true,
+        (None, Some(c)) => c.is_empty(),
+    };
+    sub(live, "/data") == sub(cm, "/data") && covers("/metadata/labels") && covers("/metadata/annotations")
+}
+
+/// A prior object as a create request: without what the server sets.
+fn for_create(prior: &Value) -> Value {
+    let mut v = crate::cluster::without_server_fields(prior);
+    if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
+        m.remove("deletionTimestamp");
+        m.remove("deletionGracePeriodSeconds");
+        if let Some(f) = m.get_mut("finalizers").and_then(Value::as_array_mut) {
+            f.retain(|x| x != "foregroundDeletion");
+        }
+    }
+    v
+}
+
+/// A prior object as an update request (its uid kept: it is the same object).
+fn for_update(prior: &Value) -> Value {
+    let mut v = prior.clone();
+    if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
+        m.remove("managedFields");
+        m.remove("resourceVersion");
+    }
+    if let Some(o) = v.as_object_mut() {
+        o.remove("status");
+    }
+    v
+}

@@ -1,0 +1,299 @@
+//! One apply, destroy or recovery from start to end, against any [`Cluster`]: take the lock, look
+//! for an interrupted run's journal, plan against the live cluster (and check a saved plan is
+//! still true), confirm, run the engine with a journal, release the lock. The command line wraps
+//! this; tests drive it against the fake cluster.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
+
+use super::engine::{self, Command, Done, Engine, Input, Report};
+use super::journal::{self, Fate, Header, Journal};
+use super::lock::{self, Holder, LockError};
+use super::progress::{Event, Reporter};
+use crate::cluster::{Cluster, ClusterError};
+use crate::graph::StepGraph;
+use crate::model::Workspace;
+use crate::plan::{ObserveOptions, Plan, Source};
+
+/// Everything a run needs besides the cluster.
+pub struct Request<'a> {
+    pub command: Command,
+    pub ws: &'a Workspace,
+    pub graph: &'a StepGraph,
+    /// The workspace file: the journal lives in `.msws/` beside it.
+    pub file: &'a Path,
+    pub namespace: String,
+    pub secret_values: BTreeMap<String, BTreeMap<String, String>>,
+    pub workspace_hash: String,
+    pub git_commit: Option<String>,
+    /// A plan saved with `plan --out`: applied only if nothing it read has changed.
+    pub saved: Option<Plan>,
+    pub replace_storage: bool,
+    pub delete_storage: bool,
+    pub opts: engine::Options,
+    pub holder: Holder,
+}
+
+/// Why a run did not start (nothing was changed), or how it ended badly.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("{0}")]
+    Lock(#[from] LockError),
+    #[error(
+        "an earlier {command} of this workspace was interrupted; its journal is {path}:\n{description}\nrun `msws recover {file} --rollback` to undo what it did, or `msws recover {file} --resume` to finish it"
+    )]
+    Interrupted { command: String, path: PathBuf, file: String, description: String },
+    #[error("{0}")]
+    Journal(#[from] journal::JournalError),
+    #[error("the saved plan is stale, so nothing was applied:\n  - {}\nmake a new plan", .0.join("\n  - "))]
+    Stale(Vec<String>),
+    #[error("the plan has refusals, so nothing was applied:\n  - {}", .0.join("\n  - "))]
+    Refused(Vec<String>),
+    #[error("these secrets take their value from the environment, and it is not set: {}", .0.join(", "))]
+    MissingSecrets(Vec<String>),
+    #[error("not confirmed: nothing was changed")]
+    Declined,
+    #[error("there is no interrupted run to recover: {0} does not exist")]
+    NoJournal(PathBuf),
+    #[error("{0}")]
+    Cluster(#[from] ClusterError),
+}
+
+/// How a recovery goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Recovery {
+    Rollback,
+    Resume,
+}
+
+/// Cancellation from outside: the first token stops the run and starts the rollback, the second
+/// stops the rollback too (the journal stays).
+#[derive(Clone, Default)]
+pub struct Stop {
+    pub cancel: CancellationToken,
+    pub abort: CancellationToken,
+}
+
+/// The plan against the live cluster, as `msws plan` makes it.
+pub async fn fresh_plan(cluster: &dyn Cluster, req: &Request<'_>) -> Result<Plan, ClusterError> {
+    let request = crate::plan::Request {
+        ws: req.ws,
+        graph: req.graph,
+        namespace: req.namespace.clone(),
+        secret_values: req.secret_values.clone(),
+        cluster: cluster.describe(),
+        workspace_hash: req.workspace_hash.clone(),
+        replace_storage: req.replace_storage,
+        delete_storage: req.delete_storage,
+    };
+    crate::plan::make(&request, Source::Cluster(cluster, ObserveOptions::default())).await
+}
+
+fn header(req: &Request<'_>, cluster: &dyn Cluster, command: &str) -> Header {
+    Header {
+        format: journal::JOURNAL_FORMAT,
+        command: command.into(),
+        workspace: req.ws.name.clone(),
+        namespace: req.namespace.clone(),
+        cluster: cluster.describe(),
+        workspace_hash: req.workspace_hash.clone(),
+        started_at: crate::apply::rfc3339(cluster.now()),
+        holder: req.holder.identity.clone(),
+        msws_version: env!("CARGO_PKG_VERSION").into(),
+    }
+}
+
+/// Applies (or destroys). `confirm` sees the plan and says whether to go on; it is not asked
+/// when there is nothing to do.
+pub async fn run(
+    cluster: Arc<dyn Cluster>,
+    req: Request<'_>,
+    reporter: Arc<dyn Reporter>,
+    confirm: &mut (dyn FnMut(&Plan) -> bool + Send),
+    stop: Stop,
+) -> Result<(Plan, Report), RunError> {
+    let guard = lock::acquire(cluster.clone(), &req.namespace, &req.ws.name, &req.holder, req.command.as_str()).await?;
+    let result = locked(cluster.clone(), &req, reporter.clone(), confirm, &stop, guard.lost()).await;
+    if let Err(e) = guard.release().await {
+        reporter.event(&Event::Warning { message: format!("could not release the lock (it expires by itself): {e}") });
+    }
+    result
+}
+
+async fn locked(
+    cluster: Arc<dyn Cluster>,
+    req: &Request<'_>,
+    reporter: Arc<dyn Reporter>,
+    confirm: &mut (dyn FnMut(&Plan) -> bool + Send),
+    stop: &Stop,
+    lost: CancellationToken,
+) -> Result<(Plan, Report), RunError> {
+    let path = journal::path_for(req.file, &req.ws.name);
+    if path.exists() {
+        let recorded = journal::read(&path)?;
+        return Err(RunError::Interrupted {
+            command: recorded.header.command.clone(),
+            path,
+            file: req.file.display().to_string(),
+            description: recorded.describe(),
+        });
+    }
+    let plan = fresh_plan(cluster.as_ref(), req).await?;
+    if let Some(saved) = &req.saved {
+        let stale = saved.staleness(&req.workspace_hash, &plan.read);
+        if !stale.is_empty() {
+            return Err(RunError::Stale(stale));
+        }
+    }
+    if !plan.refusals.is_empty() {
+        return Err(RunError::Refused(plan.refusals.clone()));
+    }
+    if req.command == Command::Apply {
+        let missing = missing_secrets(&plan, &req.secret_values);
+        if !missing.is_empty() {
+            return Err(RunError::MissingSecrets(missing));
+        }
+    }
+    let has_work = match req.command {
+        Command::Apply => plan.has_changes(),
+        Command::Destroy => true,
+    };
+    if has_work && !confirm(&plan) {
+        return Err(RunError::Declined);
+    }
+    let journal = if has_work {
+        Some(Journal::create(&path, header(req, cluster.as_ref(), req.command.as_str()))?)
+    } else {
+        None
+    };
+    let report = execute(cluster, req, &plan, reporter, journal, stop, lost, Vec::new(), BTreeMap::new()).await;
+    Ok((plan, report))
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn execute(
+    cluster: Arc<dyn Cluster>,
+    req: &Request<'_>,
+    plan: &Plan,
+    reporter: Arc<dyn Reporter>,
+    journal: Option<Journal>,
+    stop: &Stop,
+    lost: CancellationToken,
+    earlier: Vec<Done>,
+    downloads: BTreeMap<String, crate::plan::DownloadRecord>,
+) -> Report {
+    let rendered = crate::render::render(
+        req.ws,
+        req.graph,
+        &crate::render::Options {
+            namespace: req.namespace.clone(),
+            secret_values: req.secret_values.clone(),
+            ..Default::default()
+        },
+    );
+    // A lost lock stops the run like Ctrl-C does.
+    let cancel = stop.cancel.clone();
+    let watcher = tokio::spawn({
+        let cancel = cancel.clone();
+        async move {
+            lost.cancelled().await;
+            cancel.cancel();
+        }
+    });
+    let mut opts = req.opts.clone();
+    opts.delete_storage = req.delete_storage;
+    let input =
+        Input { command: req.command, plan, rendered: &rendered, ws: req.ws, git_commit: req.git_commit.clone() };
+    let engine = Engine::new(cluster, input, opts, reporter, journal)
+        .with_cancel(cancel, stop.abort.clone())
+        .resuming(earlier)
+        .with_downloads(downloads);
+    let report = engine.run().await;
+    watcher.abort();
+    report
+}
+
+/// Secrets the plan creates or changes whose value the environment does not give.
+fn missing_secrets(plan: &Plan, values: &BTreeMap<String, BTreeMap<String, String>>) -> Vec<String> {
+    plan.secrets
+        .iter()
+        .filter(|s| !values.get(&s.secret).is_some_and(|m| m.contains_key(&s.key)))
+        .filter(|s| {
+            plan.steps
+                .iter()
+                .flat_map(|st| &st.objects)
+                .any(|o| o.object.kind == "Secret" && o.object.name == s.secret && o.action.is_change())
+        })
+        .map(|s| format!("{} (set {})", s.secret, s.env))
+        .collect()
+}
+
+/// Rolls back or resumes an interrupted run from its journal.
+pub async fn recover(
+    cluster: Arc<dyn Cluster>,
+    req: Request<'_>,
+    how: Recovery,
+    reporter: Arc<dyn Reporter>,
+    stop: Stop,
+) -> Result<(Plan, Report), RunError> {
+    let path = journal::path_for(req.file, &req.ws.name);
+    if !path.exists() {
+        return Err(RunError::NoJournal(path));
+    }
+    let guard = lock::acquire(cluster.clone(), &req.namespace, &req.ws.name, &req.holder, "recover").await?;
+    let result = async {
+        let (journal, recorded) = Journal::reopen(&path)?;
+        let earlier: Vec<Done> = recorded
+            .mutations()
+            .into_iter()
+            .filter(|m| !m.undone && !matches!(m.fate, Fate::Refused { .. }))
+            .map(|m| Done {
+                seq: m.seq,
+                step: m.step.clone(),
+                mutation: m.mutation,
+                object: m.object.clone(),
+                prior: m.prior.clone(),
+                certain: matches!(m.fate, Fate::Done { .. }),
+            })
+            .collect();
+        let downloads: BTreeMap<_, _> = recorded.downloads().into_iter().collect();
+        let mut req = req;
+        if recorded.header.command == "destroy" {
+            req.command = Command::Destroy;
+        }
+        let plan = fresh_plan(cluster.as_ref(), &req).await?;
+        let report = match how {
+            Recovery::Resume => {
+                if !plan.refusals.is_empty() {
+                    return Err(RunError::Refused(plan.refusals.clone()));
+                }
+                execute(cluster.clone(), &req, &plan, reporter, Some(journal), &stop, guard.lost(), earlier, downloads)
+                    .await
+            }
+            Recovery::Rollback => {
+                let rendered = crate::render::render(
+                    req.ws,
+                    req.graph,
+                    &crate::render::Options { namespace: req.namespace.clone(), ..Default::default() },
+                );
+                let input =
+                    Input { command: req.command, plan: &plan, rendered: &rendered, ws: req.ws, git_commit: None };
+                Engine::new(cluster.clone(), input, req.opts.clone(), reporter, Some(journal))
+                    .with_cancel(stop.cancel.clone(), stop.abort.clone())
+                    .resuming(earlier)
+                    .with_downloads(downloads)
+                    .rollback_only("msws recover --rollback")
+                    .await
+            }
+        };
+        Ok((plan, report))
+    }
+    .await;
+    if let Err(e) = guard.release().await {
+        eprintln!("warning: could not release the lock (it expires by itself): {e}");
+    }
+    result
+}

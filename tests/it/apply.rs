@@ -1,0 +1,618 @@
+//! Apply, destroy and recover against the fake cluster, on tokio's paused clock: the fake's
+//! controllers follow tokio time, so a 5-minute download takes milliseconds and concurrent
+//! branches interleave as they would in a real cluster.
+//!
+//! The failure tests compare whole cluster snapshots: after a failure anywhere, the cluster must be
+//! what it was before, plus the storage and the download records that are kept on purpose.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use msws::apply::engine::{Command, Options, Outcome, Report};
+use msws::apply::lock::Holder;
+use msws::apply::progress::{Event, Recording};
+use msws::apply::session::{self, Recovery, Request, RunError, Stop};
+use msws::cluster::fake::{
+    FakeCluster, JobScript, Outcome as JobOutcome, PodFate, Snapshot, Verb, persistent_volume, storage_class,
+};
+use msws::cluster::{Cluster, ClusterError, ObjectRef};
+use msws::plan::{Inventory, Plan};
+use serde_json::json;
+
+use crate::plan::{Loaded, load_ws};
+use crate::support::root;
+
+const TOKEN: &str = "hf_SECRET_VALUE_never_shown_42";
+const COMMIT: &str = "27dcfa74d334bc871f3234de431e71c6eeba5dd6";
+
+/// A workspace loaded from `workspaces/`, a fake cluster seeded with what it expects to find,
+/// and a directory holding a copy of the file (the journal goes beside it).
+struct World {
+    l: Loaded,
+    cluster: Arc<FakeCluster>,
+    dir: tempfile::TempDir,
+    file: PathBuf,
+    secrets: BTreeMap<String, BTreeMap<String, String>>,
+    hash: String,
+}
+
+fn world(example: &str) -> World {
+    world_from(&root().join("workspaces").join(example))
+}
+
+fn world_from(path: &Path) -> World {
+    let l = load_ws(path);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join(path.file_name().unwrap());
+    std::fs::copy(path, &file).unwrap();
+    let ns = l.ws.namespace.clone().unwrap_or_else(|| "default".into());
+    let cluster = Arc::new(FakeCluster::new(&ns).with_runtime_clock());
+    // Claims msws does not own were bound long ago, through this class.
+    cluster.insert(&storage_class("standard", "Immediate", true, "Retain")).unwrap();
+    for s in &l.ws.storages {
+        if let Some(class) = &s.class {
+            let _ = cluster.insert(&storage_class(class, "Immediate", true, "Retain"));
+            if let Some(v) = &s.volume {
+                cluster.insert(&persistent_volume(v, "10Gi", &[s.access.as_str()], class)).unwrap();
+            }
+        }
+        if s.existing {
+            cluster
+                .insert(&json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": s.name, "namespace": ns},
+                    "spec": {"accessModes": [s.access.as_str()], "storageClassName": "standard", "resources": {"requests": {"storage": "10Gi"}}}}))
+                .unwrap();
+        }
+    }
+    for s in l.ws.secrets.iter().filter(|s| s.source == msws::model::SecretSource::Existing) {
+        cluster
+            .insert(&json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": s.name, "namespace": ns}, "data": {"HF_TOKEN": "eA=="}}))
+            .unwrap();
+    }
+    let mut secrets: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+    for s in &l.ws.secrets {
+        if let msws::model::SecretSource::FromEnv { key, .. } = &s.source {
+            secrets.entry(s.name.clone()).or_default().insert(key.clone(), TOKEN.into());
+        }
+    }
+    for d in &l.ws.downloads {
+        cluster.script_job(&msws::render::job_name(&d.name), completes(d, Duration::from_secs(300)));
+    }
+    let hash = msws::plan::workspace_hash([("w.kdl", std::fs::read_to_string(path).unwrap().as_str())], &[], &ns);
+    World { l, cluster, dir, file, secrets, hash }
+}
+
+/// A download Job that runs `duration` and prints the downloader's completion marker.
+fn completes(d: &msws::model::Download, duration: Duration) -> JobScript {
+    let marker = json!({"source": d.source_uri(), "repo": d.repo, "revision": d.revision, "commit": COMMIT,
+        "files": 8, "bytes": 250_000_000u64, "completed_at": "2026-11-26T18:05:00Z"});
+    JobScript {
+        duration,
+        outcome: JobOutcome::Succeed,
+        log: format!("fetching {}\nMSWS-DOWNLOAD-COMPLETE {marker}\n", d.repo),
+        failures_before_success: 0,
+    }
+}
+
+impl World {
+    fn namespace(&self) -> String {
+        self.l.ws.namespace.clone().unwrap_or_else(|| "default".into())
+    }
+
+    fn request(&self, command: Command, opts: Options) -> Request<'_> {
+        Request {
+            command,
+            ws: &self.l.ws,
+            graph: &self.l.graph,
+            file: &self.file,
+            namespace: self.namespace(),
+            secret_values: self.secrets.clone(),
+            workspace_hash: self.hash.clone(),
+            git_commit: Some("0000000000000000000000000000000000000001".into()),
+            saved: None,
+            replace_storage: false,
+            delete_storage: false,
+            opts,
+            holder: Holder::new("test@host/1/abcd"),
+        }
+    }
+
+    fn dyn_cluster(&self) -> Arc<dyn Cluster> {
+        self.cluster.clone()
+    }
+
+    async fn run(&self, req: Request<'_>, stop: Stop) -> (Result<(Plan, Report), RunError>, Vec<Event>) {
+        let rec = Arc::new(Recording::new());
+        let mut yes = |_: &Plan| true;
+        let r = session::run(self.dyn_cluster(), req, rec.clone(), &mut yes, stop).await;
+        (r, rec.events())
+    }
+
+    async fn apply(&self) -> (Result<(Plan, Report), RunError>, Vec<Event>) {
+        self.run(self.request(Command::Apply, fast()), Stop::default()).await
+    }
+
+    async fn applied(&self) -> Report {
+        let (r, events) = self.apply().await;
+        let (_, report) = r.unwrap_or_else(|e| panic!("apply failed: {e}\n{events:#?}"));
+        assert_eq!(report.outcome, Outcome::Applied, "{report:#?}\n{events:#?}");
+        report
+    }
+
+    fn journal(&self) -> PathBuf {
+        msws::apply::journal::path_for(&self.file, &self.l.ws.name)
+    }
+
+    fn inventory(&self) -> Option<Inventory> {
+        let r = ObjectRef::new("v1", "ConfigMap", Some(&self.namespace()), &format!("msws-{}", self.l.ws.name));
+        self.cluster.peek(&r).map(|cm| Inventory::from_config_map(&cm))
+    }
+
+    /// Lets the controllers finish what a run started (garbage collection of pods).
+    async fn settle(&self) {
+        tokio::time::sleep(Duration::from_secs(120)).await;
+        self.cluster.advance(Duration::ZERO);
+    }
+}
+
+fn fast() -> Options {
+    Options { poll: Duration::from_secs(2), ..Options::default() }
+}
+
+/// What a failed run may leave behind on purpose: claims (and the volumes they bound), and
+/// everything controllers derive (pods, replica sets, events).
+fn comparable(s: &Snapshot) -> Snapshot {
+    s.without_kinds(&["PersistentVolumeClaim", "PersistentVolume", "Pod", "ReplicaSet", "Event", "Lease"])
+}
+
+fn mutating(c: &FakeCluster) -> usize {
+    c.requests()
+        .iter()
+        .filter(|((v, _), _)| matches!(v, Verb::Apply | Verb::Create | Verb::Replace | Verb::Delete))
+        .filter(|((_, k), _)| k != "Lease")
+        .map(|(_, n)| n)
+        .sum()
+}
+
+// ---- the happy paths ----
+
+#[tokio::test(start_paused = true)]
+async fn the_rwo_runbook_runs_end_to_end_in_one_apply() {
+    let w = world("opt-125m-rwo.kdl");
+    let report = w.applied().await;
+    let ns = w.namespace();
+    let claim = w.cluster.peek(&ObjectRef::new("v1", "PersistentVolumeClaim", Some(&ns), "model-pvc")).unwrap();
+    assert_eq!(claim["status"]["phase"], "Bound");
+    // The downloader was released: its Job and pod are gone before the servers started.
+    assert!(w.cluster.peek(&ObjectRef::new("batch/v1", "Job", Some(&ns), "opt-125m-download")).is_none());
+    let d = w.cluster.peek(&ObjectRef::new("apps/v1", "Deployment", Some(&ns), "opt-decode")).unwrap();
+    assert_eq!(d["status"]["availableReplicas"], 1, "{d:#}");
+    let inv = w.inventory().unwrap();
+    assert_eq!(inv.downloads["opt-125m"].commit.as_deref(), Some(COMMIT));
+    assert_eq!(inv.downloads["opt-125m"].files, Some(8));
+    assert_eq!(inv.workspace_hash.as_deref(), Some(w.hash.as_str()));
+    assert!(inv.git_commit.is_some());
+    assert_eq!(report.downloads["opt-125m"].commit.as_deref(), Some(COMMIT));
+    assert!(!w.journal().exists(), "a successful run leaves no journal");
+    // The lock is released.
+    assert!(w.cluster.peek(&msws::apply::lock::lease_ref(&ns, &w.l.ws.name)).is_none());
+    // Order: the release finished before the model service started.
+    let order: Vec<String> = w
+        .cluster
+        .request_log()
+        .iter()
+        .filter(|r| matches!(r.verb, Verb::Apply | Verb::Delete) && r.kind != "Lease" && r.kind != "ConfigMap")
+        .map(|r| format!("{} {}", r.verb, r.kind))
+        .collect();
+    let pos = |s: &str| order.iter().position(|o| o == s).unwrap_or_else(|| panic!("{s} not in {order:?}"));
+    assert!(pos("apply PersistentVolumeClaim") < pos("apply Job"));
+    assert!(pos("apply Job") < pos("delete Job"));
+    assert!(pos("delete Job") < pos("apply Deployment"), "{order:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn every_example_applies_and_a_second_apply_changes_nothing() {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(root().join("workspaces"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "kdl"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 5);
+    for f in files {
+        let w = world_from(&f);
+        w.applied().await;
+        w.settle().await;
+        w.cluster.reset_requests();
+        let (r, events) = w.apply().await;
+        let (plan, report) = r.unwrap();
+        assert_eq!(report.outcome, Outcome::NoChanges, "{}: {:#?}\n{events:#?}", f.display(), plan.steps);
+        assert_eq!(mutating(&w.cluster), 0, "{}: {:?}", f.display(), w.cluster.requests());
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_new_revision_downloads_once_and_rolls_the_servers_out() {
+    let w = world("opt-125m-rwx.kdl");
+    w.applied().await;
+    w.settle().await;
+    let text = std::fs::read_to_string(root().join("workspaces/opt-125m-rwx.kdl")).unwrap();
+    let old = w.l.ws.downloads[0].revision.clone();
+    let edited = text.replace(&format!("revision=\"{old}\""), "revision=\"v2\"");
+    assert_ne!(text, edited, "the example names its revision");
+    std::fs::write(&w.file, &edited).unwrap();
+    let mut w2 = world_from(&w.file);
+    w2.cluster = w.cluster.clone();
+    w2.cluster.script_job("opt-125m-download", completes(&w2.l.ws.downloads[0], Duration::from_secs(60)));
+    w2.cluster.reset_requests();
+    let (r, events) = w2.apply().await;
+    let (_, report) = r.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(report.outcome, Outcome::Applied, "{events:#?}");
+    let changed: Vec<&str> = report.changed.iter().map(String::as_str).collect();
+    assert!(changed.iter().filter(|c| c.contains("Job")).count() >= 1, "{changed:?}");
+    assert!(changed.iter().any(|c| c.starts_with("update Deployment")), "{changed:?}");
+    assert!(!changed.iter().any(|c| c.contains("PersistentVolumeClaim") || c.contains("Secret")), "{changed:?}");
+    assert_eq!(w2.cluster.count(Verb::Create, "Job") + w2.cluster.count(Verb::Apply, "Job"), 1);
+    assert_eq!(w2.inventory().unwrap().downloads["opt-125m"].revision, "v2");
+}
+
+#[tokio::test(start_paused = true)]
+async fn independent_downloads_run_at_once() {
+    let w = world("shared-claim.kdl");
+    assert!(w.l.ws.downloads.len() >= 2, "the example has several downloads");
+    for d in &w.l.ws.downloads {
+        w.cluster.script_job(&msws::render::job_name(&d.name), completes(d, Duration::from_secs(600)));
+    }
+    let t = tokio::time::Instant::now();
+    w.applied().await;
+    let took = t.elapsed();
+    let n = w.l.ws.downloads.len() as u64;
+    assert!(took < Duration::from_secs(600 * n), "{n} downloads of 10 min took {took:?}: not concurrent");
+}
+
+// ---- refusals ----
+
+#[tokio::test(start_paused = true)]
+async fn a_second_concurrent_apply_is_refused_by_the_lock() {
+    let w = world("opt-125m-rwo.kdl");
+    let ns = w.namespace();
+    let held =
+        msws::apply::lock::acquire(w.dyn_cluster(), &ns, &w.l.ws.name, &Holder::new("alice@laptop/7/beef"), "apply")
+            .await
+            .unwrap();
+    let before = w.cluster.snapshot();
+    let (r, _) = w.apply().await;
+    let e = r.unwrap_err();
+    let text = e.to_string();
+    assert!(matches!(e, RunError::Lock(_)), "{text}");
+    assert!(text.contains("alice@laptop/7/beef"), "{text}");
+    assert_eq!(comparable(&before).diff(&comparable(&w.cluster.snapshot())), Vec::<String>::new());
+    held.release().await.unwrap();
+    w.applied().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stale_plan_is_refused() {
+    let w = world("opt-125m-rwx.kdl");
+    w.applied().await;
+    w.settle().await;
+    let saved = session::fresh_plan(w.cluster.as_ref(), &w.request(Command::Apply, fast())).await.unwrap();
+    // Someone scales a Deployment after the plan was made.
+    let ns = w.namespace();
+    w.cluster.scale(&ObjectRef::new("apps/v1", "Deployment", Some(&ns), "opt-decode"), 3).unwrap();
+    let mut req = w.request(Command::Apply, fast());
+    req.saved = Some(saved.clone());
+    let (r, _) = w.run(req, Stop::default()).await;
+    let text = r.unwrap_err().to_string();
+    assert!(text.contains("stale") && text.contains("opt-decode"), "{text}");
+    // A plan made from another file is refused too.
+    let mut req = w.request(Command::Apply, fast());
+    req.workspace_hash = "other".into();
+    req.saved = Some(saved);
+    let (r, _) = w.run(req, Stop::default()).await;
+    assert!(r.unwrap_err().to_string().contains("workspace"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_missing_secret_value_is_refused_before_anything_changes() {
+    let mut w = world("opt-125m-rwo.kdl");
+    w.secrets.clear();
+    let before = w.cluster.snapshot();
+    let (r, _) = w.apply().await;
+    let text = r.unwrap_err().to_string();
+    assert!(text.contains("HF_TOKEN"), "{text}");
+    assert_eq!(comparable(&before).diff(&comparable(&w.cluster.snapshot())), Vec::<String>::new());
+}
+
+// ---- failures roll back ----
+
+/// Runs a failing apply of the RWO example and checks the cluster went back to `before`, except
+/// the claim (and, when the download completed, its record).
+async fn fails_and_rolls_back(w: &World, expect_in_error: &str, download_kept: bool, claim_created: bool) -> Report {
+    let before = w.cluster.snapshot();
+    let (r, events) = w.apply().await;
+    let (_, report) = r.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(report.outcome, Outcome::RolledBack, "{report:#?}\n{events:#?}");
+    let error = report.error.clone().unwrap_or_default();
+    assert!(error.contains(expect_in_error), "{error}");
+    w.settle().await;
+    let mut after = comparable(&w.cluster.snapshot());
+    let inv = w.inventory();
+    if download_kept {
+        let inv = inv.expect("the inventory keeps the completed download");
+        assert_eq!(inv.downloads["opt-125m"].commit.as_deref(), Some(COMMIT));
+        after = after.without_kinds(&["ConfigMap"]);
+        let before = comparable(&before).without_kinds(&["ConfigMap"]);
+        assert_eq!(before.diff(&after), Vec::<String>::new(), "{events:#?}");
+    } else {
+        assert!(inv.is_none(), "nothing to keep: the inventory is gone");
+        assert_eq!(comparable(&before).diff(&after), Vec::<String>::new(), "{events:#?}");
+    }
+    let ns = w.namespace();
+    let claim = ObjectRef::new("v1", "PersistentVolumeClaim", Some(&ns), "model-pvc");
+    assert_eq!(w.cluster.peek(&claim).is_some(), claim_created, "a claim this run created is kept");
+    assert_eq!(
+        events.iter().any(|e| matches!(e, Event::Kept { object, .. } if object.contains("model-pvc"))),
+        claim_created
+    );
+    assert!(!w.journal().exists(), "a complete rollback leaves no journal");
+    report
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_download_rolls_back_with_the_log_tail() {
+    let w = world("opt-125m-rwo.kdl");
+    w.cluster.script_job(
+        "opt-125m-download",
+        JobScript {
+            duration: Duration::from_secs(30),
+            outcome: JobOutcome::Fail { exit_code: 1 },
+            log: "fetching\nMSWS-DOWNLOAD-FAILED 401 Unauthorized: the token was refused\n".into(),
+            failures_before_success: 0,
+        },
+    );
+    let report = fails_and_rolls_back(&w, "the token was refused", false, true).await;
+    assert!(report.rolled_back.iter().any(|r| r.contains("Job")), "{report:#?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_rollout_that_times_out_rolls_back_and_keeps_the_download() {
+    let w = world("opt-125m-rwo.kdl");
+    w.cluster.script_deployment("opt-decode", PodFate::CrashLoop { exit_code: 1, log: "CUDA error".into() });
+    let mut opts = fast();
+    opts.timeout = Some(Duration::from_secs(15 * 60));
+    let before = w.cluster.snapshot();
+    let (r, events) = w.run(w.request(Command::Apply, opts), Stop::default()).await;
+    let (_, report) = r.unwrap();
+    assert_eq!(report.outcome, Outcome::RolledBack, "{events:#?}");
+    let error = report.error.unwrap();
+    assert!(error.contains("timed out") && error.contains("CrashLoopBackOff"), "{error}");
+    w.settle().await;
+    let inv = w.inventory().unwrap();
+    assert_eq!(inv.downloads["opt-125m"].commit.as_deref(), Some(COMMIT));
+    let (b, a) = (
+        comparable(&before).without_kinds(&["ConfigMap"]),
+        comparable(&w.cluster.snapshot()).without_kinds(&["ConfigMap"]),
+    );
+    assert_eq!(b.diff(&a), Vec::<String>::new());
+    // The released Job is not brought back.
+    assert!(w.cluster.peek(&ObjectRef::new("batch/v1", "Job", Some(&w.namespace()), "opt-125m-download")).is_none());
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_api_error_at_any_mutation_rolls_back() {
+    // ConfigMap #1 is the inventory (written first), #2 the downloader's script.
+    for (kind, nth, claim) in [
+        ("ConfigMap", 1, false),
+        ("PersistentVolumeClaim", 1, false),
+        ("Secret", 1, true),
+        ("ConfigMap", 2, true),
+        ("Job", 1, true),
+        ("Deployment", 1, true),
+    ] {
+        for error in [
+            ClusterError::Server { code: 500, message: "etcdserver: request timed out".into() },
+            ClusterError::Conflict { message: "the object has been modified".into(), causes: vec![] },
+        ] {
+            let w = world("opt-125m-rwo.kdl");
+            w.cluster.fail_nth(Verb::Apply, kind, nth, error.clone());
+            let download_done = kind == "Deployment";
+            let report = fails_and_rolls_back(&w, &error.to_string(), download_done, claim).await;
+            assert!(report.not_undone.is_empty(), "{kind} #{nth}: {report:#?}");
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn cancelling_mid_download_rolls_back() {
+    let w = world("opt-125m-rwo.kdl");
+    let stop = Stop::default();
+    let cancel = stop.cancel.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_secs(120)).await;
+        cancel.cancel();
+    });
+    let before = w.cluster.snapshot();
+    let (r, events) = w.run(w.request(Command::Apply, fast()), stop).await;
+    let (_, report) = r.unwrap();
+    assert_eq!(report.outcome, Outcome::RolledBack, "{events:#?}");
+    assert!(events.iter().any(|e| matches!(e, Event::StepCancelled { .. })), "{events:#?}");
+    w.settle().await;
+    assert_eq!(comparable(&before).diff(&comparable(&w.cluster.snapshot())), Vec::<String>::new());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_lost_connection_stops_cleanly_and_the_next_run_recovers() {
+    let w = world("opt-125m-rwo.kdl");
+    let before = w.cluster.snapshot();
+    // The connection goes away mid-download, and stays away through the rollback.
+    let c = w.cluster.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        c.disconnect();
+    });
+    let (r, events) = w.apply().await;
+    let (_, report) = r.unwrap();
+    assert_eq!(report.outcome, Outcome::Stopped, "{events:#?}");
+    assert!(!report.not_undone.is_empty());
+    assert!(w.journal().exists(), "the journal stays for the next run");
+    let journal_text = std::fs::read_to_string(w.journal()).unwrap();
+    assert!(!journal_text.contains(TOKEN), "the journal never holds a secret value");
+
+    w.cluster.reconnect();
+    // The lock of the dead run expires; a new apply finds the journal and refuses.
+    tokio::time::sleep(Duration::from_secs(90)).await;
+    let (r, _) = w.apply().await;
+    let text = r.unwrap_err().to_string();
+    assert!(text.contains("interrupted") && text.contains("msws recover"), "{text}");
+
+    let rec = Arc::new(Recording::new());
+    let (_, report) = session::recover(
+        w.dyn_cluster(),
+        w.request(Command::Apply, fast()),
+        Recovery::Rollback,
+        rec.clone(),
+        Stop::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(report.outcome, Outcome::RolledBack, "{:#?}", rec.events());
+    assert!(!w.journal().exists());
+    w.settle().await;
+    assert_eq!(comparable(&before).diff(&comparable(&w.cluster.snapshot())), Vec::<String>::new());
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_interrupted_apply_can_be_resumed() {
+    let w = world("opt-125m-rwo.kdl");
+    let c = w.cluster.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        c.disconnect();
+    });
+    let (r, _) = w.apply().await;
+    assert_eq!(r.unwrap().1.outcome, Outcome::Stopped);
+    w.cluster.reconnect();
+    tokio::time::sleep(Duration::from_secs(90)).await;
+    let rec = Arc::new(Recording::new());
+    let (_, report) = session::recover(
+        w.dyn_cluster(),
+        w.request(Command::Apply, fast()),
+        Recovery::Resume,
+        rec.clone(),
+        Stop::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(report.outcome, Outcome::Applied, "{:#?}", rec.events());
+    assert!(!w.journal().exists());
+    w.settle().await;
+    let (r, _) = w.apply().await;
+    assert_eq!(r.unwrap().1.outcome, Outcome::NoChanges);
+}
+
+#[tokio::test(start_paused = true)]
+async fn no_rollback_leaves_the_failure_in_place_with_a_journal() {
+    let w = world("opt-125m-rwo.kdl");
+    w.cluster.fail_nth(Verb::Apply, "Deployment", 1, ClusterError::Server { code: 500, message: "boom".into() });
+    let mut opts = fast();
+    opts.rollback = false;
+    let (r, _) = w.run(w.request(Command::Apply, opts), Stop::default()).await;
+    let (_, report) = r.unwrap();
+    assert_eq!(report.outcome, Outcome::Stopped);
+    assert!(w.journal().exists());
+    assert!(w.cluster.peek(&ObjectRef::new("v1", "Secret", Some(&w.namespace()), "hf-token")).is_some());
+}
+
+// ---- prune and destroy ----
+
+#[tokio::test(start_paused = true)]
+async fn destroy_keeps_the_claim_and_the_download_record() {
+    let w = world("opt-125m-rwo.kdl");
+    w.applied().await;
+    w.settle().await;
+    let (r, events) = w.run(w.request(Command::Destroy, fast()), Stop::default()).await;
+    let (_, report) = r.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(report.outcome, Outcome::Applied, "{events:#?}");
+    w.settle().await;
+    let ns = w.namespace();
+    assert!(w.cluster.peek(&ObjectRef::new("v1", "PersistentVolumeClaim", Some(&ns), "model-pvc")).is_some());
+    assert!(w.cluster.peek(&ObjectRef::new("apps/v1", "Deployment", Some(&ns), "opt-decode")).is_none());
+    assert!(w.cluster.peek(&ObjectRef::new("v1", "Secret", Some(&ns), "hf-token")).is_none());
+    assert_eq!(w.inventory().unwrap().downloads["opt-125m"].commit.as_deref(), Some(COMMIT));
+    // Applying again does not download again.
+    let (r, _) = w.apply().await;
+    let (plan, _) = r.unwrap();
+    assert!(
+        plan.steps.iter().filter_map(|s| s.download.as_ref()).all(|d| d.action == msws::plan::DownloadAction::Skip)
+    );
+
+    // With --delete-storage, the claim goes too.
+    w.settle().await;
+    let mut req = w.request(Command::Destroy, Options { delete_storage: true, ..fast() });
+    req.delete_storage = true;
+    let (r, _) = w.run(req, Stop::default()).await;
+    assert_eq!(r.unwrap().1.outcome, Outcome::Applied);
+    w.settle().await;
+    assert!(w.cluster.peek(&ObjectRef::new("v1", "PersistentVolumeClaim", Some(&ns), "model-pvc")).is_none());
+    assert!(w.inventory().is_none());
+}
+
+#[tokio::test(start_paused = true)]
+async fn pruning_keeps_claims_unless_asked() {
+    let w = world("opt-125m-rwx.kdl");
+    w.applied().await;
+    w.settle().await;
+    // The workspace loses its model service, download and storage.
+    let text = format!("workspace \"{}\" format=1 {{\n    namespace \"llm-d\"\n}}\n", w.l.ws.name);
+    std::fs::write(&w.file, text).unwrap();
+    let mut w2 = world_from(&w.file);
+    w2.cluster = w.cluster.clone();
+    let (r, events) = w2.apply().await;
+    let (_, report) = r.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(report.outcome, Outcome::Applied, "{events:#?}");
+    let ns = w.namespace();
+    assert!(w.cluster.peek(&ObjectRef::new("apps/v1", "Deployment", Some(&ns), "opt-decode")).is_none());
+    let claims = w.l.ws.storages.iter().filter(|s| !s.existing).map(|s| s.name.clone()).collect::<Vec<_>>();
+    assert!(!claims.is_empty());
+    for c in claims {
+        assert!(w.cluster.peek(&ObjectRef::new("v1", "PersistentVolumeClaim", Some(&ns), &c)).is_some(), "{c} kept");
+    }
+}
+
+// ---- secrets ----
+
+#[tokio::test(start_paused = true)]
+async fn the_secret_value_appears_in_no_event_report_or_journal() {
+    let w = world("opt-125m-rwo.kdl");
+    w.cluster.fail_nth(Verb::Apply, "Deployment", 1, ClusterError::Server { code: 500, message: "boom".into() });
+    let mut opts = fast();
+    opts.rollback = false;
+    let (r, events) = w.run(w.request(Command::Apply, opts), Stop::default()).await;
+    let (plan, report) = r.unwrap();
+    let everything = format!(
+        "{events:?}{report:?}{}{}{}",
+        serde_json::to_string(&plan).unwrap(),
+        std::fs::read_to_string(w.journal()).unwrap(),
+        {
+            let mut json = Vec::new();
+            let j = msws::apply::progress::Json::new(&mut json);
+            for e in &events {
+                msws::apply::progress::Reporter::event(&j, e);
+            }
+            drop(j);
+            String::from_utf8(json).unwrap()
+        }
+    );
+    assert!(!everything.contains(TOKEN));
+    // The Secret did get its value.
+    let s = w.cluster.peek(&ObjectRef::new("v1", "Secret", Some(&w.namespace()), "hf-token")).unwrap();
+    assert!(
+        s.to_string().contains(&{
+            use base64::Engine;
+            base64::engine::general_purpose::STANDARD.encode(TOKEN)
+        }) || s.to_string().contains(TOKEN)
+    );
+    let _ = &w.dir;
+}
