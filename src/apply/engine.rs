@@ -183,6 +183,9 @@ pub struct Engine<'a> {
     abort: CancellationToken,
     /// Cancelled at the first failure: no new step starts, running ones stop waiting.
     stop: CancellationToken,
+    /// Cancelled when the lock is lost: the run stops without a rollback (another run may hold
+    /// the lock now), leaving the journal.
+    lock_lost: CancellationToken,
     desired: BTreeMap<ObjectRef, Value>,
     done: Mutex<Vec<Done>>,
     /// Mutations made before this run (a resumed run undoes them too).
@@ -216,6 +219,7 @@ impl<'a> Engine<'a> {
             cancel: CancellationToken::new(),
             abort: CancellationToken::new(),
             stop: CancellationToken::new(),
+            lock_lost: CancellationToken::new(),
             desired,
             done: Mutex::new(Vec::new()),
             earlier: Vec::new(),
@@ -231,6 +235,12 @@ impl<'a> Engine<'a> {
         self.stop = cancel.child_token();
         self.cancel = cancel;
         self.abort = abort;
+        self
+    }
+
+    /// The lock's "lost" signal: a run that lost its lock does not roll back.
+    pub fn with_lock(mut self, lost: CancellationToken) -> Self {
+        self.lock_lost = lost;
         self
     }
 
@@ -268,11 +278,11 @@ impl<'a> Engine<'a> {
         } else {
             report.outcome = Outcome::Stopped;
         }
-        self.emit(Event::Finished {
-            outcome: report.outcome.as_str().into(),
-            elapsed: started.elapsed(),
-            steps: vec![],
-        });
+        let outcome = match (self.input.command, report.outcome) {
+            (Command::Destroy, Outcome::Applied) => "destroyed",
+            (_, o) => o.as_str(),
+        };
+        self.emit(Event::Finished { outcome: outcome.into(), elapsed: started.elapsed(), steps: vec![] });
         report
     }
 
@@ -335,7 +345,13 @@ impl<'a> Engine<'a> {
                     StepError::Cancelled => "cancelled".into(),
                 };
                 report.error = Some(reason.clone());
-                if self.opts.rollback {
+                if self.lock_lost.is_cancelled() {
+                    report.error = Some(format!("{reason} (the lock was lost)"));
+                    report.outcome = Outcome::Stopped;
+                    self.emit(Event::Warning {
+                        message: "the lock was lost, so another run may be changing these objects: stopping without a rollback; the journal records what this run did (`msws recover`)".into(),
+                    });
+                } else if self.opts.rollback {
                     self.rollback(&reason, &mut report).await;
                     report.outcome = if report.not_undone.is_empty() { Outcome::RolledBack } else { Outcome::Stopped };
                     if report.outcome == Outcome::RolledBack {
@@ -504,14 +520,12 @@ impl<'a> Engine<'a> {
 
     async fn apply_step(&self, sp: &StepPlan) -> StepResult<Option<String>> {
         if !sp.has_changes() {
-            self.emit(Event::StepSkipped {
-                step: sp.step.clone(),
-                why: sp
-                    .download
-                    .as_ref()
-                    .filter(|d| d.action == DownloadAction::Skip)
-                    .map_or_else(|| sp.note.clone().unwrap_or_else(|| "no changes".into()), |d| d.reason.clone()),
-            });
+            let why = match (&sp.download, &sp.release) {
+                (Some(d), _) if d.action == DownloadAction::Skip => d.reason.clone(),
+                (_, Some(_)) => "no Job to release".to_string(),
+                _ => sp.note.clone().unwrap_or_else(|| "no changes".into()),
+            };
+            self.emit(Event::StepSkipped { step: sp.step.clone(), why });
             return Ok(None);
         }
         let what: Vec<String> = sp
@@ -642,11 +656,11 @@ impl<'a> Engine<'a> {
 
     /// A completed download is written down at once — journal and inventory — and kept by a
     /// rollback: the weights are on the claim.
-    async fn record_download(&self, step: &str, name: &str, record: DownloadRecord) -> StepResult<()> {
+    async fn record_download(&self, _step: &str, name: &str, record: DownloadRecord) -> StepResult<()> {
         if let Ok(mut j) = self.journal.lock()
             && let Some(j) = j.as_mut()
         {
-            j.download(step, &record).map_err(|e| format!("cannot write the journal: {e}"))?;
+            j.download(name, &record).map_err(|e| format!("cannot write the journal: {e}"))?;
         }
         let downloads = {
             let mut d = self.downloads.lock().map_err(|_| "poisoned".to_string())?;
@@ -724,6 +738,16 @@ impl<'a> Engine<'a> {
                     continue;
                 }
                 let Some(prior) = self.get(&o.object).await? else { continue };
+                if !crate::plan::owned_by(&prior, &self.input.ws.name) {
+                    self.emit(Event::Kept {
+                        object: o.object.to_string(),
+                        why: format!(
+                            "not managed by workspace {}: destroy deletes only what it created",
+                            self.input.ws.name
+                        ),
+                    });
+                    continue;
+                }
                 let propagation = match o.object.kind.as_str() {
                     "Deployment" | "Job" => Propagation::Foreground,
                     _ => Propagation::Background,
@@ -1107,18 +1131,23 @@ impl<'a> Engine<'a> {
             return self.undo_inventory(r, prior, kept_downloads).await;
         }
         let storage = r.kind == "PersistentVolumeClaim";
-        if storage && !self.opts.rollback_storage && first != Mutation::Delete {
-            return Undo::Kept(match first {
-                Mutation::Create => {
-                    "storage is kept: it may hold downloaded weights (`--rollback-storage` deletes it)".into()
-                }
-                _ => "a claim is never shrunk back; its other fields were not changed in place".into(),
-            });
+        if storage && first == Mutation::Update {
+            return Undo::Kept("a claim is never shrunk back; its other fields cannot change in place".into());
+        }
+        if storage && first == Mutation::Create && !self.opts.rollback_storage {
+            return Undo::Kept(
+                "storage is kept: it may hold downloaded weights (`--rollback-storage` deletes it)".into(),
+            );
         }
         let current = match self.retry(|| self.cluster.get(r)).await {
             Ok(c) => c,
             Err(e) => return Undo::Failed(e.to_string()),
         };
+        if storage && first == Mutation::Delete && current.is_some() {
+            return Undo::Kept(
+                "the claim was replaced, and its data went with the old one; the new claim is kept".into(),
+            );
+        }
         match (first, prior) {
             (Mutation::Create, _) | (_, None) => match current {
                 None => Undo::Done("already gone".into()),
@@ -1146,8 +1175,9 @@ impl<'a> Engine<'a> {
             }
             (_, Some(prior)) => {
                 if prior.get(super::journal::WITHHELD_FIELD).is_some() {
-                    return Undo::Failed(
-                        "the journal does not hold secret values: apply the previous workspace to restore this Secret"
+                    // After a crash the journal is all there is, and it never holds a secret value.
+                    return Undo::Kept(
+                        "its earlier value is not in the journal (secret values never are): it keeps the value this run wrote; apply the previous workspace to restore it"
                             .into(),
                     );
                 }

@@ -10,5 +10,5 @@ pub mod session;
 
 /// A time as Kubernetes and the journal write it: RFC 3339, UTC, seconds.
 pub fn rfc3339(t: std::time::SystemTime) -> String {
-    crate::cluster::fake::clock::rfc3339(t.duration_since(std::time::UNIX_EPOCH).unwrap_or_default())
+    crate::cluster::time::rfc3339(t.duration_since(std::time::UNIX_EPOCH).unwrap_or_default())
 }

@@ -134,7 +134,7 @@ fn describe(e: &Event) -> Vec<String> {
         Event::StepCancelled { step } => vec![format!("{step}: cancelled")],
         Event::RollbackStarted { reason } => vec![format!("rollback started: {reason}")],
         Event::RolledBack { object, how } => vec![format!("rollback: {how} {object}")],
-        Event::Kept { object, why } => vec![format!("rollback: kept {object} — {why}")],
+        Event::Kept { object, why } => vec![format!("kept {object} — {why}")],
         Event::RollbackFailed { object, error } => vec![format!("rollback: could not undo {object}: {error}")],
         Event::Warning { message } => vec![format!("warning: {message}")],
         Event::Finished { outcome, elapsed, steps } => {

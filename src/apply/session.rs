@@ -143,15 +143,22 @@ async fn locked(
     }
     let plan = fresh_plan(cluster.as_ref(), req).await?;
     if let Some(saved) = &req.saved {
-        let stale = saved.staleness(&req.workspace_hash, &plan.read);
+        let mut stale = saved.staleness(&req.workspace_hash, &plan.read);
+        if saved.mode != crate::plan::Mode::Cluster {
+            stale.insert(0, format!("it was made against {}, without reading the cluster: only a plan made against the cluster can be applied", saved.cluster));
+        } else if saved.cluster != plan.cluster {
+            stale.insert(0, format!("it was made against {}, and this is {}", saved.cluster, plan.cluster));
+        }
         if !stale.is_empty() {
             return Err(RunError::Stale(stale));
         }
     }
-    if !plan.refusals.is_empty() {
-        return Err(RunError::Refused(plan.refusals.clone()));
-    }
+    // Destroy deletes what exists and is the workspace's own: an apply's refusals (a missing
+    // storage class, a secret value not in the environment) do not stand in its way.
     if req.command == Command::Apply {
+        if !plan.refusals.is_empty() {
+            return Err(RunError::Refused(plan.refusals.clone()));
+        }
         let missing = missing_secrets(&plan, &req.secret_values);
         if !missing.is_empty() {
             return Err(RunError::MissingSecrets(missing));
@@ -159,7 +166,7 @@ async fn locked(
     }
     let has_work = match req.command {
         Command::Apply => plan.has_changes(),
-        Command::Destroy => true,
+        Command::Destroy => !destroy_targets(&plan, req.delete_storage).0.is_empty(),
     };
     if has_work && !confirm(&plan) {
         return Err(RunError::Declined);
@@ -198,6 +205,7 @@ async fn execute(
     let cancel = stop.cancel.clone();
     let watcher = tokio::spawn({
         let cancel = cancel.clone();
+        let lost = lost.clone();
         async move {
             lost.cancelled().await;
             cancel.cancel();
@@ -209,11 +217,29 @@ async fn execute(
         Input { command: req.command, plan, rendered: &rendered, ws: req.ws, git_commit: req.git_commit.clone() };
     let engine = Engine::new(cluster, input, opts, reporter, journal)
         .with_cancel(cancel, stop.abort.clone())
+        .with_lock(lost.clone())
         .resuming(earlier)
         .with_downloads(downloads);
     let report = engine.run().await;
     watcher.abort();
     report
+}
+
+/// What a destroy would delete and what it keeps (as people read them), from the plan: every
+/// object that exists, last step first, then the pruned ones. Objects another owner holds are
+/// skipped by the engine when it reads them.
+pub fn destroy_targets(plan: &Plan, delete_storage: bool) -> (Vec<String>, Vec<String>) {
+    let (mut delete, mut keep) = (Vec::new(), Vec::new());
+    let existing = plan.steps.iter().rev().flat_map(|s| &s.objects).filter(|o| o.action != crate::plan::Action::Create);
+    for o in existing.chain(plan.prune.iter()) {
+        let storage = o.object.kind == "PersistentVolumeClaim";
+        if !delete_storage && (storage || o.action == crate::plan::Action::Keep) {
+            keep.push(o.object.to_string());
+        } else {
+            delete.push(o.object.to_string());
+        }
+    }
+    (delete, keep)
 }
 
 /// Secrets the plan creates or changes whose value the environment does not give.
@@ -249,14 +275,14 @@ pub async fn recover(
         let earlier: Vec<Done> = recorded
             .mutations()
             .into_iter()
-            .filter(|m| !m.undone && !matches!(m.fate, Fate::Refused { .. }))
+            .filter(|m| !m.undone && m.fate != Fate::Refused)
             .map(|m| Done {
                 seq: m.seq,
                 step: m.step.clone(),
                 mutation: m.mutation,
                 object: m.object.clone(),
                 prior: m.prior.clone(),
-                certain: matches!(m.fate, Fate::Done { .. }),
+                certain: m.fate == Fate::Done,
             })
             .collect();
         let downloads: BTreeMap<_, _> = recorded.downloads().into_iter().collect();
@@ -269,6 +295,10 @@ pub async fn recover(
             Recovery::Resume => {
                 if !plan.refusals.is_empty() {
                     return Err(RunError::Refused(plan.refusals.clone()));
+                }
+                let missing = missing_secrets(&plan, &req.secret_values);
+                if req.command == Command::Apply && !missing.is_empty() {
+                    return Err(RunError::MissingSecrets(missing));
                 }
                 execute(cluster.clone(), &req, &plan, reporter, Some(journal), &stop, guard.lost(), earlier, downloads)
                     .await

@@ -44,7 +44,7 @@ pub struct RunArgs {
 pub struct ApplyArgs {
     /// The workspace file, or a plan saved with `msws plan --out`
     pub file: PathBuf,
-    /// Set a variable: `--var name=value` (repeatable)
+    /// Set a variable: `--var name=value` (repeatable); wins over MSWS_VAR_<NAME> and the default
     #[arg(long = "var", value_name = "NAME=VALUE", value_parser = super::common::parse_var)]
     pub vars: Vec<(String, String)>,
     #[command(flatten)]
@@ -168,8 +168,18 @@ fn watch_ctrl_c(stop: &Stop, reporter: Arc<dyn Reporter>, runtime: &tokio::runti
 /// Asks "yes" on a terminal; without one, `--yes` is required.
 fn confirmer(yes: bool, out_color: bool, verb: &'static str) -> impl FnMut(&Plan) -> bool + Send {
     move |plan: &Plan| {
-        let text = show::to_text(plan, show::Style { color: out_color });
-        eprint!("{text}");
+        if verb == "destroy" {
+            let (delete, keep) = session::destroy_targets(plan, plan.delete_storage);
+            eprintln!("Destroying workspace {} in namespace {} ({}):", plan.workspace, plan.namespace, plan.cluster);
+            for d in &delete {
+                eprintln!("  - {d}");
+            }
+            for k in &keep {
+                eprintln!("  = {k} (kept: storage holds the downloaded weights; --delete-storage deletes it)");
+            }
+        } else {
+            eprint!("{}", show::to_text(plan, show::Style { color: out_color }));
+        }
         if yes {
             return true;
         }
@@ -278,6 +288,11 @@ fn go(
 
 pub fn apply(args: ApplyArgs, out: &Output) -> CmdResult {
     let saved = saved_plan(&args.file)?;
+    if saved.is_some() && (args.replace_storage || args.delete_storage) {
+        return Err(CliError::usage(
+            "--replace-storage and --delete-storage are part of a saved plan: make the plan with them (`msws plan --out`)",
+        ));
+    }
     let file = match &saved {
         Some(p) => plan_workspace(p, &args.file)?,
         None => args.file.clone(),
@@ -335,8 +350,11 @@ pub fn recover(args: RecoverArgs, out: &Output) -> CmdResult {
     let path = crate::apply::journal::path_for(&args.workspace.file, &ws.name);
     if let Ok(recorded) = crate::apply::journal::read(&path) {
         eprintln!("{}", recorded.describe());
-        if !args.yes && std::io::stdin().is_terminal() {
-            eprint!("\n{} it? Only `yes` is accepted: ", if args.rollback { "Roll back" } else { "Resume" });
+        if !args.yes && !std::io::stdin().is_terminal() {
+            return Err(CliError::failure("not a terminal, and --yes was not given: nothing was changed"));
+        }
+        if !args.yes {
+            eprint!("\n{} Only `yes` is accepted: ", if args.rollback { "Roll it back?" } else { "Resume it?" });
             let mut line = String::new();
             let _ = std::io::stdin().lock().read_line(&mut line);
             if line.trim() != "yes" {

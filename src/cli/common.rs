@@ -201,15 +201,25 @@ pub fn secret_values(ws: &crate::model::Workspace) -> BTreeMap<String, BTreeMap<
 }
 
 /// The workspace hash a plan records: the user's files, the variables' values, the namespace.
+/// Files are named relative to the root file's directory, so the same workspace hashes the same
+/// whichever directory msws runs from and however the path was typed.
 pub fn workspace_hash(fe: &Frontend, namespace: &str) -> String {
-    let files: Vec<(&str, &str)> = fe
+    let root_dir = fe
+        .files
+        .first()
+        .map(|f| Path::new(&fe.map.get(*f).name).parent().map(Path::to_path_buf).unwrap_or_default())
+        .unwrap_or_default();
+    let names: Vec<(String, &str)> = fe
         .files
         .iter()
         .map(|f| {
             let file = fe.map.get(*f);
-            (file.name.as_str(), &*file.text)
+            let p = Path::new(&file.name);
+            let rel = p.strip_prefix(&root_dir).unwrap_or(p);
+            (rel.display().to_string(), &*file.text)
         })
         .collect();
+    let files: Vec<(&str, &str)> = names.iter().map(|(n, t)| (n.as_str(), *t)).collect();
     let vars: Vec<(String, String)> =
         fe.vars.iter().map(|v| (v.name.clone(), v.value.clone().unwrap_or_default())).collect();
     crate::plan::workspace_hash(files, &vars, namespace)

@@ -11,6 +11,7 @@
 
 pub mod fake;
 pub mod kube;
+pub mod time;
 
 use std::fmt;
 

@@ -454,8 +454,9 @@ async fn a_lost_connection_stops_cleanly_and_the_next_run_recovers() {
     });
     let (r, events) = w.apply().await;
     let (_, report) = r.unwrap();
+    // Stopped: either the rollback could not reach the cluster, or the lock's renewals failed
+    // for longer than its lease and the run stopped without one.
     assert_eq!(report.outcome, Outcome::Stopped, "{events:#?}");
-    assert!(!report.not_undone.is_empty());
     assert!(w.journal().exists(), "the journal stays for the next run");
     let journal_text = std::fs::read_to_string(w.journal()).unwrap();
     assert!(!journal_text.contains(TOKEN), "the journal never holds a secret value");

@@ -1137,3 +1137,57 @@ fn console_blocks_are_read_as_commands_and_their_output() {
     assert_eq!(files, [("x.kdl".to_string(), "node\n".to_string())]);
     assert_eq!(normalize("a  \n\nb \n\n\n"), "a\n\nb\n");
 }
+
+// ---------------------------------------------------------------------------------------------
+// apply, destroy, recover, unlock without a cluster (they run against one in tests/it/apply.rs)
+
+#[test]
+fn commands_that_change_the_cluster_fail_cleanly_without_one_and_write_nothing() {
+    let text = std::fs::read_to_string(root().join("workspaces/opt-125m-rwo.kdl")).unwrap();
+    let dir = temp_with(&[("w.kdl", &text)]);
+    for args in [&["apply", "w.kdl", "--yes"][..], &["destroy", "w.kdl", "--yes"], &["unlock", "w.kdl", "--force"]] {
+        let out = in_dir(dir.path()).env("KUBECONFIG", "/nonexistent").env("HF_TOKEN", "x").args(args).assert().code(1);
+        let stderr = stderr_of(&out);
+        assert!(stderr.contains("kubeconfig"), "msws {args:?}:\n{stderr}");
+    }
+    // No journal, no half-written file.
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(left, vec![std::ffi::OsString::from("w.kdl")]);
+    // recover needs a journal to recover from, and says what it needs.
+    let out = in_dir(dir.path()).env("KUBECONFIG", "/nonexistent").args(["recover", "w.kdl"]).assert().code(2);
+    assert!(stderr_of(&out).contains("--rollback"), "{}", stderr_of(&out));
+}
+
+#[test]
+fn unlock_without_force_and_bad_apply_flags_are_usage_errors() {
+    let out = msws().args(["unlock", "workspaces/opt-125m-rwo.kdl"]).assert().code(2);
+    assert!(stderr_of(&out).contains("--force"), "{}", stderr_of(&out));
+    let out = msws().args(["apply", "workspaces/opt-125m-rwo.kdl", "--timeout", "soon"]).assert().code(2);
+    assert!(stderr_of(&out).contains("`soon` is not a duration"), "{}", stderr_of(&out));
+    msws().args(["apply", "workspaces/opt-125m-rwo.kdl", "--parallelism", "0"]).assert().code(2);
+    msws().args(["recover", "workspaces/opt-125m-rwo.kdl", "--rollback", "--resume"]).assert().code(2);
+}
+
+#[test]
+fn a_saved_plan_names_its_workspace_and_apply_reads_it_back() {
+    let text = std::fs::read_to_string(root().join("workspaces/opt-125m-rwo.kdl")).unwrap();
+    let dir = temp_with(&[("ws/w.kdl", &text)]);
+    in_dir(dir.path()).args(["plan", "--offline", "ws/w.kdl", "--out", "plans/p.json"]).assert().code(1);
+    std::fs::create_dir_all(dir.path().join("plans")).unwrap();
+    in_dir(dir.path()).args(["plan", "--offline", "ws/w.kdl", "--out", "plans/p.json"]).assert().success();
+    let plan: Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("plans/p.json")).unwrap()).unwrap();
+    assert_eq!(plan["source"], "../ws/w.kdl");
+    // apply PLANFILE loads that workspace (and then needs a cluster).
+    let out =
+        in_dir(dir.path()).env("KUBECONFIG", "/nonexistent").args(["apply", "plans/p.json", "--yes"]).assert().code(1);
+    assert!(stderr_of(&out).contains("kubeconfig"), "{}", stderr_of(&out));
+    // A plan whose workspace is gone, or of another format, is refused with a reason.
+    std::fs::remove_file(dir.path().join("ws/w.kdl")).unwrap();
+    let out = in_dir(dir.path()).args(["apply", "plans/p.json", "--yes"]).assert().code(1);
+    assert!(stderr_of(&out).contains("w.kdl"), "{}", stderr_of(&out));
+    let mut other = plan.clone();
+    other["format"] = 99.into();
+    std::fs::write(dir.path().join("plans/old.json"), other.to_string()).unwrap();
+    let out = in_dir(dir.path()).args(["apply", "plans/old.json", "--yes"]).assert().code(1);
+    assert!(stderr_of(&out).contains("format 99"), "{}", stderr_of(&out));
+}

@@ -1241,7 +1241,7 @@ async fn tasks_polling_concurrently_see_one_clock() {
         let fake = fake.clone();
         tokio::spawn(async move {
             let mut seen = Vec::new();
-            loop {
+            while t0.elapsed() < secs(1200) {
                 tokio::time::sleep(secs(every)).await;
                 let done = download_done(&fake).await;
                 seen.push((t0.elapsed(), since(fake.now(), s0)));
@@ -1249,6 +1249,7 @@ async fn tasks_polling_concurrently_see_one_clock() {
                     return seen;
                 }
             }
+            panic!("polling every {every}s, the Job was not seen complete in 20 minutes: {seen:?}");
         })
     };
     let (a, b) = futures::join!(poll(7), poll(11));

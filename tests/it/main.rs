@@ -11,6 +11,7 @@ mod graph;
 mod import_values;
 mod journal;
 mod kube;
+mod lock;
 mod manifests;
 mod parser;
 mod plan;

@@ -103,7 +103,7 @@ fn plain_lines_of_a_failed_and_rolled_back_apply() {
              ImagePullBackOff
     22:11:10 rollback started: model-service/opt failed
     22:11:17 rollback: deleted Deployment llm-d/opt-decode
-    22:11:24 rollback: kept PersistentVolumeClaim llm-d/model-pvc — storage is kept
+    22:11:24 kept PersistentVolumeClaim llm-d/model-pvc — storage is kept
     22:11:31 rollback: could not undo ServiceAccount llm-d/opt: forbidden
     22:11:38 release/opt-125m: cancelled
     22:11:45 secret/hf-token: skipped — no changes

@@ -1,14 +1,25 @@
-//! docs/rbac.md's Role covers every kind msws writes and every verb it uses.
+//! docs/rbac.md's Role covers every kind msws writes and every verb it uses: the verbs listed per
+//! kind, and every request an apply, a rollback and a destroy actually send to the fake cluster.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
 
-use serde_json::Value;
+use msws::apply::engine::{Command, Options, Outcome};
+use msws::apply::lock::Holder;
+use msws::apply::progress::Recording;
+use msws::apply::session::{self, Request, Stop};
+use msws::cluster::fake::{FakeCluster, JobScript, Outcome as JobOutcome, PodFate, Verb, storage_class};
+use msws::cluster::{Cluster, KINDS};
+use msws::plan::Plan;
+use serde_json::{Value, json};
 
 use crate::docs::code_blocks;
+use crate::plan::{Loaded, load_ws};
 use crate::support::root;
 
-#[test]
-fn the_documented_role_grants_what_msws_uses() {
+/// (API group, resource) → verbs, from the ```yaml rbac block (the Role and the ClusterRole).
+fn granted() -> BTreeMap<(String, String), BTreeSet<String>> {
     let md = std::fs::read_to_string(root().join("docs/rbac.md")).unwrap();
     let block = code_blocks(&md).into_iter().find(|b| b.info == "yaml rbac").expect("a ```yaml rbac block");
     let mut granted: BTreeMap<(String, String), BTreeSet<String>> = BTreeMap::new();
@@ -23,14 +34,22 @@ fn the_documented_role_grants_what_msws_uses() {
             }
         }
     }
+    granted
+}
+
+#[test]
+fn the_documented_role_grants_what_msws_uses() {
+    let granted = granted();
     let need = |group: &str, resource: &str, verbs: &[&str]| {
         let have = granted.get(&(group.to_string(), resource.to_string())).cloned().unwrap_or_default();
         for v in verbs {
             assert!(have.contains(*v), "docs/rbac.md does not grant {v} on {resource} ({group})");
         }
     };
-    // Every kind msws applies, as the render stage produces them.
-    for k in msws::cluster::KINDS {
+    // Every kind msws applies, as the render stage produces them: `plan` reads and dry-runs them,
+    // `apply` server-side applies them (`patch`, `create`), prune, release and destroy delete them,
+    // and a rollback puts a changed object back with a PUT (`update`) or recreates a deleted one.
+    for k in KINDS {
         let written = [
             "PersistentVolumeClaim",
             "Secret",
@@ -41,13 +60,124 @@ fn the_documented_role_grants_what_msws_uses() {
             "ResourceClaimTemplate",
         ];
         if written.contains(&k.kind) {
-            need(k.group(), k.plural, &["get", "list", "create", "patch", "delete"]);
+            need(k.group(), k.plural, &["get", "list", "create", "patch", "update", "delete"]);
         }
     }
-    need("", "configmaps", &["update"]);
     need("", "pods", &["get", "list"]);
     need("", "pods/log", &["get"]);
     need("coordination.k8s.io", "leases", &["get", "create", "update", "delete"]);
     need("storage.k8s.io", "storageclasses", &["get"]);
     need("", "persistentvolumes", &["get"]);
+}
+
+const TOKEN: &str = "hf_rbac_test_token";
+
+fn request<'a>(l: &'a Loaded, file: &'a std::path::Path, command: Command, token: &str) -> Request<'a> {
+    let ns = l.ws.namespace.clone().unwrap_or_else(|| "default".into());
+    let secret_values = BTreeMap::from([("hf-token".to_string(), BTreeMap::from([("HF_TOKEN".into(), token.into())]))]);
+    Request {
+        command,
+        ws: &l.ws,
+        graph: &l.graph,
+        file,
+        namespace: ns,
+        secret_values,
+        workspace_hash: "rbac".into(),
+        git_commit: None,
+        saved: None,
+        replace_storage: false,
+        delete_storage: command == Command::Destroy,
+        opts: Options {
+            timeout: Some(Duration::from_secs(10 * 60)),
+            delete_storage: command == Command::Destroy,
+            ..Options::default()
+        },
+        holder: Holder::new("rbac@test/1/00000000"),
+    }
+}
+
+fn completes(l: &Loaded) -> JobScript {
+    let d = &l.ws.downloads[0];
+    let marker = json!({"source": d.source_uri(), "revision": d.revision, "files": 1, "bytes": 1});
+    JobScript {
+        duration: Duration::from_secs(90),
+        outcome: JobOutcome::Succeed,
+        log: format!("MSWS-DOWNLOAD-COMPLETE {marker}\n"),
+        failures_before_success: 0,
+    }
+}
+
+async fn run(cluster: &Arc<FakeCluster>, req: Request<'_>) -> Outcome {
+    let mut yes = |_: &Plan| true;
+    let c: Arc<dyn Cluster> = cluster.clone();
+    let (_, report) = session::run(c, req, Arc::new(Recording::new()), &mut yes, Stop::default())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    report.outcome
+}
+
+/// The RBAC verb (and resource, for logs) of each request the fake records.
+fn rbac_verbs(verb: Verb) -> (&'static [&'static str], bool) {
+    match verb {
+        Verb::Get => (&["get"], false),
+        Verb::List => (&["list"], false),
+        // Server-side apply is a PATCH, which creates the object when it does not exist.
+        Verb::Apply | Verb::ApplyDryRun => (&["patch", "create"], false),
+        Verb::Create => (&["create"], false),
+        Verb::Replace => (&["update"], false),
+        Verb::Delete => (&["delete"], false),
+        Verb::Logs => (&["get"], true),
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn every_request_of_an_apply_a_rollback_and_a_destroy_is_granted() {
+    let src = root().join("workspaces/opt-125m-rwx.kdl");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("w.kdl");
+    std::fs::copy(&src, &file).unwrap();
+    let l = load_ws(&file);
+    let ns = l.ws.namespace.clone().unwrap();
+    let cluster = Arc::new(FakeCluster::new(&ns).with_runtime_clock());
+    cluster.insert(&storage_class("standard", "Immediate", true, "Retain")).unwrap();
+    cluster.script_job(&msws::render::job_name(&l.ws.downloads[0].name), completes(&l));
+
+    // 1. A first apply: creates, waits, a download read from its log, the lock renewed.
+    assert_eq!(run(&cluster, request(&l, &file, Command::Apply, TOKEN)).await, Outcome::Applied);
+    tokio::time::sleep(Duration::from_secs(120)).await;
+
+    // 2. A new revision and a new token whose servers crash: updates, then a rollback that puts
+    //    the Secret, the downloader's ConfigMap and the Deployments back.
+    let text = std::fs::read_to_string(&file).unwrap().replace("revision=\"main\"", "revision=\"v2\"");
+    std::fs::write(&file, text).unwrap();
+    let l2 = load_ws(&file);
+    cluster.script_job(&msws::render::job_name(&l2.ws.downloads[0].name), completes(&l2));
+    for d in ["opt-decode", "opt-prefill"] {
+        cluster.script_deployment(d, PodFate::CrashLoop { exit_code: 1, log: "CUDA error".into() });
+    }
+    assert_eq!(run(&cluster, request(&l2, &file, Command::Apply, "hf_new")).await, Outcome::RolledBack);
+    assert!(
+        cluster.count(Verb::Replace, "Deployment") > 0,
+        "the rollback restores with a PUT: {:?}",
+        cluster.requests()
+    );
+    tokio::time::sleep(Duration::from_secs(120)).await;
+
+    // 3. A destroy with --delete-storage.
+    assert_eq!(run(&cluster, request(&l, &file, Command::Destroy, TOKEN)).await, Outcome::Applied);
+
+    let granted = granted();
+    let mut missing = BTreeSet::new();
+    for ((verb, kind), _) in cluster.requests() {
+        let k = KINDS.iter().find(|k| k.kind == kind).unwrap_or_else(|| panic!("{kind} is not in KINDS"));
+        let (verbs, log) = rbac_verbs(verb);
+        let resource = if log { format!("{}/log", k.plural) } else { k.plural.to_string() };
+        let have = granted.get(&(k.group().to_string(), resource.clone())).cloned().unwrap_or_default();
+        for v in verbs {
+            if !have.contains(*v) {
+                missing.insert(format!("{v} {resource} ({:?}) for a {verb} request", k.group()));
+            }
+        }
+    }
+    assert!(missing.is_empty(), "docs/rbac.md does not grant:\n{}", missing.into_iter().collect::<Vec<_>>().join("\n"));
 }
