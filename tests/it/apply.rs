@@ -617,3 +617,161 @@ async fn the_secret_value_appears_in_no_event_report_or_journal() {
     );
     let _ = &w.dir;
 }
+
+// ---- the whole matrix: every fault at every step of the RWO runbook ----
+
+/// A reporter that cancels the run when a given step starts, and records everything.
+struct CancelAt {
+    step: String,
+    stop: Stop,
+    rec: Recording,
+}
+
+impl msws::apply::progress::Reporter for CancelAt {
+    fn event(&self, e: &Event) {
+        if let Event::StepStarted { step, .. } = e
+            && *step == self.step
+        {
+            self.stop.cancel.cancel();
+        }
+        self.rec.event(e);
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Fault {
+    Api500,
+    Conflict409,
+    Timeout,
+    ConnectionLost,
+    Cancelled,
+}
+
+const STEPS: [&str; 5] =
+    ["storage/model-pvc", "secret/hf-token", "download/opt-125m", "release/opt-125m", "model-service/opt"];
+
+/// The first mutating request of each step in a clean run: (verb, kind), and its index in the
+/// request log.
+async fn first_mutations() -> BTreeMap<&'static str, (Verb, String, usize)> {
+    let w = world("opt-125m-rwo.kdl");
+    w.applied().await;
+    let log = w.cluster.request_log();
+    let find = |verb: Verb, kind: &str| {
+        log.iter()
+            .position(|r| r.verb == verb && r.kind == kind && r.name.as_deref() != Some("msws-opt-125m-rwo"))
+            .unwrap()
+    };
+    BTreeMap::from([
+        (
+            "storage/model-pvc",
+            (Verb::Apply, "PersistentVolumeClaim".to_string(), find(Verb::Apply, "PersistentVolumeClaim")),
+        ),
+        ("secret/hf-token", (Verb::Apply, "Secret".to_string(), find(Verb::Apply, "Secret"))),
+        ("download/opt-125m", (Verb::Apply, "Job".to_string(), find(Verb::Apply, "Job"))),
+        ("release/opt-125m", (Verb::Delete, "Job".to_string(), find(Verb::Delete, "Job"))),
+        ("model-service/opt", (Verb::Apply, "Deployment".to_string(), find(Verb::Apply, "Deployment"))),
+    ])
+}
+
+#[tokio::test(start_paused = true)]
+async fn every_fault_at_every_step_of_the_rwo_runbook_leaves_the_cluster_as_it_was() {
+    let firsts = first_mutations().await;
+    let mut checked = 0;
+    for (k, step) in STEPS.iter().enumerate() {
+        for fault in [Fault::Api500, Fault::Conflict409, Fault::Timeout, Fault::ConnectionLost, Fault::Cancelled] {
+            let w = world("opt-125m-rwo.kdl");
+            let (verb, kind, index) = firsts[step].clone();
+            let mut opts = fast();
+            let stop = Stop::default();
+            match fault {
+                Fault::Api500 => w.cluster.fail_nth(
+                    verb,
+                    &kind,
+                    1,
+                    ClusterError::Server { code: 500, message: "etcd timed out".into() },
+                ),
+                Fault::Conflict409 => w.cluster.fail_nth(
+                    verb,
+                    &kind,
+                    1,
+                    ClusterError::Conflict { message: "modified".into(), causes: vec![] },
+                ),
+                Fault::Timeout => {
+                    opts.timeout = Some(Duration::from_secs(10 * 60));
+                    match *step {
+                        "storage/model-pvc" => w.cluster.set_bind_delay(Duration::from_secs(3600)),
+                        "download/opt-125m" => w.cluster.script_job(
+                            "opt-125m-download",
+                            completes(&w.l.ws.downloads[0], Duration::from_secs(3600)),
+                        ),
+                        "model-service/opt" => w.cluster.script_deployment("opt-decode", PodFate::ImagePullBackOff),
+                        // A Secret has no wait, and the fake deletes a Job's pods at once.
+                        _ => continue,
+                    }
+                }
+                Fault::ConnectionLost => w.cluster.fail_all_after(index),
+                Fault::Cancelled => {}
+            }
+            let before = w.cluster.snapshot();
+            let reporter = Arc::new(CancelAt {
+                step: if matches!(fault, Fault::Cancelled) { step.to_string() } else { String::new() },
+                stop: stop.clone(),
+                rec: Recording::new(),
+            });
+            let mut yes = |_: &Plan| true;
+            let (_, report) =
+                session::run(w.dyn_cluster(), w.request(Command::Apply, opts), reporter.clone(), &mut yes, stop)
+                    .await
+                    .unwrap_or_else(|e| panic!("{step} {fault:?}: {e}"));
+            let events = reporter.rec.events();
+            let case = format!("{step} {fault:?}");
+            if matches!(fault, Fault::ConnectionLost) {
+                assert_eq!(report.outcome, Outcome::Stopped, "{case}: {events:#?}");
+                assert!(w.journal().exists(), "{case}");
+                w.cluster.reconnect();
+                tokio::time::sleep(Duration::from_secs(90)).await;
+                let rec = Arc::new(Recording::new());
+                let (_, r) = session::recover(
+                    w.dyn_cluster(),
+                    w.request(Command::Apply, fast()),
+                    Recovery::Rollback,
+                    rec.clone(),
+                    Stop::default(),
+                )
+                .await
+                .unwrap_or_else(|e| panic!("{case}: recover: {e}"));
+                assert_eq!(r.outcome, Outcome::RolledBack, "{case}: {:#?}", rec.events());
+            } else {
+                assert_eq!(report.outcome, Outcome::RolledBack, "{case}: {events:#?}");
+            }
+            assert!(!w.journal().exists(), "{case}: the journal is gone once everything is undone");
+            w.settle().await;
+            let after = w.cluster.snapshot();
+            // Downloads completed before the failure keep their record; nothing else remains.
+            let download_done = k >= 3;
+            let inv = w.inventory();
+            assert_eq!(inv.is_some(), download_done, "{case}: inventory {inv:?}");
+            if let Some(inv) = inv {
+                assert_eq!(inv.downloads["opt-125m"].commit.as_deref(), Some(COMMIT), "{case}");
+            }
+            let (b, a) =
+                (comparable(&before).without_kinds(&["ConfigMap"]), comparable(&after).without_kinds(&["ConfigMap"]));
+            assert_eq!(b.diff(&a), Vec::<String>::new(), "{case}");
+            let cms = |s: &Snapshot| {
+                s.without_kinds(&[])
+                    .objects
+                    .keys()
+                    .filter(|r| r.kind == "ConfigMap" && !r.name.starts_with("msws-"))
+                    .cloned()
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(cms(&before), cms(&after), "{case}: the downloader's ConfigMap is rolled back");
+            if k >= 1 {
+                let claim = ObjectRef::new("v1", "PersistentVolumeClaim", Some(&w.namespace()), "model-pvc");
+                assert!(w.cluster.peek(&claim).is_some(), "{case}: the claim is kept");
+            }
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 5 * 5 - 2);
+}

@@ -247,7 +247,9 @@ impl FakeCluster {
 
     /// Simulated time every request takes (the clock advances, and controllers run, before the
     /// request is served). Default zero. On the runtime clock it is a `tokio::time::sleep`
-    /// before the request is served, so concurrent requests wait together.
+    /// before the request is served, so concurrent requests wait together (and a request must
+    /// then be awaited on the tokio runtime: `futures::executor::block_on` would wait forever
+    /// on a current-thread runtime).
     pub fn set_latency(&self, d: Duration) {
         self.lock().latency = d;
     }
