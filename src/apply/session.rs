@@ -56,6 +56,8 @@ pub enum RunError {
     MissingSecrets(Vec<String>),
     #[error("not confirmed: nothing was changed")]
     Declined,
+    #[error("namespace {0} does not exist: create it first (msws works inside a namespace and does not create one)")]
+    NoNamespace(String),
     #[error("there is no interrupted run to recover: {0} does not exist")]
     NoJournal(PathBuf),
     #[error("{0}")]
@@ -106,6 +108,17 @@ fn header(req: &Request<'_>, cluster: &dyn Cluster, command: &str) -> Header {
     }
 }
 
+/// The workspace's lock; a namespace that does not exist is said plainly (the Lease is the first
+/// thing created in it).
+async fn take_lock(cluster: &Arc<dyn Cluster>, req: &Request<'_>, command: &str) -> Result<lock::LockGuard, RunError> {
+    match lock::acquire(cluster.clone(), &req.namespace, &req.ws.name, &req.holder, command).await {
+        Err(LockError::Cluster(ClusterError::NotFound(m))) if m.contains("namespaces") => {
+            Err(RunError::NoNamespace(req.namespace.clone()))
+        }
+        other => Ok(other?),
+    }
+}
+
 /// Applies (or destroys). `confirm` sees the plan and says whether to go on; it is not asked
 /// when there is nothing to do.
 pub async fn run(
@@ -115,7 +128,7 @@ pub async fn run(
     confirm: &mut (dyn FnMut(&Plan) -> bool + Send),
     stop: Stop,
 ) -> Result<(Plan, Report), RunError> {
-    let guard = lock::acquire(cluster.clone(), &req.namespace, &req.ws.name, &req.holder, req.command.as_str()).await?;
+    let guard = take_lock(&cluster, &req, req.command.as_str()).await?;
     let result = locked(cluster.clone(), &req, reporter.clone(), confirm, &stop, guard.lost()).await;
     if let Err(e) = guard.release().await {
         reporter.event(&Event::Warning { message: format!("could not release the lock (it expires by itself): {e}") });
@@ -269,7 +282,7 @@ pub async fn recover(
     if !path.exists() {
         return Err(RunError::NoJournal(path));
     }
-    let guard = lock::acquire(cluster.clone(), &req.namespace, &req.ws.name, &req.holder, "recover").await?;
+    let guard = take_lock(&cluster, &req, "recover").await?;
     let result = async {
         let (journal, recorded) = Journal::reopen(&path)?;
         let earlier: Vec<Done> = recorded

@@ -775,3 +775,15 @@ async fn every_fault_at_every_step_of_the_rwo_runbook_leaves_the_cluster_as_it_w
     }
     assert_eq!(checked, 5 * 5 - 2);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_missing_namespace_is_named_and_nothing_is_written() {
+    let w = world("opt-125m-rwo.kdl");
+    let mut req = w.request(Command::Apply, fast());
+    req.namespace = "nowhere".into();
+    let (r, _) = w.run(req, Stop::default()).await;
+    let e = r.unwrap_err();
+    assert!(matches!(e, RunError::NoNamespace(_)), "{e}");
+    assert!(e.to_string().contains("namespace nowhere does not exist"), "{e}");
+    assert!(!w.journal().exists());
+}
