@@ -57,7 +57,7 @@ pub enum Event {
     RollbackFailed { object: String, error: String },
     /// A warning that does not stop the run.
     Warning { message: String },
-    /// The end: `outcome` is "applied", "no changes", "rolled back", "stopped" or "failed".
+    /// The end: `outcome` is "applied", "destroyed", "no changes", "rolled back" or "stopped".
     Finished {
         outcome: String,
         #[serde(serialize_with = "secs")]

@@ -253,7 +253,7 @@ struct Common {
 fn go(
     common: Common,
     out: &Output,
-    build: impl FnOnce(session::Request<'_>) -> session::Request<'_>,
+    build: impl Fn(session::Request<'_>) -> session::Request<'_>,
     command: Command,
     saved: Option<Plan>,
     yes: bool,
@@ -263,26 +263,49 @@ fn go(
     let runtime = super::common::runtime()?;
     let cluster: Arc<dyn crate::cluster::Cluster> = Arc::from(common.cluster.connect(ws, &runtime)?);
     let namespace = common.cluster.namespace_for(ws, Some(cluster.as_ref()));
-    let req = build(session::Request {
-        command,
-        ws,
-        graph: &graph,
-        file: &common.ws_args.file,
-        namespace: namespace.clone(),
-        secret_values: super::common::secret_values(ws),
-        workspace_hash: super::common::workspace_hash(&fe, &namespace),
-        git_commit: git_commit(&common.ws_args.file),
-        saved,
-        replace_storage: false,
-        delete_storage: false,
-        opts: engine::Options::default(),
-        holder: Holder::current(),
-    });
+    let holder = Holder::current();
+    let request = |saved: Option<Plan>| {
+        build(session::Request {
+            command,
+            ws,
+            graph: &graph,
+            file: &common.ws_args.file,
+            namespace: namespace.clone(),
+            secret_values: super::common::secret_values(ws),
+            workspace_hash: super::common::workspace_hash(&fe, &namespace),
+            git_commit: git_commit(&common.ws_args.file),
+            saved,
+            replace_storage: false,
+            delete_storage: false,
+            opts: engine::Options::default(),
+            holder: holder.clone(),
+        })
+    };
     let reporter = progress::for_terminal(common.json, out.color_stderr);
     let stop = Stop::default();
     watch_ctrl_c(&stop, reporter.clone(), &runtime);
     let mut confirm = confirmer(yes, out.color_stderr, command.as_str());
-    let (_, report) = runtime.block_on(session::run(cluster, req, reporter, &mut confirm, stop)).map_err(run_error)?;
+    let result =
+        runtime.block_on(session::run(cluster.clone(), request(saved), reporter.clone(), &mut confirm, stop.clone()));
+    let report = match result {
+        // On a terminal, an interrupted run is offered for recovery there and then.
+        Err(e @ RunError::Interrupted { .. }) if !yes && std::io::stdin().is_terminal() => {
+            eprintln!("{e}\n");
+            eprint!("Roll it back (`rollback`), resume it (`resume`), or leave it (anything else)? ");
+            let _ = std::io::stderr().flush();
+            let mut line = String::new();
+            let _ = std::io::stdin().lock().read_line(&mut line);
+            let how = match line.trim() {
+                "rollback" => Recovery::Rollback,
+                "resume" => Recovery::Resume,
+                _ => return Err(CliError::failure("left as it is: nothing was changed")),
+            };
+            let (_, report) =
+                runtime.block_on(session::recover(cluster, request(None), how, reporter, stop)).map_err(run_error)?;
+            report
+        }
+        other => other.map_err(run_error)?.1,
+    };
     finish(&report, common.json)
 }
 
@@ -311,7 +334,7 @@ pub fn apply(args: ApplyArgs, out: &Output) -> CmdResult {
         common,
         out,
         |mut r| {
-            r.opts = opts;
+            r.opts = opts.clone();
             r.replace_storage = replace_storage;
             r.delete_storage = delete_storage;
             r
@@ -331,7 +354,7 @@ pub fn destroy(args: DestroyArgs, out: &Output) -> CmdResult {
         common,
         out,
         |mut r| {
-            r.opts = opts;
+            r.opts = opts.clone();
             r.delete_storage = delete_storage;
             r
         },
