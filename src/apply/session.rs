@@ -128,6 +128,26 @@ pub async fn run(
     confirm: &mut (dyn FnMut(&Plan) -> bool + Send),
     stop: Stop,
 ) -> Result<(Plan, Report), RunError> {
+    check_journal(&req)?;
+    // A first look without the lock: a run with nothing to do (the common case in CI) takes no
+    // lock and sends no mutating request at all.
+    let first = fresh_plan(cluster.as_ref(), &req).await?;
+    check_plan(&first, &req)?;
+    if !has_work(&first, &req) {
+        let report = execute(
+            cluster,
+            &req,
+            &first,
+            reporter,
+            None,
+            &stop,
+            CancellationToken::new(),
+            Vec::new(),
+            BTreeMap::new(),
+        )
+        .await;
+        return Ok((first, report));
+    }
     let guard = take_lock(&cluster, &req, req.command.as_str()).await?;
     let result = locked(cluster.clone(), &req, reporter.clone(), confirm, &stop, guard.lost()).await;
     if let Err(e) = guard.release().await {
@@ -136,25 +156,23 @@ pub async fn run(
     result
 }
 
-async fn locked(
-    cluster: Arc<dyn Cluster>,
-    req: &Request<'_>,
-    reporter: Arc<dyn Reporter>,
-    confirm: &mut (dyn FnMut(&Plan) -> bool + Send),
-    stop: &Stop,
-    lost: CancellationToken,
-) -> Result<(Plan, Report), RunError> {
+/// An interrupted run's journal stops every new run until it is recovered.
+fn check_journal(req: &Request<'_>) -> Result<(), RunError> {
     let path = journal::path_for(req.file, &req.ws.name);
-    if path.exists() {
-        let recorded = journal::read(&path)?;
-        return Err(RunError::Interrupted {
-            command: recorded.header.command.clone(),
-            path,
-            file: req.file.display().to_string(),
-            description: recorded.describe(),
-        });
+    if !path.exists() {
+        return Ok(());
     }
-    let plan = fresh_plan(cluster.as_ref(), req).await?;
+    let recorded = journal::read(&path)?;
+    Err(RunError::Interrupted {
+        command: recorded.header.command.clone(),
+        path,
+        file: req.file.display().to_string(),
+        description: recorded.describe(),
+    })
+}
+
+/// A saved plan must still be true; an apply must have no refusals and every secret value.
+fn check_plan(plan: &Plan, req: &Request<'_>) -> Result<(), RunError> {
     if let Some(saved) = &req.saved {
         let mut stale = saved.staleness(&req.workspace_hash, &plan.read);
         if saved.mode != crate::plan::Mode::Cluster {
@@ -172,23 +190,40 @@ async fn locked(
         if !plan.refusals.is_empty() {
             return Err(RunError::Refused(plan.refusals.clone()));
         }
-        let missing = missing_secrets(&plan, &req.secret_values);
+        let missing = missing_secrets(plan, &req.secret_values);
         if !missing.is_empty() {
             return Err(RunError::MissingSecrets(missing));
         }
     }
-    let has_work = match req.command {
+    Ok(())
+}
+
+fn has_work(plan: &Plan, req: &Request<'_>) -> bool {
+    match req.command {
         Command::Apply => plan.has_changes(),
-        Command::Destroy => !destroy_targets(&plan, req.delete_storage).0.is_empty(),
-    };
-    if has_work && !confirm(&plan) {
+        Command::Destroy => !destroy_targets(plan, req.delete_storage).0.is_empty(),
+    }
+}
+
+/// Under the lock: plan again (the first look may be out of date), confirm, journal, run.
+async fn locked(
+    cluster: Arc<dyn Cluster>,
+    req: &Request<'_>,
+    reporter: Arc<dyn Reporter>,
+    confirm: &mut (dyn FnMut(&Plan) -> bool + Send),
+    stop: &Stop,
+    lost: CancellationToken,
+) -> Result<(Plan, Report), RunError> {
+    check_journal(req)?;
+    let plan = fresh_plan(cluster.as_ref(), req).await?;
+    check_plan(&plan, req)?;
+    let work = has_work(&plan, req);
+    if work && !confirm(&plan) {
         return Err(RunError::Declined);
     }
-    let journal = if has_work {
-        Some(Journal::create(&path, header(req, cluster.as_ref(), req.command.as_str()))?)
-    } else {
-        None
-    };
+    let path = journal::path_for(req.file, &req.ws.name);
+    let journal =
+        if work { Some(Journal::create(&path, header(req, cluster.as_ref(), req.command.as_str()))?) } else { None };
     let report = execute(cluster, req, &plan, reporter, journal, stop, lost, Vec::new(), BTreeMap::new()).await;
     Ok((plan, report))
 }

@@ -170,7 +170,6 @@ fn mutating(c: &FakeCluster) -> usize {
     c.requests()
         .iter()
         .filter(|((v, _), _)| matches!(v, Verb::Apply | Verb::Create | Verb::Replace | Verb::Delete))
-        .filter(|((_, k), _)| k != "Lease")
         .map(|(_, n)| n)
         .sum()
 }
