@@ -278,11 +278,11 @@ impl<'a> Engine<'a> {
         } else {
             report.outcome = Outcome::Stopped;
         }
-        let outcome = match (self.input.command, report.outcome) {
-            (Command::Destroy, Outcome::Applied) => "destroyed",
-            (_, o) => o.as_str(),
-        };
-        self.emit(Event::Finished { outcome: outcome.into(), elapsed: started.elapsed(), steps: vec![] });
+        self.emit(Event::Finished {
+            outcome: report.outcome.as_str().into(),
+            elapsed: started.elapsed(),
+            steps: vec![],
+        });
         report
     }
 
@@ -365,11 +365,11 @@ impl<'a> Engine<'a> {
                 }
             }
         }
-        self.emit(Event::Finished {
-            outcome: report.outcome.as_str().into(),
-            elapsed: started.elapsed(),
-            steps: times,
-        });
+        let outcome = match (self.input.command, report.outcome) {
+            (Command::Destroy, Outcome::Applied) => "destroyed",
+            (_, o) => o.as_str(),
+        };
+        self.emit(Event::Finished { outcome: outcome.into(), elapsed: started.elapsed(), steps: times });
         report
     }
 

@@ -49,7 +49,7 @@ pub fn path_for(workspace_file: &Path, workspace: &str) -> PathBuf {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct Header {
     pub format: u32,
-    /// `apply`, `destroy` or `recover`.
+    /// `apply` or `destroy` (a recovery appends to the journal of the run it recovers).
     pub command: String,
     pub workspace: String,
     pub namespace: String,
@@ -60,6 +60,11 @@ pub struct Header {
     /// Who held the lock (the lock's holder identity).
     pub holder: String,
     pub msws_version: String,
+    /// The run's storage flags, so that `recover --resume` finishes it with the same ones.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub replace_storage: bool,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub delete_storage: bool,
 }
 
 /// What a mutation does to its object.

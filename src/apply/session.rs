@@ -105,6 +105,8 @@ fn header(req: &Request<'_>, cluster: &dyn Cluster, command: &str) -> Header {
         started_at: crate::apply::rfc3339(cluster.now()),
         holder: req.holder.identity.clone(),
         msws_version: env!("CARGO_PKG_VERSION").into(),
+        replace_storage: req.replace_storage,
+        delete_storage: req.delete_storage,
     }
 }
 
@@ -338,6 +340,9 @@ pub async fn recover(
         if recorded.header.command == "destroy" {
             req.command = Command::Destroy;
         }
+        req.replace_storage = recorded.header.replace_storage;
+        req.delete_storage = recorded.header.delete_storage;
+        req.opts.delete_storage = recorded.header.delete_storage;
         let plan = fresh_plan(cluster.as_ref(), &req).await?;
         let report = match how {
             Recovery::Resume => {

@@ -87,6 +87,12 @@ pub struct RecoverArgs {
     /// Do not ask for confirmation
     #[arg(long, short = 'y')]
     pub yes: bool,
+    /// With --resume: steps that run at once
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub parallelism: u16,
+    /// Timeout of every wait, overriding the file's and the defaults (`90s`, `10m`, `2h`)
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub timeout: Option<Duration>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -397,7 +403,11 @@ pub fn recover(args: RecoverArgs, out: &Output) -> CmdResult {
         saved: None,
         replace_storage: false,
         delete_storage: false,
-        opts: engine::Options::default(),
+        opts: engine::Options {
+            parallelism: usize::from(args.parallelism),
+            timeout: args.timeout,
+            ..engine::Options::default()
+        },
         holder: Holder::current(),
     };
     let reporter = progress::for_terminal(args.json, out.color_stderr);

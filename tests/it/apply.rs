@@ -786,3 +786,44 @@ async fn a_missing_namespace_is_named_and_nothing_is_written() {
     assert!(e.to_string().contains("namespace nowhere does not exist"), "{e}");
     assert!(!w.journal().exists());
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_resumed_destroy_keeps_its_storage_flag() {
+    let w = world("opt-125m-rwo.kdl");
+    w.applied().await;
+    w.settle().await;
+    w.cluster.fail_nth(
+        Verb::Delete,
+        "PersistentVolumeClaim",
+        1,
+        ClusterError::Server { code: 500, message: "boom".into() },
+    );
+    let mut req = w.request(Command::Destroy, Options { delete_storage: true, rollback: false, ..fast() });
+    req.delete_storage = true;
+    let (r, events) = w.run(req, Stop::default()).await;
+    assert_eq!(r.unwrap().1.outcome, Outcome::Stopped, "{events:#?}");
+    assert!(w.journal().exists());
+    let ns = w.namespace();
+    let claim = ObjectRef::new("v1", "PersistentVolumeClaim", Some(&ns), "model-pvc");
+    assert!(w.cluster.peek(&claim).is_some());
+    // Resumed without the flag on the command line: the journal remembers it.
+    let rec = Arc::new(Recording::new());
+    let (_, report) = session::recover(
+        w.dyn_cluster(),
+        w.request(Command::Apply, fast()),
+        Recovery::Resume,
+        rec.clone(),
+        Stop::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(report.outcome, Outcome::Applied, "{:#?}", rec.events());
+    assert!(
+        rec.events().iter().any(|e| matches!(e, Event::Finished { outcome, .. } if outcome == "destroyed")),
+        "{:#?}",
+        rec.events()
+    );
+    w.settle().await;
+    assert!(w.cluster.peek(&claim).is_none());
+    assert!(!w.journal().exists());
+}

@@ -23,6 +23,8 @@ fn header() -> Header {
         started_at: "2026-11-26T18:00:00Z".into(),
         holder: "alice@laptop".into(),
         msws_version: "0.1.0".into(),
+        replace_storage: false,
+        delete_storage: true,
     }
 }
 
