@@ -309,12 +309,23 @@ pub async fn force_unlock(
     workspace: &str,
 ) -> Result<Option<String>, ClusterError> {
     let r = lease_ref(namespace, workspace);
-    let Some(live) = cluster.get(&r).await? else { return Ok(None) };
-    match cluster.delete(&r, Propagation::Background, false).await {
-        Ok(_) | Err(ClusterError::NotFound(_)) => {}
-        Err(e) => return Err(e),
+    // The holder named is the one whose Lease was deleted: a Lease renewed in between is read
+    // again (its holder may be alive after all, and the answer says who it was).
+    for _ in 0..3 {
+        let Some(live) = cluster.get(&r).await? else { return Ok(None) };
+        let (uid, rv) = (meta_str(&live, "uid"), meta_str(&live, "resourceVersion"));
+        match cluster.delete_exact(&r, &uid, &rv, Propagation::Background).await {
+            Ok(_) | Err(ClusterError::NotFound(_)) => {
+                return Ok(Some(holder_of(&live).to_string()).filter(|h| !h.is_empty()));
+            }
+            Err(ClusterError::Conflict { .. }) => continue,
+            Err(e) => return Err(e),
+        }
     }
-    Ok(Some(holder_of(&live).to_string()).filter(|h| !h.is_empty()))
+    Err(ClusterError::Conflict {
+        message: format!("Lease {} kept changing while it was being deleted: is its holder still running?", r.name),
+        causes: Vec::new(),
+    })
 }
 
 /// What the guard and its renewer share.
@@ -397,8 +408,10 @@ impl LockGuard {
         }
         match self.cluster.get(&self.lease).await? {
             Some(live) if holder_of(&live) == self.holder => {
-                match self.cluster.delete(&self.lease, Propagation::Background, false).await {
-                    Ok(_) | Err(ClusterError::NotFound(_)) => Ok(()),
+                // Only this very version of the Lease: one taken over since is someone else's.
+                let (uid, rv) = (meta_str(&live, "uid"), meta_str(&live, "resourceVersion"));
+                match self.cluster.delete_exact(&self.lease, &uid, &rv, Propagation::Background).await {
+                    Ok(_) | Err(ClusterError::NotFound(_)) | Err(ClusterError::Conflict { .. }) => Ok(()),
                     Err(e) => Err(e),
                 }
             }
@@ -556,4 +569,9 @@ mod tests {
         assert_eq!(parts[1], std::process::id().to_string());
         assert!(parts[2].contains('@'), "{a}");
     }
+}
+
+/// A metadata string of an object (`""` when absent).
+fn meta_str(obj: &Value, key: &str) -> String {
+    obj.pointer(&format!("/metadata/{key}")).and_then(Value::as_str).unwrap_or_default().to_string()
 }

@@ -21,7 +21,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use ::kube::api::{
-    ApiResource, DeleteParams, DynamicObject, ListParams, LogParams, Patch, PatchParams, PostParams, PropagationPolicy,
+    ApiResource, DeleteParams, DynamicObject, ListParams, LogParams, Patch, PatchParams, PostParams, Preconditions,
+    PropagationPolicy,
 };
 use ::kube::config::{KubeConfigOptions, Kubeconfig};
 use ::kube::core::Request;
@@ -67,6 +68,44 @@ impl Answer {
 }
 
 impl KubeCluster {
+    /// DELETE, with preconditions when given.
+    async fn delete_with(
+        &self,
+        r: &ObjectRef,
+        propagation: Propagation,
+        dry_run: bool,
+        preconditions: Option<Preconditions>,
+    ) -> Result<Option<Value>, ClusterError> {
+        let collection = self.collection(&r.api_version, &r.kind, r.namespace.as_deref())?;
+        check_segment("name", &r.name)?;
+        let params = DeleteParams {
+            dry_run,
+            propagation_policy: Some(match propagation {
+                Propagation::Foreground => PropagationPolicy::Foreground,
+                Propagation::Background => PropagationPolicy::Background,
+                Propagation::Orphan => PropagationPolicy::Orphan,
+            }),
+            preconditions,
+            ..DeleteParams::default()
+        };
+        let answer = self.send(collection.delete(&r.name, &params)).await?;
+        if Self::is_missing_object(&answer) {
+            return Ok(None);
+        }
+        if answer.code == 404 && answer.status().is_none() {
+            return Err(self.not_served(&r.api_version, &r.kind));
+        }
+        let body = self.object(answer)?;
+        // The server answers a `Status` of success when the object went at once, and the object
+        // itself when its deletion is pending (finalizers, such as foreground deletion's, or a
+        // pod's grace period): that one carries a deletionTimestamp. Some kinds answer with the
+        // object even when it went at once; without a deletionTimestamp it is gone.
+        if body.get("kind").and_then(Value::as_str) == Some("Status") {
+            return Ok(None);
+        }
+        Ok(body.pointer("/metadata/deletionTimestamp").is_some().then_some(body))
+    }
+
     /// Connects through the kubeconfig (`KUBECONFIG`, a list of files merged as kubectl merges
     /// them, else `~/.kube/config`) with `context` or its current context; without any kubeconfig
     /// file, through the in-cluster configuration (the pod's service account). The namespace is
@@ -349,33 +388,18 @@ impl Cluster for KubeCluster {
         propagation: Propagation,
         dry_run: bool,
     ) -> Result<Option<Value>, ClusterError> {
-        let collection = self.collection(&r.api_version, &r.kind, r.namespace.as_deref())?;
-        check_segment("name", &r.name)?;
-        let params = DeleteParams {
-            dry_run,
-            propagation_policy: Some(match propagation {
-                Propagation::Foreground => PropagationPolicy::Foreground,
-                Propagation::Background => PropagationPolicy::Background,
-                Propagation::Orphan => PropagationPolicy::Orphan,
-            }),
-            ..DeleteParams::default()
-        };
-        let answer = self.send(collection.delete(&r.name, &params)).await?;
-        if Self::is_missing_object(&answer) {
-            return Ok(None);
-        }
-        if answer.code == 404 && answer.status().is_none() {
-            return Err(self.not_served(&r.api_version, &r.kind));
-        }
-        let body = self.object(answer)?;
-        // The server answers a `Status` of success when the object went at once, and the object
-        // itself when its deletion is pending (finalizers, such as foreground deletion's, or a
-        // pod's grace period): that one carries a deletionTimestamp. Some kinds answer with the
-        // object even when it went at once; without a deletionTimestamp it is gone.
-        if body.get("kind").and_then(Value::as_str) == Some("Status") {
-            return Ok(None);
-        }
-        Ok(body.pointer("/metadata/deletionTimestamp").is_some().then_some(body))
+        self.delete_with(r, propagation, dry_run, None).await
+    }
+
+    async fn delete_exact(
+        &self,
+        r: &ObjectRef,
+        uid: &str,
+        resource_version: &str,
+        propagation: Propagation,
+    ) -> Result<Option<Value>, ClusterError> {
+        let pre = Preconditions { uid: Some(uid.to_string()), resource_version: Some(resource_version.to_string()) };
+        self.delete_with(r, propagation, false, Some(pre)).await
     }
 
     async fn logs(

@@ -323,6 +323,17 @@ pub trait Cluster: Send + Sync {
     ) -> Result<Option<Value>, ClusterError>;
 
     /// The last `tail` lines of a pod container's log.
+    /// DELETE with preconditions: only while the object still has this uid and resourceVersion
+    /// (a 409 Conflict otherwise), so that a read followed by a delete never deletes what someone
+    /// else wrote in between. `Ok(None)` when it was already gone.
+    async fn delete_exact(
+        &self,
+        r: &ObjectRef,
+        uid: &str,
+        resource_version: &str,
+        propagation: Propagation,
+    ) -> Result<Option<Value>, ClusterError>;
+
     async fn logs(
         &self,
         namespace: &str,

@@ -1304,3 +1304,31 @@ async fn advancing_by_hand_adds_to_the_runtime_clock() {
     assert!(download_done(&fake).await);
     assert_eq!(t0.elapsed(), secs(60));
 }
+
+#[tokio::test]
+async fn a_delete_with_preconditions_refuses_another_object_or_a_changed_one() {
+    let fake = FakeCluster::new("demo");
+    let cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "demo"}, "data": {"a": "1"}});
+    let live = fake.apply(&cm, ApplyOptions::default()).await.unwrap();
+    let r = ObjectRef::of(&live).unwrap();
+    let uid = live["metadata"]["uid"].as_str().unwrap().to_string();
+    let rv = live["metadata"]["resourceVersion"].as_str().unwrap().to_string();
+    // Someone writes it in between: the old resourceVersion no longer holds.
+    let mut changed = cm.clone();
+    changed["data"]["a"] = json!("2");
+    fake.apply(&changed, ApplyOptions::default()).await.unwrap();
+    let e = fake.delete_exact(&r, &uid, &rv, Propagation::Background).await.unwrap_err();
+    assert!(
+        matches!(&e, ClusterError::Conflict { message, .. } if message.contains("ResourceVersion in precondition")),
+        "{e}"
+    );
+    let e = fake.delete_exact(&r, "another-uid", &rv, Propagation::Background).await.unwrap_err();
+    assert!(matches!(&e, ClusterError::Conflict { message, .. } if message.contains("UID in precondition")), "{e}");
+    assert!(fake.peek(&r).is_some());
+    let now = fake.peek(&r).unwrap();
+    let rv = now["metadata"]["resourceVersion"].as_str().unwrap();
+    assert_eq!(fake.delete_exact(&r, &uid, rv, Propagation::Background).await, Ok(None));
+    assert!(fake.peek(&r).is_none());
+    // Already gone: nothing to do.
+    assert_eq!(fake.delete_exact(&r, &uid, rv, Propagation::Background).await, Ok(None));
+}

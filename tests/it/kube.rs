@@ -452,6 +452,25 @@ async fn foreground_delete_returns_the_object_while_it_waits_for_its_pods() {
 }
 
 #[tokio::test]
+async fn delete_exact_sends_the_uid_and_resource_version_as_preconditions() {
+    let (c, server) = answering(200, recorded!("job.delete-foreground.json"));
+    c.delete_exact(&job_ref(), "5b1c", "4711", Propagation::Foreground).await.unwrap();
+    let seen = server.await.unwrap();
+    assert_eq!(seen.method, "DELETE");
+    assert_eq!(
+        seen.body,
+        Some(
+            json!({ "propagationPolicy": "Foreground", "preconditions": { "uid": "5b1c", "resourceVersion": "4711" } })
+        )
+    );
+    // The server's answer when they do not hold is a 409, as for any conflict.
+    let failed = r#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"Operation cannot be fulfilled on jobs.batch \"opt-125m-download\": Precondition failed: UID in precondition: 5b1c, UID in object meta: 9e2a","reason":"Conflict","details":{"name":"opt-125m-download","group":"batch","kind":"jobs"},"code":409}"#;
+    let (c, _server) = answering(409, failed);
+    let e = c.delete_exact(&job_ref(), "5b1c", "4711", Propagation::Foreground).await.unwrap_err();
+    assert!(matches!(&e, ClusterError::Conflict { message, .. } if message.contains("Precondition failed")), "{e}");
+}
+
+#[tokio::test]
 async fn delete_of_something_already_gone_is_none() {
     let (c, server) = answering(404, recorded!("job.after-foreground-delete.json"));
     assert_eq!(c.delete(&job_ref(), Propagation::Background, false).await, Ok(None));

@@ -478,6 +478,20 @@ impl Cluster for FakeCluster {
         s.delete(&r, propagation, dry_run)
     }
 
+    async fn delete_exact(
+        &self,
+        r: &ObjectRef,
+        uid: &str,
+        resource_version: &str,
+        propagation: Propagation,
+    ) -> Result<Option<Value>, ClusterError> {
+        let mut s = self.serve().await;
+        s.begin(Verb::Delete, &r.kind, r.namespace.as_deref(), Some(&r.name))?;
+        let (r, _) = s.resolve(&r.api_version, &r.kind, r.namespace.as_deref(), &r.name)?;
+        s.check_preconditions(&r, uid, resource_version)?;
+        s.delete(&r, propagation, false)
+    }
+
     async fn logs(
         &self,
         namespace: &str,

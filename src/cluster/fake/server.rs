@@ -669,6 +669,35 @@ impl State {
     }
 
     /// DELETE.
+    /// A delete's preconditions, as the API server checks them: 409 Conflict when the object is
+    /// another one (uid) or changed (resourceVersion). A missing object passes (the delete is
+    /// then a no-op).
+    pub fn check_preconditions(&self, r: &ObjectRef, uid: &str, resource_version: &str) -> Result<(), ClusterError> {
+        let Some(stored) = self.objects.get(r) else { return Ok(()) };
+        let kind = r.kind_info().ok_or_else(|| ClusterError::Client(format!("{r} is not a kind msws handles")))?;
+        let (have_uid, have_rv) = (
+            uid_of(&stored.obj).to_string(),
+            stored.obj.pointer("/metadata/resourceVersion").and_then(Value::as_str).unwrap_or("").to_string(),
+        );
+        if have_uid != uid {
+            return Err(status::precondition_failed(
+                kind,
+                &r.name,
+                &format!("Precondition failed: UID in precondition: {uid}, UID in object meta: {have_uid}"),
+            ));
+        }
+        if have_rv != resource_version {
+            return Err(status::precondition_failed(
+                kind,
+                &r.name,
+                &format!(
+                    "Precondition failed: ResourceVersion in precondition: {resource_version}, ResourceVersion in object meta: {have_rv}"
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     pub fn delete(
         &mut self,
         r: &ObjectRef,

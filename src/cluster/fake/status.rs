@@ -59,6 +59,12 @@ pub(super) fn already_exists(kind: &Kind, name: &str) -> ClusterError {
     ClusterError::from_status(409, &status(409, Some("AlreadyExists"), msg, Some(details(kind, name, kind.plural))))
 }
 
+/// 409 for a delete's uid or resourceVersion precondition that does not hold.
+pub(super) fn precondition_failed(kind: &Kind, name: &str, why: &str) -> ClusterError {
+    let msg = format!("Operation cannot be fulfilled on {} {name:?}: {why}", resource(kind));
+    ClusterError::from_status(409, &status(409, Some("Conflict"), msg, Some(details(kind, name, kind.plural))))
+}
+
 /// 409 for a `resourceVersion` precondition that no longer holds.
 pub(super) fn modified(kind: &Kind, name: &str) -> ClusterError {
     let msg = format!(
