@@ -538,6 +538,11 @@ fn deleted() -> String {
     "it was deleted (by `msws unlock --force`?)".into()
 }
 
+/// A metadata string of an object (`""` when absent).
+fn meta_str(obj: &Value, key: &str) -> String {
+    obj.pointer(&format!("/metadata/{key}")).and_then(Value::as_str).unwrap_or_default().to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -569,9 +574,4 @@ mod tests {
         assert_eq!(parts[1], std::process::id().to_string());
         assert!(parts[2].contains('@'), "{a}");
     }
-}
-
-/// A metadata string of an object (`""` when absent).
-fn meta_str(obj: &Value, key: &str) -> String {
-    obj.pointer(&format!("/metadata/{key}")).and_then(Value::as_str).unwrap_or_default().to_string()
 }
