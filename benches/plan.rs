@@ -63,14 +63,10 @@ fn applied(text: &str) -> &'static FakeCluster {
     let mut inv = Inventory::default();
     for d in &ws.downloads {
         let record = DownloadRecord {
-            source: d.source_uri(),
-            revision: d.revision.clone(),
-            storage: d.storage.clone(),
-            path: d.path.clone(),
             commit: Some("0123456789abcdef0123456789abcdef01234567".into()),
             files: Some(8),
             bytes: Some(1 << 20),
-            completed_at: None,
+            ..DownloadRecord::of(d)
         };
         inv.downloads.insert(d.name.clone(), record);
     }

@@ -24,14 +24,10 @@ use super::journal::{Journal, Mutation};
 use super::progress::{Event, Reporter, StepTime, human};
 use crate::cluster::{ApplyOptions, Cluster, ClusterError, ObjectRef, Propagation};
 use crate::model::Workspace;
+use crate::plan::inventory::{FAILED_MARKER, short_commit};
 use crate::plan::{Action, DownloadAction, DownloadRecord, Inventory, Plan, ReleaseAction, StepPlan};
 use crate::readiness::{self, State};
 use crate::render::Rendered;
-
-/// The marker the downloader prints when the files are verified (src/render/download.py).
-pub const COMPLETE_MARKER: &str = "MSWS-DOWNLOAD-COMPLETE ";
-/// The marker the downloader prints when it gives up.
-pub const FAILED_MARKER: &str = "MSWS-DOWNLOAD-FAILED ";
 
 #[derive(Clone, Debug)]
 pub struct Options {
@@ -121,13 +117,12 @@ impl Outcome {
 #[derive(Clone, Debug)]
 pub struct Done {
     pub seq: u64,
-    pub step: String,
     pub mutation: Mutation,
     pub object: ObjectRef,
-    /// The object before (with secret data: this copy never leaves memory).
+    /// The object before (with secret data: this copy never leaves memory). A mutation whose
+    /// answer was lost is kept here too: the undo looks at the live object, so it copes with
+    /// either fate.
     pub prior: Option<Value>,
-    /// False when the request's answer was lost: it may or may not have happened.
-    pub certain: bool,
 }
 
 /// What a run did, for the closing summary and the exit code.
@@ -191,7 +186,6 @@ pub struct Engine<'a> {
     /// Mutations made before this run (a resumed run undoes them too).
     earlier: Vec<Done>,
     downloads: Mutex<BTreeMap<String, DownloadRecord>>,
-    changed: Mutex<Vec<String>>,
     next_seq: Mutex<u64>,
     /// The inventory as it was before this run, once read.
     inventory_prior: Mutex<Option<Option<Value>>>,
@@ -224,7 +218,6 @@ impl<'a> Engine<'a> {
             done: Mutex::new(Vec::new()),
             earlier: Vec::new(),
             downloads: Mutex::new(BTreeMap::new()),
-            changed: Mutex::new(Vec::new()),
             next_seq: Mutex::new(1),
             inventory_prior: Mutex::new(None),
         }
@@ -321,7 +314,11 @@ impl<'a> Engine<'a> {
             Command::Apply => self.apply(&steps, &mut times).await,
             Command::Destroy => self.destroy(&steps, &mut times).await,
         };
-        let changed = self.changed.lock().map(|c| c.clone()).unwrap_or_default();
+        let changed = self
+            .done
+            .lock()
+            .map(|d| d.iter().map(|d| format!("{} {}", d.mutation.verb(), d.object)).collect())
+            .unwrap_or_default();
         let downloads = self.downloads.lock().map(|d| d.clone()).unwrap_or_default();
         let mut report = Report {
             outcome: Outcome::Applied,
@@ -583,9 +580,9 @@ impl<'a> Engine<'a> {
                 .ok_or_else(|| format!("no download in the workspace runs Job {}", d.job.name))?;
             let timeout = download.timeout.as_std() + DOWNLOAD_GRACE;
             self.wait(&sp.step, Wait::Job(d.job.clone()), timeout).await?;
-            let (record, note) = self.download_record(d, &d.job).await;
+            let (record, note) = self.download_record(download, &d.job).await;
             summary.push(note);
-            self.record_download(&sp.step, &download.name, record).await?;
+            self.record_download(&download.name, record).await?;
         }
         if let Some(r) = sp.release.as_ref().filter(|r| r.action != ReleaseAction::Nothing) {
             if let Some(prior) = self.get(&r.job).await? {
@@ -606,37 +603,21 @@ impl<'a> Engine<'a> {
     }
 
     /// The record a completed download leaves, read from its pod's log; without the marker
-    /// (a log that is gone), the plan's values alone, and a note saying so.
-    async fn download_record(&self, d: &crate::plan::DownloadPlan, job: &ObjectRef) -> (DownloadRecord, String) {
-        let mut record = DownloadRecord {
-            source: d.source.clone(),
-            revision: d.revision.clone(),
-            storage: d.storage.clone(),
-            path: d.path.clone(),
-            commit: None,
-            files: None,
-            bytes: None,
-            completed_at: None,
-        };
+    /// (a log that is gone), the workspace's values alone, and a note saying so.
+    async fn download_record(&self, d: &crate::model::Download, job: &ObjectRef) -> (DownloadRecord, String) {
+        let mut record = DownloadRecord::of(d);
         let log = self.job_log(job, None).await.unwrap_or_default();
-        let marker = log.lines().rev().find_map(|l| l.trim_start().strip_prefix(COMPLETE_MARKER));
-        match marker.and_then(|m| serde_json::from_str::<Value>(m).ok()) {
-            Some(m) => {
-                record.commit = m.get("commit").and_then(Value::as_str).map(str::to_string);
-                record.files = m.get("files").and_then(Value::as_u64);
-                record.bytes = m.get("bytes").and_then(Value::as_u64);
-                record.completed_at = m.get("completed_at").and_then(Value::as_str).map(str::to_string);
-                let mut note = "downloaded".to_string();
-                if let Some(f) = record.files {
-                    note += &format!(" {f} files");
-                }
-                if let Some(c) = &record.commit {
-                    note += &format!(" (commit {})", c.get(..12).unwrap_or(c));
-                }
-                (record, note)
-            }
-            None => (record, "downloaded (the completion marker was not in the log; recorded from the plan)".into()),
+        if !record.read_marker(&log) {
+            return (record, "downloaded (the completion marker was not in the log; recorded from the plan)".into());
         }
+        let mut note = "downloaded".to_string();
+        if let Some(f) = record.files {
+            note += &format!(" {f} files");
+        }
+        if let Some(c) = &record.commit {
+            note += &format!(" (commit {})", short_commit(c));
+        }
+        (record, note)
     }
 
     /// The log of the Job's newest pod (its last `tail` lines).
@@ -656,10 +637,8 @@ impl<'a> Engine<'a> {
 
     /// A completed download is written down at once — journal and inventory — and kept by a
     /// rollback: the weights are on the claim.
-    async fn record_download(&self, _step: &str, name: &str, record: DownloadRecord) -> StepResult<()> {
-        if let Ok(mut j) = self.journal.lock()
-            && let Some(j) = j.as_mut()
-        {
+    async fn record_download(&self, name: &str, record: DownloadRecord) -> StepResult<()> {
+        if let Some(j) = self.journal.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
             j.download(name, &record).map_err(|e| format!("cannot write the journal: {e}"))?;
         }
         let downloads = {
@@ -832,42 +811,33 @@ impl<'a> Engine<'a> {
         }
     }
 
+    /// After the answer: `done` or `refused` in the journal, and the mutation remembered for a
+    /// rollback unless the server refused it (a lost answer counts: it may have happened).
     fn settle(
         &self,
-        step: &str,
         seq: u64,
         mutation: Mutation,
         r: &ObjectRef,
         prior: Option<Value>,
         result: &Result<Option<Value>, ClusterError>,
     ) {
-        let mut j = self.journal.lock().unwrap_or_else(|e| e.into_inner());
-        let certain = match result {
-            Ok(v) => {
-                if let Some(j) = j.as_mut() {
-                    let _ = j.done(seq, v.as_ref());
-                }
-                true
-            }
-            Err(e) if e.is_transient() => false,
-            Err(e) => {
-                if let Some(j) = j.as_mut() {
-                    let _ = j.refused(seq, &e.to_string());
-                }
-                return;
-            }
-        };
-        drop(j);
-        let word = match mutation {
-            Mutation::Create => "create",
-            Mutation::Update => "update",
-            Mutation::Delete => "delete",
-        };
-        if let Ok(mut c) = self.changed.lock() {
-            c.push(format!("{word} {r}"));
+        // `done` and `refused` are best effort: without them the intent reads as uncertain, and
+        // recovery looks at the live object.
+        match result {
+            Ok(v) => self.journaled(|j| j.done(seq, v.as_ref())),
+            Err(e) if e.is_transient() => {}
+            Err(e) => return self.journaled(|j| j.refused(seq, &e.to_string())),
         }
         if let Ok(mut d) = self.done.lock() {
-            d.push(Done { seq, step: step.into(), mutation, object: r.clone(), prior, certain });
+            d.push(Done { seq, mutation, object: r.clone(), prior });
+        }
+    }
+
+    /// A best-effort journal entry (the journal is optional, and these entries are not what a
+    /// recovery depends on).
+    fn journaled(&self, write: impl FnOnce(&mut Journal) -> Result<(), super::journal::JournalError>) {
+        if let Some(j) = self.journal.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+            let _ = write(j);
         }
     }
 
@@ -876,7 +846,7 @@ impl<'a> Engine<'a> {
         let seq = self.intend(step, mutation, r, prior.as_ref())?;
         let result = self.retry(|| self.cluster.apply(obj, ApplyOptions { dry_run: false, force: true })).await;
         let settled = result.clone().map(Some);
-        self.settle(step, seq, mutation, r, prior, &settled);
+        self.settle(seq, mutation, r, prior, &settled);
         result.map_err(|e| {
             StepError::Failed(format!(
                 "{} {r}: {e}",
@@ -891,7 +861,7 @@ impl<'a> Engine<'a> {
             Err(ClusterError::NotFound(_)) => Ok(None),
             other => other,
         };
-        self.settle(step, seq, Mutation::Delete, r, Some(prior), &result);
+        self.settle(seq, Mutation::Delete, r, Some(prior), &result);
         result.map(|_| ()).map_err(|e| StepError::Failed(format!("deleting {r}: {e}")))
     }
 
@@ -1055,65 +1025,50 @@ impl<'a> Engine<'a> {
     async fn rollback(&self, reason: &str, report: &mut Report) {
         let mut todo: Vec<Done> = self.earlier.clone();
         todo.extend(self.done.lock().map(|d| d.clone()).unwrap_or_default());
-        todo.sort_by_key(|d| d.seq);
         if todo.is_empty() {
             return;
         }
         self.emit(Event::RollbackStarted { reason: reason.into() });
-        if let Ok(mut j) = self.journal.lock()
-            && let Some(j) = j.as_mut()
-        {
-            let _ = j.rollback_started(reason);
-        }
+        self.journaled(|j| j.rollback_started(reason));
         let kept_downloads: BTreeMap<String, DownloadRecord> = if self.opts.rollback_storage {
             BTreeMap::new()
         } else {
             self.downloads.lock().map(|d| d.clone()).unwrap_or_default()
         };
-        let mut seen: BTreeSet<ObjectRef> = BTreeSet::new();
-        // The oldest prior of an object is what it goes back to: undo each object once, newest
-        // mutation first, but restoring the state before its first mutation in this run.
-        let first_prior: BTreeMap<ObjectRef, (Mutation, Option<Value>)> = {
-            let mut m = BTreeMap::new();
-            for d in &todo {
-                m.entry(d.object.clone()).or_insert((d.mutation, d.prior.clone()));
-            }
-            m
-        };
-        for d in todo.iter().rev() {
+        // Each object once, the one mutated last first, back to its state before this run's
+        // first mutation of it.
+        let mut by_object: BTreeMap<&ObjectRef, Vec<&Done>> = BTreeMap::new();
+        for d in &todo {
+            by_object.entry(&d.object).or_default().push(d);
+        }
+        let mut objects: Vec<Vec<&Done>> = by_object.into_values().collect();
+        for ds in &mut objects {
+            ds.sort_by_key(|d| d.seq);
+        }
+        objects.sort_by_key(|ds| std::cmp::Reverse(ds.last().map(|d| d.seq)));
+        for ds in objects {
+            let (Some(first), Some(last)) = (ds.first(), ds.last()) else { continue };
+            let r = &first.object;
             if self.abort.is_cancelled() {
-                report.not_undone.push(format!("{} (rollback interrupted)", d.object));
+                report.not_undone.push(format!("{r} (rollback interrupted)"));
                 continue;
             }
-            if !seen.insert(d.object.clone()) {
-                continue;
-            }
-            let (first, prior) = first_prior.get(&d.object).cloned().unwrap_or((d.mutation, d.prior.clone()));
-            let outcome = self.undo(&d.object, first, prior.as_ref(), d.mutation, &kept_downloads).await;
-            match outcome {
+            match self.undo(r, first.mutation, first.prior.as_ref(), last.mutation, &kept_downloads).await {
                 Undo::Done(how) => {
-                    self.emit(Event::RolledBack { object: d.object.to_string(), how: how.clone() });
-                    report.rolled_back.push(format!("{how} {}", d.object));
-                    if let Ok(mut j) = self.journal.lock()
-                        && let Some(j) = j.as_mut()
-                    {
-                        let _ = j.undone(d.seq);
-                    }
+                    self.emit(Event::RolledBack { object: r.to_string(), how: how.clone() });
+                    report.rolled_back.push(format!("{how} {r}"));
                 }
                 Undo::Kept(why) => {
-                    self.emit(Event::Kept { object: d.object.to_string(), why: why.clone() });
-                    report.kept.push(format!("{}: {why}", d.object));
-                    if let Ok(mut j) = self.journal.lock()
-                        && let Some(j) = j.as_mut()
-                    {
-                        let _ = j.undone(d.seq);
-                    }
+                    self.emit(Event::Kept { object: r.to_string(), why: why.clone() });
+                    report.kept.push(format!("{r}: {why}"));
                 }
                 Undo::Failed(e) => {
-                    self.emit(Event::RollbackFailed { object: d.object.to_string(), error: e.clone() });
-                    report.not_undone.push(format!("{}: {e}", d.object));
+                    self.emit(Event::RollbackFailed { object: r.to_string(), error: e.clone() });
+                    report.not_undone.push(format!("{r}: {e}"));
+                    continue;
                 }
             }
+            self.journaled(|j| ds.iter().try_for_each(|d| j.undone(d.seq)));
         }
     }
 
@@ -1151,30 +1106,22 @@ impl<'a> Engine<'a> {
         match (first, prior) {
             (Mutation::Create, _) | (_, None) => match current {
                 None => Undo::Done("already gone".into()),
-                Some(_) => match self.retry(|| self.cluster.delete(r, Propagation::Background, false)).await {
-                    Ok(_) | Err(ClusterError::NotFound(_)) => Undo::Done("deleted".into()),
-                    Err(e) => Undo::Failed(e.to_string()),
-                },
+                Some(_) => self.delete_for_rollback(r, "deleted").await,
             },
-            (_, Some(prior)) if r.kind == "Job" => {
-                let _ = (prior, last);
-                match current {
-                    Some(_) if last == Mutation::Create => {
-                        match self.retry(|| self.cluster.delete(r, Propagation::Background, false)).await {
-                            Ok(_) | Err(ClusterError::NotFound(_)) => Undo::Kept(
-                                "the earlier download's Job is not run again by a rollback (the new one was deleted)"
-                                    .into(),
-                            ),
-                            Err(e) => Undo::Failed(e.to_string()),
-                        }
-                    }
+            // A Job this run deleted (released, or replaced) is not run again.
+            (_, Some(_)) if r.kind == "Job" => match current {
+                Some(_) if last == Mutation::Create => match self.delete_for_rollback(r, "").await {
+                    Undo::Failed(e) => Undo::Failed(e),
                     _ => Undo::Kept(
-                        "a Job is not run again by a rollback: its download is recorded, and its claim released".into(),
+                        "the earlier download's Job is not run again by a rollback (the new one was deleted)".into(),
                     ),
-                }
-            }
+                },
+                _ => Undo::Kept(
+                    "a Job is not run again by a rollback: its download is recorded, and its claim released".into(),
+                ),
+            },
             (_, Some(prior)) => {
-                if prior.get(super::journal::WITHHELD_FIELD).is_some() {
+                if super::journal::withheld(prior).is_some() {
                     // After a crash the journal is all there is, and it never holds a secret value.
                     return Undo::Kept(
                         "its earlier value is not in the journal (secret values never are): it keeps the value this run wrote; apply the previous workspace to restore it"
@@ -1206,6 +1153,14 @@ impl<'a> Engine<'a> {
         }
     }
 
+    /// Deletes what a rollback removes (gone already is as good): `Done(how)` or `Failed`.
+    async fn delete_for_rollback(&self, r: &ObjectRef, how: &str) -> Undo {
+        match self.retry(|| self.cluster.delete(r, Propagation::Background, false)).await {
+            Ok(_) | Err(ClusterError::NotFound(_)) => Undo::Done(how.into()),
+            Err(e) => Undo::Failed(e.to_string()),
+        }
+    }
+
     /// The inventory goes back to what it was, plus the downloads this run completed (their
     /// weights are on claims that are kept); a new one with nothing to keep is deleted.
     async fn undo_inventory(
@@ -1215,10 +1170,7 @@ impl<'a> Engine<'a> {
         kept: &BTreeMap<String, DownloadRecord>,
     ) -> Undo {
         if prior.is_none() && kept.is_empty() {
-            return match self.retry(|| self.cluster.delete(r, Propagation::Background, false)).await {
-                Ok(_) | Err(ClusterError::NotFound(_)) => Undo::Done("deleted".into()),
-                Err(e) => Undo::Failed(e.to_string()),
-            };
+            return self.delete_for_rollback(r, "deleted").await;
         }
         let mut inv = prior.map(Inventory::from_config_map).unwrap_or_default();
         inv.downloads.extend(kept.clone());

@@ -76,6 +76,17 @@ pub enum Mutation {
     Delete,
 }
 
+impl Mutation {
+    /// The verb people read: `create`, `update`, `delete`.
+    pub fn verb(self) -> &'static str {
+        match self {
+            Mutation::Create => "create",
+            Mutation::Update => "update",
+            Mutation::Delete => "delete",
+        }
+    }
+}
+
 /// One line of the journal.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(tag = "entry", rename_all = "kebab-case")]

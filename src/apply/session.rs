@@ -326,14 +326,7 @@ pub async fn recover(
             .mutations()
             .into_iter()
             .filter(|m| !m.undone && m.fate != Fate::Refused)
-            .map(|m| Done {
-                seq: m.seq,
-                step: m.step.clone(),
-                mutation: m.mutation,
-                object: m.object.clone(),
-                prior: m.prior.clone(),
-                certain: m.fate == Fate::Done,
-            })
+            .map(|m| Done { seq: m.seq, mutation: m.mutation, object: m.object.clone(), prior: m.prior.clone() })
             .collect();
         let downloads: BTreeMap<_, _> = recorded.downloads().into_iter().collect();
         let mut req = req;

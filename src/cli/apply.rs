@@ -211,29 +211,17 @@ fn run_error(e: RunError) -> CliError {
 /// The closing lines and the exit code.
 fn finish(report: &Report, json: bool) -> CmdResult {
     if !json {
+        let sections = [
+            ("Changed:", &report.changed),
+            ("Rolled back:", &report.rolled_back),
+            ("Kept:", &report.kept),
+            ("Not undone (the journal keeps them; `msws recover FILE --rollback` retries):", &report.not_undone),
+        ];
         let mut err = std::io::stderr();
-        if !report.changed.is_empty() {
-            let _ = writeln!(err, "\nChanged:");
-            for c in &report.changed {
-                let _ = writeln!(err, "  {c}");
-            }
-        }
-        if !report.rolled_back.is_empty() {
-            let _ = writeln!(err, "\nRolled back:");
-            for c in &report.rolled_back {
-                let _ = writeln!(err, "  {c}");
-            }
-        }
-        if !report.kept.is_empty() {
-            let _ = writeln!(err, "\nKept:");
-            for c in &report.kept {
-                let _ = writeln!(err, "  {c}");
-            }
-        }
-        if !report.not_undone.is_empty() {
-            let _ = writeln!(err, "\nNot undone (the journal keeps them; `msws recover FILE --rollback` retries):");
-            for c in &report.not_undone {
-                let _ = writeln!(err, "  {c}");
+        for (title, lines) in sections.into_iter().filter(|(_, l)| !l.is_empty()) {
+            let _ = writeln!(err, "\n{title}");
+            for line in lines {
+                let _ = writeln!(err, "  {line}");
             }
         }
     }

@@ -133,7 +133,7 @@ pub fn ident(s: &str) -> String {
     let plain = matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
         && !matches!(s, "true" | "false" | "null" | "inf" | "nan");
-    if plain { s.to_string() } else { quoted(s) }
+    if plain { s.to_string() } else { crate::syntax::quote(s) }
 }
 
 /// A value as KDL. Strings are written so that msws reads them back unchanged: `${` (which msws
@@ -155,26 +155,8 @@ pub fn value(v: &KVal) -> String {
                 }
                 format!("{hashes}\"{s}\"{hashes}")
             } else {
-                quoted(&s)
+                crate::syntax::quote(&s)
             }
         }
     }
-}
-
-fn quoted(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c.is_control() => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }

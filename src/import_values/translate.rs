@@ -763,19 +763,6 @@ fn resource_override(acc: &At, kind: &str) -> Option<String> {
     }
 }
 
-/// msws's ResourceClaimTemplate defaults per type (the ModelService chart's).
-fn dra_defaults(kind: &str) -> (String, String) {
-    let (t, c) = match kind {
-        "nvidia" => ("nvidia-claim-template", "gpu.nvidia.com"),
-        "intel-i915" | "intel-xe" | "intel" => ("intel-claim-template", "gpu.intel.com"),
-        "intel-gaudi" => ("intel-gaudi-claim-template", "gaudi.intel.com"),
-        "amd" => ("amd-claim-template", "gpu.amd.com"),
-        "google" => ("google-claim-template", "tpu.google.com"),
-        other => return (format!("{other}-claim-template"), format!("gpu.{other}.com")),
-    };
-    (t.into(), c.into())
-}
-
 /// `accelerator "type" resource=… dra=#true` (or a `dra` child when the claim template is not
 /// msws's default).
 fn accelerator_node<'v>(cx: &mut Cx<'v>, acc: &At<'v>, kind: &str, dra: bool) -> KNode {
@@ -795,7 +782,7 @@ fn accelerator_node<'v>(cx: &mut Cx<'v>, acc: &At<'v>, kind: &str, dra: bool) ->
         );
         return node;
     };
-    let (def_template, def_class) = dra_defaults(kind);
+    let (def_template, def_class) = crate::model::dra_defaults(kind);
     let mut d = KNode::new("dra");
     let name = m
         .get("name")

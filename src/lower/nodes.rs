@@ -380,7 +380,7 @@ fn accelerator(cx: &mut Cx, node: &Node) -> Option<Accelerator> {
     let dra_flag = r.prop("dra").and_then(|v| cx.bool(v));
     let dra_node = r.child(cx, "dra");
     let dra = if dra_flag == Some(true) || dra_node.is_some() {
-        let (default_template, default_class) = dra_defaults(&kind);
+        let (default_template, default_class) = crate::model::dra_defaults(&kind);
         let mut d = Dra { template: default_template, class: default_class, match_mode: "exactly".into(), count: None };
         if let Some(n) = dra_node {
             let mut dr = Reader::new(n);
@@ -409,19 +409,6 @@ fn accelerator(cx: &mut Cx, node: &Node) -> Option<Accelerator> {
     };
     r.finish(cx);
     Some(Accelerator { kind, resource, dra })
-}
-
-/// The ModelService chart's ResourceClaimTemplate defaults per accelerator type.
-fn dra_defaults(kind: &str) -> (String, String) {
-    let (t, c) = match kind {
-        "nvidia" => ("nvidia-claim-template", "gpu.nvidia.com"),
-        "intel-i915" | "intel-xe" | "intel" => ("intel-claim-template", "gpu.intel.com"),
-        "intel-gaudi" => ("intel-gaudi-claim-template", "gaudi.intel.com"),
-        "amd" => ("amd-claim-template", "gpu.amd.com"),
-        "google" => ("google-claim-template", "tpu.google.com"),
-        other => return (format!("{other}-claim-template"), format!("gpu.{other}.com")),
-    };
-    (t.into(), c.into())
 }
 
 fn default_accelerator() -> Accelerator {

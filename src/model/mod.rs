@@ -290,6 +290,20 @@ pub const ACCELERATORS: &[(&str, Option<&str>)] = &[
     ("cpu", None),
 ];
 
+/// The ModelService chart's ResourceClaimTemplate defaults per accelerator type: (template name,
+/// device class).
+pub fn dra_defaults(kind: &str) -> (String, String) {
+    let (t, c) = match kind {
+        "nvidia" => ("nvidia-claim-template", "gpu.nvidia.com"),
+        "intel-i915" | "intel-xe" | "intel" => ("intel-claim-template", "gpu.intel.com"),
+        "intel-gaudi" => ("intel-gaudi-claim-template", "gaudi.intel.com"),
+        "amd" => ("amd-claim-template", "gpu.amd.com"),
+        "google" => ("google-claim-template", "tpu.google.com"),
+        other => return (format!("{other}-claim-template"), format!("gpu.{other}.com")),
+    };
+    (t.into(), c.into())
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct Accelerator {
     /// One of [`ACCELERATORS`], or a custom type with its own `resource`.

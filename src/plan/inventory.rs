@@ -32,7 +32,46 @@ pub struct DownloadRecord {
     pub completed_at: Option<String>,
 }
 
+/// The line the downloader prints when the files are verified, followed by its record as JSON
+/// (src/render/download.py).
+pub const COMPLETE_MARKER: &str = "MSWS-DOWNLOAD-COMPLETE ";
+/// The line the downloader prints when it gives up, followed by the reason.
+pub const FAILED_MARKER: &str = "MSWS-DOWNLOAD-FAILED ";
+
+/// A commit as people read it: its first 12 characters.
+pub fn short_commit(commit: &str) -> &str {
+    commit.get(..12).unwrap_or(commit)
+}
+
 impl DownloadRecord {
+    /// What a download of `d` records before its downloader says which commit it resolved and
+    /// how much it fetched.
+    pub fn of(d: &crate::model::Download) -> DownloadRecord {
+        DownloadRecord {
+            source: d.source_uri(),
+            revision: d.revision.clone(),
+            storage: d.storage.clone(),
+            path: d.path.clone(),
+            commit: None,
+            files: None,
+            bytes: None,
+            completed_at: None,
+        }
+    }
+
+    /// Fills the commit, file count, size and completion time from the downloader's last
+    /// completion line in `log`; false (and nothing changed) when the log has none.
+    pub fn read_marker(&mut self, log: &str) -> bool {
+        let marker = log.lines().rev().find_map(|l| l.trim_start().strip_prefix(COMPLETE_MARKER));
+        let Some(m) = marker.and_then(|m| serde_json::from_str::<Value>(m).ok()) else { return false };
+        let text = |k: &str| m.get(k).and_then(Value::as_str).map(str::to_string);
+        self.commit = text("commit");
+        self.files = m.get("files").and_then(Value::as_u64);
+        self.bytes = m.get("bytes").and_then(Value::as_u64);
+        self.completed_at = text("completed_at");
+        true
+    }
+
     /// Whether this record says the same model is where a download would put it.
     pub fn matches(&self, source: &str, revision: &str, storage: &str, path: &str) -> bool {
         self.source == source
@@ -114,6 +153,29 @@ pub fn group_kind(api_version: &str, kind: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_downloaders_last_completion_line_fills_the_record() {
+        let mut r = DownloadRecord {
+            source: "hf://facebook/opt-125m".into(),
+            revision: "main".into(),
+            storage: "model-pvc".into(),
+            path: "models/opt".into(),
+            commit: None,
+            files: None,
+            bytes: None,
+            completed_at: None,
+        };
+        assert!(!r.read_marker("fetching\nMSWS-DOWNLOAD-FAILED 401\n"));
+        assert!(!r.read_marker("MSWS-DOWNLOAD-COMPLETE {not json"));
+        assert_eq!(r.commit, None);
+        let log = "MSWS-DOWNLOAD-COMPLETE {\"commit\":\"old\"}\n  MSWS-DOWNLOAD-COMPLETE {\"commit\":\"27dcfa74d334bc871f\",\"files\":8,\"bytes\":9,\"completed_at\":\"2026-11-26T18:05:00Z\"}\n";
+        assert!(r.read_marker(log));
+        assert_eq!((r.commit.as_deref(), r.files, r.bytes), (Some("27dcfa74d334bc871f"), Some(8), Some(9)));
+        assert_eq!(r.completed_at.as_deref(), Some("2026-11-26T18:05:00Z"));
+        assert_eq!(short_commit(r.commit.as_deref().unwrap()), "27dcfa74d334");
+        assert_eq!(short_commit("abc"), "abc");
+    }
 
     #[test]
     fn an_inventory_round_trips_through_its_config_map() {

@@ -480,7 +480,7 @@ fn download_plan(d: &crate::model::Download, live: &Live, input: &PlanInput) -> 
         Some(r) if r.matches(&source, &d.revision, &d.storage, &d.path) => (
             DownloadAction::Skip,
             match &r.commit {
-                Some(c) => format!("already downloaded (commit {})", short(c)),
+                Some(c) => format!("already downloaded (commit {})", inventory::short_commit(c)),
                 None => "already downloaded".into(),
             },
         ),
@@ -509,10 +509,6 @@ fn download_plan(d: &crate::model::Download, live: &Live, input: &PlanInput) -> 
         job,
         record,
     }
-}
-
-fn short(commit: &str) -> &str {
-    commit.get(..12).unwrap_or(commit)
 }
 
 /// The Job of a download: created when the download runs, replaced when an earlier download's

@@ -116,7 +116,7 @@ async fn download_state(
 pub fn describe_record(r: &super::DownloadRecord) -> String {
     let mut parts = Vec::new();
     if let Some(c) = &r.commit {
-        parts.push(format!("commit {}", c.get(..12).unwrap_or(c)));
+        parts.push(format!("commit {}", super::inventory::short_commit(c)));
     }
     if let Some(f) = r.files {
         parts.push(format!("{f} files"));

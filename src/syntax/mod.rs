@@ -7,6 +7,8 @@ mod fast;
 pub mod fmt;
 mod v1;
 
+pub use v1::quote;
+
 use std::sync::Arc;
 
 use kdl::{KdlDocument, KdlNode, KdlValue};

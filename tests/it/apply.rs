@@ -140,6 +140,29 @@ impl World {
         report
     }
 
+    /// `msws recover` of the interrupted run, with the plain flags.
+    async fn recover(&self, how: Recovery) -> (Result<(Plan, Report), RunError>, Vec<Event>) {
+        let rec = Arc::new(Recording::new());
+        let r = session::recover(
+            self.dyn_cluster(),
+            self.request(Command::Apply, fast()),
+            how,
+            rec.clone(),
+            Stop::default(),
+        )
+        .await;
+        (r, rec.events())
+    }
+
+    /// The connection goes away `after` from now, and stays away until `reconnect`.
+    fn disconnect_after(&self, after: Duration) {
+        let c = self.cluster.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(after).await;
+            c.disconnect();
+        });
+    }
+
     fn journal(&self) -> PathBuf {
         msws::apply::journal::path_for(&self.file, &self.l.ws.name)
     }
@@ -446,11 +469,7 @@ async fn a_lost_connection_stops_cleanly_and_the_next_run_recovers() {
     let w = world("opt-125m-rwo.kdl");
     let before = w.cluster.snapshot();
     // The connection goes away mid-download, and stays away through the rollback.
-    let c = w.cluster.clone();
-    tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_secs(60)).await;
-        c.disconnect();
-    });
+    w.disconnect_after(Duration::from_secs(60));
     let (r, events) = w.apply().await;
     let (_, report) = r.unwrap();
     // Stopped: either the rollback could not reach the cluster, or the lock's renewals failed
@@ -467,17 +486,9 @@ async fn a_lost_connection_stops_cleanly_and_the_next_run_recovers() {
     let text = r.unwrap_err().to_string();
     assert!(text.contains("interrupted") && text.contains("msws recover"), "{text}");
 
-    let rec = Arc::new(Recording::new());
-    let (_, report) = session::recover(
-        w.dyn_cluster(),
-        w.request(Command::Apply, fast()),
-        Recovery::Rollback,
-        rec.clone(),
-        Stop::default(),
-    )
-    .await
-    .unwrap();
-    assert_eq!(report.outcome, Outcome::RolledBack, "{:#?}", rec.events());
+    let (r, events) = w.recover(Recovery::Rollback).await;
+    let (_, report) = r.unwrap();
+    assert_eq!(report.outcome, Outcome::RolledBack, "{:#?}", events);
     assert!(!w.journal().exists());
     w.settle().await;
     assert_eq!(comparable(&before).diff(&comparable(&w.cluster.snapshot())), Vec::<String>::new());
@@ -486,26 +497,14 @@ async fn a_lost_connection_stops_cleanly_and_the_next_run_recovers() {
 #[tokio::test(start_paused = true)]
 async fn an_interrupted_apply_can_be_resumed() {
     let w = world("opt-125m-rwo.kdl");
-    let c = w.cluster.clone();
-    tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_secs(60)).await;
-        c.disconnect();
-    });
+    w.disconnect_after(Duration::from_secs(60));
     let (r, _) = w.apply().await;
     assert_eq!(r.unwrap().1.outcome, Outcome::Stopped);
     w.cluster.reconnect();
     tokio::time::sleep(Duration::from_secs(90)).await;
-    let rec = Arc::new(Recording::new());
-    let (_, report) = session::recover(
-        w.dyn_cluster(),
-        w.request(Command::Apply, fast()),
-        Recovery::Resume,
-        rec.clone(),
-        Stop::default(),
-    )
-    .await
-    .unwrap();
-    assert_eq!(report.outcome, Outcome::Applied, "{:#?}", rec.events());
+    let (r, events) = w.recover(Recovery::Resume).await;
+    let (_, report) = r.unwrap();
+    assert_eq!(report.outcome, Outcome::Applied, "{:#?}", events);
     assert!(!w.journal().exists());
     w.settle().await;
     let (r, _) = w.apply().await;
@@ -729,17 +728,9 @@ async fn every_fault_at_every_step_of_the_rwo_runbook_leaves_the_cluster_as_it_w
                 assert!(w.journal().exists(), "{case}");
                 w.cluster.reconnect();
                 tokio::time::sleep(Duration::from_secs(90)).await;
-                let rec = Arc::new(Recording::new());
-                let (_, r) = session::recover(
-                    w.dyn_cluster(),
-                    w.request(Command::Apply, fast()),
-                    Recovery::Rollback,
-                    rec.clone(),
-                    Stop::default(),
-                )
-                .await
-                .unwrap_or_else(|e| panic!("{case}: recover: {e}"));
-                assert_eq!(r.outcome, Outcome::RolledBack, "{case}: {:#?}", rec.events());
+                let (r, events) = w.recover(Recovery::Rollback).await;
+                let (_, r) = r.unwrap_or_else(|e| panic!("{case}: recover: {e}"));
+                assert_eq!(r.outcome, Outcome::RolledBack, "{case}: {:#?}", events);
             } else {
                 assert_eq!(report.outcome, Outcome::RolledBack, "{case}: {events:#?}");
             }
@@ -807,21 +798,13 @@ async fn a_resumed_destroy_keeps_its_storage_flag() {
     let claim = ObjectRef::new("v1", "PersistentVolumeClaim", Some(&ns), "model-pvc");
     assert!(w.cluster.peek(&claim).is_some());
     // Resumed without the flag on the command line: the journal remembers it.
-    let rec = Arc::new(Recording::new());
-    let (_, report) = session::recover(
-        w.dyn_cluster(),
-        w.request(Command::Apply, fast()),
-        Recovery::Resume,
-        rec.clone(),
-        Stop::default(),
-    )
-    .await
-    .unwrap();
-    assert_eq!(report.outcome, Outcome::Applied, "{:#?}", rec.events());
+    let (r, events) = w.recover(Recovery::Resume).await;
+    let (_, report) = r.unwrap();
+    assert_eq!(report.outcome, Outcome::Applied, "{:#?}", events);
     assert!(
-        rec.events().iter().any(|e| matches!(e, Event::Finished { outcome, .. } if outcome == "destroyed")),
+        events.iter().any(|e| matches!(e, Event::Finished { outcome, .. } if outcome == "destroyed")),
         "{:#?}",
-        rec.events()
+        events
     );
     w.settle().await;
     assert!(w.cluster.peek(&claim).is_none());

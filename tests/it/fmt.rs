@@ -8,8 +8,8 @@ use msws::syntax::fmt::{FmtError, format_source};
 use proptest::collection::vec;
 use proptest::prelude::*;
 
-use crate::robustness::{Corpus, config, kdl_files, mutate, mutation};
-use crate::support::root;
+use crate::robustness::{Corpus, config, mutate, mutation};
+use crate::support::{kdl_files, root};
 
 #[test]
 fn repository_files_are_already_formatted() {

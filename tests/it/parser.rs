@@ -7,8 +7,8 @@ use msws::syntax::{parse_fast, parse_kdl_v2};
 use proptest::collection::vec;
 use proptest::prelude::*;
 
-use crate::robustness::{Corpus, TOKENS, kdl_files, mutate, mutation};
-use crate::support::root;
+use crate::robustness::{Corpus, TOKENS, mutate, mutation};
+use crate::support::{kdl_files, root};
 
 /// `Err` describes a disagreement.
 fn agree(text: &str) -> Result<bool, String> {

@@ -114,14 +114,11 @@ pub fn applied(l: &Loaded, secrets: &[(&str, &str, &str)]) -> Vec<Value> {
         inv.downloads.insert(
             d.name.clone(),
             DownloadRecord {
-                source: d.source_uri(),
-                revision: d.revision.clone(),
-                storage: d.storage.clone(),
-                path: d.path.clone(),
                 commit: Some("0123456789abcdef0123456789abcdef01234567".into()),
                 files: Some(8),
                 bytes: Some(2_000_000),
                 completed_at: Some("2026-11-26T18:00:00Z".into()),
+                ..DownloadRecord::of(d)
             },
         );
     }

@@ -42,14 +42,10 @@ fn apply_all(l: &Loaded, cluster: &FakeCluster, secrets: &[(&str, &str, &str)]) 
         inv.downloads.insert(
             d.name.clone(),
             DownloadRecord {
-                source: d.source_uri(),
-                revision: d.revision.clone(),
-                storage: d.storage.clone(),
-                path: d.path.clone(),
                 commit: Some("0123456789abcdef0123456789abcdef01234567".into()),
                 files: Some(8),
                 bytes: Some(1 << 20),
-                completed_at: None,
+                ..DownloadRecord::of(d)
             },
         );
     }

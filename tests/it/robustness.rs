@@ -4,7 +4,7 @@
 //! A panic inside any stage fails the proptest case, which then shrinks it to a small reproducer.
 //! The case counts keep this module under ten seconds in a debug build on two cores.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use msws::diag::{Sink, SourceMap};
 use msws::lower::{MemFiles, Options};
@@ -12,7 +12,7 @@ use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::sample::{Index, select};
 
-use crate::support::root;
+use crate::support::{kdl_files, root};
 
 /// Words and punctuation of the language, so random input gets past the tokenizer often.
 pub const TOKENS: &[&str] = &[
@@ -199,24 +199,6 @@ impl Corpus {
         assert!(files.len() >= 10, "found {} files", files.len());
         Corpus { files }
     }
-}
-
-/// Every `.kdl` file under `dir`, recursively, sorted.
-pub fn kdl_files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.extension().is_some_and(|x| x == "kdl") {
-                out.push(p);
-            }
-        }
-    }
-    out.sort();
-    out
 }
 
 /// One edit to a file's bytes or lines.

@@ -25,9 +25,8 @@ pub fn rendered(fe: &Frontend) -> String {
     render_all(fe.sink.sorted(), &fe.map, RenderOptions::plain())
 }
 
-/// Every `.kdl` file under `dir`, recursively, sorted, relative to the crate root. Root files
-/// and imported ones alike: callers filter (see `is_root_file`).
-pub fn workspace_files(dir: &Path) -> Vec<PathBuf> {
+/// Every `.kdl` file under `dir`, recursively, sorted.
+pub fn kdl_files(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
@@ -36,12 +35,18 @@ pub fn workspace_files(dir: &Path) -> Vec<PathBuf> {
             if p.is_dir() {
                 stack.push(p);
             } else if p.extension().is_some_and(|x| x == "kdl") {
-                out.push(p.strip_prefix(root()).map(Path::to_path_buf).unwrap_or(p));
+                out.push(p);
             }
         }
     }
     out.sort();
     out
+}
+
+/// [`kdl_files`] relative to the crate root. Root files and imported ones alike: callers filter
+/// (see `is_root_file`).
+pub fn workspace_files(dir: &Path) -> Vec<PathBuf> {
+    kdl_files(dir).into_iter().map(|p| p.strip_prefix(root()).map(Path::to_path_buf).unwrap_or(p)).collect()
 }
 
 /// Whether a file declares a workspace (imported library files do not).
