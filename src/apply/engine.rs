@@ -187,8 +187,8 @@ pub struct Engine<'a> {
     earlier: Vec<Done>,
     downloads: Mutex<BTreeMap<String, DownloadRecord>>,
     next_seq: Mutex<u64>,
-    /// The inventory as it was before this run, once read.
-    inventory_prior: Mutex<Option<Option<Value>>>,
+    /// Storage classes read by claim waits: whether each binds on first consumer.
+    classes: Mutex<BTreeMap<String, bool>>,
 }
 
 impl<'a> Engine<'a> {
@@ -219,7 +219,7 @@ impl<'a> Engine<'a> {
             earlier: Vec::new(),
             downloads: Mutex::new(BTreeMap::new()),
             next_seq: Mutex::new(1),
-            inventory_prior: Mutex::new(None),
+            classes: Mutex::new(BTreeMap::new()),
         }
     }
 
@@ -473,9 +473,6 @@ impl<'a> Engine<'a> {
     async fn begin_inventory(&self) -> StepResult<()> {
         let r = self.parent_ref();
         let prior = self.get(&r).await?;
-        if let Ok(mut p) = self.inventory_prior.lock() {
-            *p = Some(prior.clone());
-        }
         let inv = prior.as_ref().map(Inventory::from_config_map).unwrap_or_default();
         let mut kinds: BTreeSet<String> = prior.as_ref().map(group_kinds_of).unwrap_or_default();
         kinds.extend(self.rendered_group_kinds());
@@ -903,17 +900,7 @@ impl<'a> Engine<'a> {
             Wait::Claim(r) => {
                 let Some(pvc) = self.cluster.get(r).await? else { return Ok(State::Failed(format!("{r} is gone"))) };
                 let class = pvc.pointer("/spec/storageClassName").and_then(Value::as_str).unwrap_or("");
-                let first_consumer = if class.is_empty() {
-                    false
-                } else {
-                    let sc = ObjectRef::new("storage.k8s.io/v1", "StorageClass", None, class);
-                    match self.cluster.get(&sc).await {
-                        Ok(Some(sc)) => {
-                            sc.get("volumeBindingMode").and_then(Value::as_str) == Some("WaitForFirstConsumer")
-                        }
-                        _ => false,
-                    }
-                };
+                let first_consumer = self.binds_on_first_consumer(class).await;
                 Ok(readiness::claim(&pvc, first_consumer))
             }
             Wait::Job(r) => {
@@ -971,6 +958,26 @@ impl<'a> Engine<'a> {
                 Ok(readiness::deployment(&d, &pods))
             }
         }
+    }
+
+    /// Whether a storage class binds its claims only when a pod first uses them. Read once per
+    /// class and run (a wait polls many times); a class that cannot be read counts as binding at
+    /// once, so the wait then says the claim is pending.
+    async fn binds_on_first_consumer(&self, class: &str) -> bool {
+        if class.is_empty() {
+            return false;
+        }
+        if let Some(known) = self.classes.lock().unwrap_or_else(|e| e.into_inner()).get(class) {
+            return *known;
+        }
+        let sc = ObjectRef::new("storage.k8s.io/v1", "StorageClass", None, class);
+        let first = match self.cluster.get(&sc).await {
+            Ok(Some(sc)) => sc.get("volumeBindingMode").and_then(Value::as_str) == Some("WaitForFirstConsumer"),
+            // Not cached: a passing error may read differently next time.
+            _ => return false,
+        };
+        self.classes.lock().unwrap_or_else(|e| e.into_inner()).insert(class.to_string(), first);
+        first
     }
 
     /// Polls until ready, failed, timed out, or the run stops.

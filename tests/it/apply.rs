@@ -810,3 +810,117 @@ async fn a_resumed_destroy_keeps_its_storage_flag() {
     assert!(w.cluster.peek(&claim).is_none());
     assert!(!w.journal().exists());
 }
+
+// ---- failure paths of the machinery itself ----
+
+/// A reporter that presses Ctrl-C a second time as soon as the rollback starts.
+struct AbortRollback {
+    stop: Stop,
+    rec: Recording,
+}
+
+impl msws::apply::progress::Reporter for AbortRollback {
+    fn event(&self, e: &Event) {
+        if let Event::RollbackStarted { .. } = e {
+            self.stop.abort.cancel();
+        }
+        self.rec.event(e);
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_second_ctrl_c_stops_the_rollback_and_keeps_the_journal() {
+    let w = world("opt-125m-rwo.kdl");
+    w.cluster.fail_nth(Verb::Apply, "Deployment", 1, ClusterError::Server { code: 500, message: "boom".into() });
+    let stop = Stop::default();
+    let reporter = Arc::new(AbortRollback { stop: stop.clone(), rec: Recording::new() });
+    let mut yes = |_: &Plan| true;
+    let (_, report) =
+        session::run(w.dyn_cluster(), w.request(Command::Apply, fast()), reporter.clone(), &mut yes, stop)
+            .await
+            .unwrap();
+    assert_eq!(report.outcome, Outcome::Stopped, "{:#?}", reporter.rec.events());
+    assert!(report.rolled_back.is_empty(), "{report:#?}");
+    assert!(report.not_undone.iter().all(|n| n.contains("rollback interrupted")) && !report.not_undone.is_empty());
+    assert!(w.journal().exists(), "the journal stays for `msws recover`");
+    let (r, events) = w.recover(Recovery::Rollback).await;
+    assert_eq!(r.unwrap().1.outcome, Outcome::RolledBack, "{events:#?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_run_that_loses_its_lock_stops_without_rolling_back() {
+    let w = world("opt-125m-rwo.kdl");
+    let ns = w.namespace();
+    // Mid-download, someone removes the lock and another run takes it.
+    let c = w.dyn_cluster();
+    let (ns2, name) = (ns.clone(), w.l.ws.name.clone());
+    let thief = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        msws::apply::lock::force_unlock(c.as_ref(), &ns2, &name).await.unwrap();
+        msws::apply::lock::acquire(c, &ns2, &name, &Holder::new("bob@ci/9/feed"), "apply").await.unwrap()
+    });
+    let (r, events) = w.apply().await;
+    let (_, report) = r.unwrap();
+    assert_eq!(report.outcome, Outcome::Stopped, "{events:#?}");
+    assert!(report.error.as_deref().unwrap_or("").contains("the lock was lost"), "{report:#?}");
+    assert!(report.rolled_back.is_empty() && report.kept.is_empty(), "no rollback without the lock: {report:#?}");
+    assert!(events.iter().any(|e| matches!(e, Event::Warning { message } if message.contains("without a rollback"))));
+    assert!(w.journal().exists());
+    // The Secret this run created is still there: nothing was undone behind the new holder's back.
+    assert!(w.cluster.peek(&ObjectRef::new("v1", "Secret", Some(&ns), "hf-token")).is_some());
+    let bobs = thief.await.unwrap();
+    assert_eq!(bobs.holder(), "bob@ci/9/feed");
+    bobs.release().await.unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_passing_connection_error_is_retried_and_the_apply_goes_on() {
+    let w = world("opt-125m-rwo.kdl");
+    w.cluster.fail_nth(Verb::Apply, "Secret", 1, ClusterError::Connection("connection reset by peer".into()));
+    w.cluster.fail_nth(Verb::Apply, "Job", 1, ClusterError::Timeout("the server did not answer".into()));
+    let report = w.applied().await;
+    assert!(report.changed.iter().any(|c| c.contains("Secret")), "{report:#?}");
+    assert_eq!(w.cluster.count(Verb::Apply, "Secret"), 2, "one failed try, one retry");
+    assert_eq!(w.cluster.count(Verb::Apply, "Job"), 2, "one failed try, one retry");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_cluster_error_while_planning_changes_nothing() {
+    let w = world("opt-125m-rwo.kdl");
+    w.cluster.fail_nth(Verb::Get, "Job", 1, ClusterError::Timeout("the server did not answer".into()));
+    let before = w.cluster.snapshot();
+    let (r, _) = w.apply().await;
+    let e = r.unwrap_err();
+    assert!(matches!(e, RunError::Cluster(ClusterError::Timeout(_))), "{e}");
+    assert_eq!(before.diff(&w.cluster.snapshot()), Vec::<String>::new());
+    assert!(!w.journal().exists());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_download_log_without_the_marker_is_recorded_from_the_workspace() {
+    let w = world("opt-125m-rwo.kdl");
+    w.cluster.script_job("opt-125m-download", JobScript::default());
+    let (r, events) = w.apply().await;
+    assert_eq!(r.unwrap().1.outcome, Outcome::Applied, "{events:#?}");
+    let rec = &w.inventory().unwrap().downloads["opt-125m"];
+    assert_eq!((rec.revision.as_str(), rec.commit.as_deref(), rec.files), (COMMIT, None, None));
+    assert!(
+        events.iter().any(
+            |e| matches!(e, Event::StepDone { summary, .. } if summary.contains("completion marker was not in the log"))
+        ),
+        "{events:#?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_claim_wait_reads_its_storage_class_once() {
+    let w = world("opt-125m-rwx.kdl");
+    w.cluster.set_bind_delay(Duration::from_secs(60));
+    let (r, events) = w.apply().await;
+    assert_eq!(r.unwrap().1.outcome, Outcome::Applied, "{events:#?}");
+    let polls =
+        w.cluster.request_log().iter().filter(|q| q.verb == Verb::Get && q.kind == "PersistentVolumeClaim").count();
+    assert!(polls >= 20, "the claim was polled {polls} times");
+    // One read by each of the two plans (the first look and the one under the lock), one by the wait.
+    assert_eq!(w.cluster.count(Verb::Get, "StorageClass"), 3);
+}
