@@ -111,9 +111,10 @@ pub enum Entry {
         seq: u64,
         error: String,
     },
-    /// A download completed and was recorded (kept on rollback).
+    /// A download completed and was recorded (kept on rollback); `download` is its name in the
+    /// workspace, as the inventory keys it.
     Download {
-        step: String,
+        download: String,
         record: DownloadRecord,
     },
     RollbackStarted {
@@ -228,9 +229,9 @@ impl Journal {
         self.append(&Entry::Refused { seq, error: error.into() })
     }
 
-    /// Records a completed download (a rollback keeps it).
-    pub fn download(&mut self, step: &str, record: &DownloadRecord) -> Result<(), JournalError> {
-        self.append(&Entry::Download { step: step.into(), record: record.clone() })
+    /// Records a completed download, by its name (a rollback keeps it).
+    pub fn download(&mut self, download: &str, record: &DownloadRecord) -> Result<(), JournalError> {
+        self.append(&Entry::Download { download: download.into(), record: record.clone() })
     }
 
     pub fn rollback_started(&mut self, reason: &str) -> Result<(), JournalError> {
@@ -403,7 +404,7 @@ impl Recorded {
         self.entries
             .iter()
             .filter_map(|e| match e {
-                Entry::Download { step, record } => Some((step.clone(), record.clone())),
+                Entry::Download { download, record } => Some((download.clone(), record.clone())),
                 _ => None,
             })
             .collect()

@@ -179,6 +179,11 @@ impl World {
     }
 }
 
+fn base64(s: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(s)
+}
+
 fn fast() -> Options {
     Options { poll: Duration::from_secs(2), ..Options::default() }
 }
@@ -923,4 +928,39 @@ async fn a_claim_wait_reads_its_storage_class_once() {
     assert!(polls >= 20, "the claim was polled {polls} times");
     // One read by each of the two plans (the first look and the one under the lock), one by the wait.
     assert_eq!(w.cluster.count(Verb::Get, "StorageClass"), 3);
+}
+
+#[tokio::test(start_paused = true)]
+async fn after_a_crash_a_changed_secret_is_kept_with_its_new_value_and_said_so() {
+    let w = world("opt-125m-rwo.kdl");
+    w.applied().await;
+    let ns = w.namespace();
+    let secret = ObjectRef::new("v1", "Secret", Some(&ns), "hf-token");
+    let prior = w.cluster.peek(&secret).unwrap();
+    // A run that crashed right after updating the Secret: its journal is all that is left.
+    let header = msws::apply::journal::Header {
+        format: msws::apply::journal::JOURNAL_FORMAT,
+        command: "apply".into(),
+        workspace: w.l.ws.name.clone(),
+        namespace: ns.clone(),
+        cluster: "fake".into(),
+        workspace_hash: w.hash.clone(),
+        started_at: "2026-11-26T18:10:00Z".into(),
+        holder: "crashed@host/1/dead".into(),
+        msws_version: "0.1.0".into(),
+        replace_storage: false,
+        delete_storage: false,
+    };
+    let mut j = msws::apply::journal::Journal::create(&w.journal(), header).unwrap();
+    let seq = j.intent("secret/hf-token", msws::apply::journal::Mutation::Update, &secret, Some(&prior)).unwrap();
+    j.done(seq, None).unwrap();
+    drop(j);
+    let text = std::fs::read_to_string(w.journal()).unwrap();
+    assert!(!text.contains(TOKEN) && !text.contains(&base64(TOKEN)), "the prior is kept without its data:\n{text}");
+    let (r, events) = w.recover(Recovery::Rollback).await;
+    let (_, report) = r.unwrap();
+    assert_eq!(report.outcome, Outcome::RolledBack, "{events:#?}");
+    assert!(report.kept.iter().any(|k| k.contains("hf-token") && k.contains("not in the journal")), "{report:#?}");
+    assert!(w.cluster.peek(&secret).is_some(), "the Secret is neither deleted nor emptied");
+    assert!(!w.journal().exists());
 }

@@ -82,7 +82,7 @@ fn round_trip_of_every_entry() {
     let prior = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "opt-decode"}, "spec": {"replicas": 1}});
     let a = j.intent("storage/model-pvc", Mutation::Create, &pvc(), None).unwrap();
     j.done(a, Some(&json!({"metadata": {"uid": "u-1", "resourceVersion": "41"}}))).unwrap();
-    j.download("download/opt-125m", &record()).unwrap();
+    j.download("opt-125m", &record()).unwrap();
     let b = j.intent("model-service/opt", Mutation::Update, &deployment(), Some(&prior)).unwrap();
     j.refused(b, "admission webhook denied it").unwrap();
     j.rollback_started("model-service/opt failed").unwrap();
@@ -103,7 +103,7 @@ fn round_trip_of_every_entry() {
                 prior: None
             },
             Entry::Done { seq: 1, uid: Some("u-1".into()), resource_version: Some("41".into()) },
-            Entry::Download { step: "download/opt-125m".into(), record: record() },
+            Entry::Download { download: "opt-125m".into(), record: record() },
             Entry::Intent {
                 seq: 2,
                 step: "model-service/opt".into(),
@@ -116,7 +116,7 @@ fn round_trip_of_every_entry() {
             Entry::Undone { seq: 1 },
         ]
     );
-    assert_eq!(r.downloads(), vec![("download/opt-125m".to_string(), record())]);
+    assert_eq!(r.downloads(), vec![("opt-125m".to_string(), record())]);
     assert_eq!(r.finished(), None);
     // One JSON object per line, tagged by `entry`.
     let text = fs::read_to_string(&path).unwrap();
@@ -363,7 +363,7 @@ fn reopen_continues_after_the_highest_seq() {
 fn describe_a_finished_run() {
     let (_dir, path) = temp_journal();
     let mut j = Journal::create(&path, header()).unwrap();
-    j.download("download/opt-125m", &record()).unwrap();
+    j.download("opt-125m", &record()).unwrap();
     drop(j);
     append_raw(&path, &format!("{}\n", serde_json::to_string(&Entry::Finished { outcome: "applied".into() }).unwrap()));
     let r = journal::read(&path).unwrap();
