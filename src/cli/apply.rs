@@ -193,12 +193,23 @@ fn confirmer(yes: bool, out_color: bool, verb: &'static str) -> impl FnMut(&Plan
             eprintln!("\nNot a terminal, and --yes was not given: nothing was changed.");
             return false;
         }
-        eprint!("\nDo you want to {verb} this? Only `yes` is accepted: ");
-        let _ = std::io::stderr().flush();
-        let mut line = String::new();
-        let _ = std::io::stdin().lock().read_line(&mut line);
-        line.trim() == "yes"
+        ask(&format!("\nDo you want to {verb} this? Only `yes` is accepted: ")) == "yes"
     }
+}
+
+/// Asks on stderr and reads one line of stdin, trimmed.
+fn ask(question: &str) -> String {
+    eprint!("{question}");
+    let _ = std::io::stderr().flush();
+    let mut line = String::new();
+    let _ = std::io::stdin().lock().read_line(&mut line);
+    line.trim().to_string()
+}
+
+/// What `go` does once the workspace is loaded and the cluster reached.
+enum Action {
+    Run { command: Command, saved: Option<Box<Plan>> },
+    Recover(Recovery),
 }
 
 fn run_error(e: RunError) -> CliError {
@@ -248,8 +259,7 @@ fn go(
     common: Common,
     out: &Output,
     build: impl Fn(session::Request<'_>) -> session::Request<'_>,
-    command: Command,
-    saved: Option<Plan>,
+    action: Action,
     yes: bool,
 ) -> CmdResult {
     let (fe, graph) = common.ws_args.load(out)?;
@@ -258,6 +268,11 @@ fn go(
     let cluster: Arc<dyn crate::cluster::Cluster> = Arc::from(common.cluster.connect(ws, &runtime)?);
     let namespace = common.cluster.namespace_for(ws, Some(cluster.as_ref()));
     let holder = Holder::current();
+    let command = match &action {
+        Action::Run { command, .. } => *command,
+        // The journal says which command it was.
+        Action::Recover(_) => Command::Apply,
+    };
     let request = |saved: Option<Plan>| {
         build(session::Request {
             command,
@@ -278,27 +293,50 @@ fn go(
     let reporter = progress::for_terminal(common.json, out.color_stderr);
     let stop = Stop::default();
     watch_ctrl_c(&stop, reporter.clone(), &runtime);
-    let mut confirm = confirmer(yes, out.color_stderr, command.as_str());
-    let result =
-        runtime.block_on(session::run(cluster.clone(), request(saved), reporter.clone(), &mut confirm, stop.clone()));
-    let report = match result {
-        // On a terminal, an interrupted run is offered for recovery there and then.
-        Err(e @ RunError::Interrupted { .. }) if !yes && std::io::stdin().is_terminal() => {
-            eprintln!("{e}\n");
-            eprint!("Roll it back (`rollback`), resume it (`resume`), or leave it (anything else)? ");
-            let _ = std::io::stderr().flush();
-            let mut line = String::new();
-            let _ = std::io::stdin().lock().read_line(&mut line);
-            let how = match line.trim() {
-                "rollback" => Recovery::Rollback,
-                "resume" => Recovery::Resume,
-                _ => return Err(CliError::failure("left as it is: nothing was changed")),
-            };
-            let (_, report) =
-                runtime.block_on(session::recover(cluster, request(None), how, reporter, stop)).map_err(run_error)?;
-            report
+    let recover = |how: Recovery| {
+        runtime
+            .block_on(session::recover(cluster.clone(), request(None), how, reporter.clone(), stop.clone()))
+            .map_err(run_error)
+            .map(|(_, report)| report)
+    };
+    let report = match action {
+        Action::Recover(how) => {
+            let path = crate::apply::journal::path_for(&common.ws_args.file, &ws.name);
+            if let Ok(recorded) = crate::apply::journal::read(&path) {
+                eprintln!("{}", recorded.describe());
+                if !yes && !std::io::stdin().is_terminal() {
+                    return Err(CliError::failure("not a terminal, and --yes was not given: nothing was changed"));
+                }
+                let question = if how == Recovery::Rollback { "Roll it back?" } else { "Resume it?" };
+                if !yes && ask(&format!("\n{question} Only `yes` is accepted: ")) != "yes" {
+                    return Err(CliError::failure("not confirmed: nothing was changed"));
+                }
+            }
+            recover(how)?
         }
-        other => other.map_err(run_error)?.1,
+        Action::Run { saved, .. } => {
+            let mut confirm = confirmer(yes, out.color_stderr, command.as_str());
+            let result = runtime.block_on(session::run(
+                cluster.clone(),
+                request(saved.map(|p| *p)),
+                reporter.clone(),
+                &mut confirm,
+                stop.clone(),
+            ));
+            match result {
+                // On a terminal, an interrupted run is offered for recovery there and then.
+                Err(e @ RunError::Interrupted { .. }) if !yes && std::io::stdin().is_terminal() => {
+                    eprintln!("{e}\n");
+                    match ask("Roll it back (`rollback`), resume it (`resume`), or leave it (anything else)? ").as_str()
+                    {
+                        "rollback" => recover(Recovery::Rollback)?,
+                        "resume" => recover(Recovery::Resume)?,
+                        _ => return Err(CliError::failure("left as it is: nothing was changed")),
+                    }
+                }
+                other => other.map_err(run_error)?.1,
+            }
+        }
     };
     finish(&report, common.json)
 }
@@ -333,8 +371,7 @@ pub fn apply(args: ApplyArgs, out: &Output) -> CmdResult {
             r.delete_storage = delete_storage;
             r
         },
-        Command::Apply,
-        saved,
+        Action::Run { command: Command::Apply, saved: saved.map(Box::new) },
         args.run.yes,
     )
 }
@@ -352,58 +389,29 @@ pub fn destroy(args: DestroyArgs, out: &Output) -> CmdResult {
             r.delete_storage = delete_storage;
             r
         },
-        Command::Destroy,
-        None,
+        Action::Run { command: Command::Destroy, saved: None },
         args.run.yes,
     )
 }
 
 pub fn recover(args: RecoverArgs, out: &Output) -> CmdResult {
-    let (fe, graph) = args.workspace.load(out)?;
-    let Some(ws) = &fe.workspace else { return Err(CliError::failure("no workspace")) };
-    let runtime = super::common::runtime()?;
-    let cluster: Arc<dyn crate::cluster::Cluster> = Arc::from(args.cluster.connect(ws, &runtime)?);
-    let namespace = args.cluster.namespace_for(ws, Some(cluster.as_ref()));
-    let path = crate::apply::journal::path_for(&args.workspace.file, &ws.name);
-    if let Ok(recorded) = crate::apply::journal::read(&path) {
-        eprintln!("{}", recorded.describe());
-        if !args.yes && !std::io::stdin().is_terminal() {
-            return Err(CliError::failure("not a terminal, and --yes was not given: nothing was changed"));
-        }
-        if !args.yes {
-            eprint!("\n{} Only `yes` is accepted: ", if args.rollback { "Roll it back?" } else { "Resume it?" });
-            let mut line = String::new();
-            let _ = std::io::stdin().lock().read_line(&mut line);
-            if line.trim() != "yes" {
-                return Err(CliError::failure("not confirmed: nothing was changed"));
-            }
-        }
-    }
-    let req = session::Request {
-        command: Command::Apply,
-        ws,
-        graph: &graph,
-        file: &args.workspace.file,
-        namespace: namespace.clone(),
-        secret_values: super::common::secret_values(ws),
-        workspace_hash: super::common::workspace_hash(&fe, &namespace),
-        git_commit: git_commit(&args.workspace.file),
-        saved: None,
-        replace_storage: false,
-        delete_storage: false,
-        opts: engine::Options {
-            parallelism: usize::from(args.parallelism),
-            timeout: args.timeout,
-            ..engine::Options::default()
-        },
-        holder: Holder::current(),
-    };
-    let reporter = progress::for_terminal(args.json, out.color_stderr);
-    let stop = Stop::default();
-    watch_ctrl_c(&stop, reporter.clone(), &runtime);
     let how = if args.rollback { Recovery::Rollback } else { Recovery::Resume };
-    let (_, report) = runtime.block_on(session::recover(cluster, req, how, reporter, stop)).map_err(run_error)?;
-    finish(&report, args.json)
+    let opts = engine::Options {
+        parallelism: usize::from(args.parallelism),
+        timeout: args.timeout,
+        ..engine::Options::default()
+    };
+    let common = Common { ws_args: args.workspace, cluster: args.cluster, json: args.json };
+    go(
+        common,
+        out,
+        |mut r| {
+            r.opts = opts.clone();
+            r
+        },
+        Action::Recover(how),
+        args.yes,
+    )
 }
 
 pub fn unlock(args: UnlockArgs, out: &Output) -> CmdResult {
