@@ -25,7 +25,7 @@ use super::progress::{Event, Reporter, StepTime, human};
 use crate::cluster::{ApplyOptions, Cluster, ClusterError, ObjectRef, Propagation};
 use crate::model::Workspace;
 use crate::plan::inventory::{FAILED_MARKER, short_commit};
-use crate::plan::{Action, DownloadAction, DownloadRecord, Inventory, Plan, ReleaseAction, StepPlan};
+use crate::plan::{Action, DownloadAction, DownloadRecord, Inventory, ObjectPlan, Plan, ReleaseAction, StepPlan};
 use crate::readiness::{self, State};
 use crate::render::Rendered;
 
@@ -688,11 +688,10 @@ impl<'a> Engine<'a> {
     /// Deletes what the workspace owns, last step first; claims (and the inventory recording
     /// their downloads) are kept unless the plan deletes them (`--delete-storage`).
     async fn destroy(&self, steps: &[&StepPlan], times: &mut Vec<StepTime>) -> StepResult<()> {
+        let delete_storage = self.opts.delete_storage;
+        let mut kept_any = false;
         for sp in steps.iter().rev() {
-            let t = Instant::now();
-            let mut did = Vec::new();
-            let live: Vec<&crate::plan::ObjectPlan> =
-                sp.objects.iter().filter(|o| o.action != Action::Create).collect();
+            let live: Vec<&ObjectPlan> = sp.objects.iter().filter(|o| o.action != Action::Create).collect();
             if live.is_empty() {
                 self.emit(Event::StepSkipped { step: sp.step.clone(), why: "nothing to delete".into() });
                 continue;
@@ -701,54 +700,25 @@ impl<'a> Engine<'a> {
                 step: sp.step.clone(),
                 what: live.iter().map(|o| format!("delete {}", o.object)).collect::<Vec<_>>().join(", "),
             });
-            for o in &live {
-                if o.object.kind == "PersistentVolumeClaim" && !self.opts.delete_storage {
-                    self.emit(Event::Kept {
-                        object: o.object.to_string(),
-                        why: "storage is kept, with its data (`--delete-storage` deletes it)".into(),
-                    });
-                    continue;
+            let t = Instant::now();
+            let mut did = Vec::new();
+            let result: StepResult<()> = async {
+                for o in &live {
+                    if let Some(why) = destroy_keeps(o, delete_storage) {
+                        kept_any = true;
+                        self.emit(Event::Kept { object: o.object.to_string(), why });
+                    } else if self.destroy_one(&sp.step, &o.object).await? {
+                        did.push(o.object.kind.clone());
+                    }
                 }
-                if o.action == Action::Keep {
-                    self.emit(Event::Kept { object: o.object.to_string(), why: o.reason.clone().unwrap_or_default() });
-                    continue;
-                }
-                let Some(prior) = self.get(&o.object).await? else { continue };
-                if !crate::plan::owned_by(&prior, &self.input.ws.name) {
-                    self.emit(Event::Kept {
-                        object: o.object.to_string(),
-                        why: format!(
-                            "not managed by workspace {}: destroy deletes only what it created",
-                            self.input.ws.name
-                        ),
-                    });
-                    continue;
-                }
-                let propagation = match o.object.kind.as_str() {
-                    "Deployment" | "Job" => Propagation::Foreground,
-                    _ => Propagation::Background,
-                };
-                if let Err(e) = self.delete_object(&sp.step, &o.object, propagation, prior).await {
-                    self.emit(Event::StepFailed {
-                        step: sp.step.clone(),
-                        error: step_message(&e),
-                        elapsed: t.elapsed(),
-                    });
-                    return Err(e);
-                }
-                did.push(o.object.kind.clone());
-                if propagation == Propagation::Foreground
-                    && let Err(e) = self.wait(&sp.step, Wait::Gone(o.object.clone()), GONE_TIMEOUT).await
-                {
-                    self.emit(Event::StepFailed {
-                        step: sp.step.clone(),
-                        error: step_message(&e),
-                        elapsed: t.elapsed(),
-                    });
-                    return Err(e);
-                }
+                Ok(())
             }
+            .await;
             let elapsed = t.elapsed();
+            if let Err(e) = result {
+                self.emit(Event::StepFailed { step: sp.step.clone(), error: step_message(&e), elapsed });
+                return Err(e);
+            }
             self.emit(Event::StepDone {
                 step: sp.step.clone(),
                 summary: format!("deleted {}", did.join(", ")),
@@ -760,25 +730,15 @@ impl<'a> Engine<'a> {
             }
         }
         for p in &self.input.plan.prune {
-            if p.action == Action::Keep {
-                self.emit(Event::Kept { object: p.object.to_string(), why: p.reason.clone().unwrap_or_default() });
-                continue;
-            }
-            if let Some(prior) = self.get(&p.object).await? {
-                self.delete_object("prune", &p.object, Propagation::Background, prior).await?;
+            if let Some(why) = destroy_keeps(p, delete_storage) {
+                kept_any = true;
+                self.emit(Event::Kept { object: p.object.to_string(), why });
+            } else {
+                self.destroy_one("prune", &p.object).await?;
             }
         }
-        let keeps_storage = !self.opts.delete_storage
-            && (self
-                .input
-                .plan
-                .steps
-                .iter()
-                .flat_map(|s| &s.objects)
-                .any(|o| o.object.kind == "PersistentVolumeClaim" && o.action != Action::Create)
-                || self.input.plan.prune.iter().any(|p| p.action == Action::Keep));
         let parent = self.parent_ref();
-        if keeps_storage {
+        if kept_any {
             self.emit(Event::Kept {
                 object: parent.to_string(),
                 why: "it records the downloads on the kept claims (a later apply does not download them again)".into(),
@@ -787,6 +747,27 @@ impl<'a> Engine<'a> {
             self.delete_object("inventory", &parent, Propagation::Background, prior).await?;
         }
         Ok(())
+    }
+
+    /// Deletes one object of the workspace if it exists and is the workspace's own (another
+    /// owner's is reported as kept); waits until it is gone when its dependents go first.
+    /// True if it was deleted.
+    async fn destroy_one(&self, step: &str, r: &ObjectRef) -> StepResult<bool> {
+        let Some(prior) = self.get(r).await? else { return Ok(false) };
+        if !crate::plan::owned_by(&prior, &self.input.ws.name) {
+            self.emit(Event::Kept {
+                object: r.to_string(),
+                why: format!("not managed by workspace {}: destroy deletes only what it created", self.input.ws.name),
+            });
+            return Ok(false);
+        }
+        let foreground = matches!(r.kind.as_str(), "Deployment" | "Job");
+        let propagation = if foreground { Propagation::Foreground } else { Propagation::Background };
+        self.delete_object(step, r, propagation, prior).await?;
+        if foreground {
+            self.wait(step, Wait::Gone(r.clone()), GONE_TIMEOUT).await?;
+        }
+        Ok(true)
     }
 
     // ---- mutations ----
@@ -1231,6 +1212,18 @@ impl Wait {
             Wait::Rollout(r) => format!("Deployment {} to roll out", r.name),
         }
     }
+}
+
+/// Why destroy keeps an object of the plan (claims, with their data, unless `--delete-storage`),
+/// or `None` when it deletes it. `destroy_targets` shows the same split before confirmation.
+pub fn destroy_keeps(o: &ObjectPlan, delete_storage: bool) -> Option<String> {
+    if delete_storage {
+        return None;
+    }
+    if o.object.kind == "PersistentVolumeClaim" {
+        return Some("storage is kept, with its data (`--delete-storage` deletes it)".into());
+    }
+    (o.action == Action::Keep).then(|| o.reason.clone().unwrap_or_default())
 }
 
 fn step_message(e: &StepError) -> String {

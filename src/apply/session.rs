@@ -279,17 +279,10 @@ async fn execute(
 /// object that exists, last step first, then the pruned ones. Objects another owner holds are
 /// skipped by the engine when it reads them.
 pub fn destroy_targets(plan: &Plan, delete_storage: bool) -> (Vec<String>, Vec<String>) {
-    let (mut delete, mut keep) = (Vec::new(), Vec::new());
     let existing = plan.steps.iter().rev().flat_map(|s| &s.objects).filter(|o| o.action != crate::plan::Action::Create);
-    for o in existing.chain(plan.prune.iter()) {
-        let storage = o.object.kind == "PersistentVolumeClaim";
-        if !delete_storage && (storage || o.action == crate::plan::Action::Keep) {
-            keep.push(o.object.to_string());
-        } else {
-            delete.push(o.object.to_string());
-        }
-    }
-    (delete, keep)
+    let (keep, delete): (Vec<_>, Vec<_>) =
+        existing.chain(plan.prune.iter()).partition(|o| engine::destroy_keeps(o, delete_storage).is_some());
+    (delete.iter().map(|o| o.object.to_string()).collect(), keep.iter().map(|o| o.object.to_string()).collect())
 }
 
 /// Secrets the plan creates or changes whose value the environment does not give.

@@ -964,3 +964,26 @@ async fn after_a_crash_a_changed_secret_is_kept_with_its_new_value_and_said_so()
     assert!(w.cluster.peek(&secret).is_some(), "the Secret is neither deleted nor emptied");
     assert!(!w.journal().exists());
 }
+
+#[tokio::test(start_paused = true)]
+async fn destroy_leaves_an_object_of_the_same_name_that_someone_else_owns() {
+    let w = world("opt-125m-rwo.kdl");
+    let ns = w.namespace();
+    // Someone's own Secret under the name the workspace would use; nothing of the workspace exists.
+    w.cluster
+        .insert(&json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "hf-token", "namespace": ns}, "data": {"HF_TOKEN": "eA=="}}))
+        .unwrap();
+    let before = w.cluster.snapshot();
+    let (r, events) =
+        w.run(w.request(Command::Destroy, Options { delete_storage: true, ..fast() }), Stop::default()).await;
+    let (_, report) = r.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(report.outcome, Outcome::NoChanges, "{events:#?}");
+    assert!(
+        events.iter().any(
+            |e| matches!(e, Event::Kept { object, why } if object.contains("hf-token") && why.contains("not managed"))
+        ),
+        "{events:#?}"
+    );
+    assert_eq!(before.diff(&w.cluster.snapshot()), Vec::<String>::new());
+    assert!(!w.journal().exists());
+}
