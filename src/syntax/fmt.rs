@@ -200,6 +200,8 @@ struct Printer<'a> {
     block_start: bool,
     /// After a `\` line continuation, the next newline does not end the node.
     continuation: bool,
+    /// A `\` line continuation between nodes is only whitespace: it and its newline are dropped.
+    drop_escline: bool,
     last: Option<Tok>,
 }
 
@@ -282,6 +284,7 @@ fn print(src: &str, tokens: &[Token]) -> String {
         newlines: 0,
         block_start: true,
         continuation: false,
+        drop_escline: false,
         last: None,
     };
     for t in tokens {
@@ -289,7 +292,9 @@ fn print(src: &str, tokens: &[Token]) -> String {
         match t.kind {
             Tok::Space => {}
             Tok::Newline => {
-                if p.continuation {
+                if p.drop_escline {
+                    p.drop_escline = false;
+                } else if p.continuation {
                     p.continuation = false;
                     p.out.push('\n');
                     p.out.push_str(&"    ".repeat(p.depth + 1));
@@ -311,7 +316,8 @@ fn print(src: &str, tokens: &[Token]) -> String {
                     p.start_line();
                 }
                 p.push_reindented(text, t.start);
-                if t.kind == Tok::LineComment {
+                // After `\`, a line comment ends the line but not the node.
+                if t.kind == Tok::LineComment && !p.continuation {
                     p.need_break = true;
                 }
                 p.newlines = 0;
@@ -367,6 +373,8 @@ fn print(src: &str, tokens: &[Token]) -> String {
                 p.newlines = 0;
             }
             Tok::Semi => p.need_break = true,
+            // Between nodes (nothing of a node on the line yet) a continuation means nothing.
+            Tok::Continuation if !p.line_open || p.need_break => p.drop_escline = true,
             Tok::Continuation => {
                 p.out.push_str(" \\");
                 p.continuation = true;
@@ -444,6 +452,15 @@ mod tests {
         let out = format_source(input).unwrap();
         assert_eq!(out, expected, "\n--- got ---\n{out}");
         assert_eq!(format_source(&out).unwrap(), out, "formatting is idempotent");
+    }
+
+    /// Found by `formatting_keeps_the_meaning_of_mutated_files`: a `\` on a line of its own between
+    /// nodes was glued to the comment above it, and a comment after `\` ended the node.
+    #[test]
+    fn line_continuations_between_nodes_and_before_comments() {
+        check("// c\n\\\nws 1\n", "// c\nws 1\n");
+        check("a 1\n\\ // c\nb 2\n", "a 1\n// c\nb 2\n");
+        check("a 1 \\ // c\n  2\n", "a 1 \\ // c\n    2\n");
     }
 
     #[test]

@@ -87,7 +87,7 @@ fn hand_picked_edges_agree() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 1500, failure_persistence: None, ..ProptestConfig::default() })]
+    #![proptest_config(crate::robustness::config(1500))]
 
     #[test]
     fn mutated_files_agree(file in any::<prop::sample::Index>(), edits in vec(mutation(), 1..5)) {

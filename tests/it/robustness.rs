@@ -167,9 +167,16 @@ fn soup() -> impl Strategy<Value = String> {
 }
 
 /// `cases` runs, no failure files written: a failure prints its shrunk input, which belongs in a
-/// named regression test, not in a seed file.
+/// named regression test, not in a seed file. The seed is fixed so that CI is deterministic;
+/// `PROPTEST_RNG_SEED=N` (and `PROPTEST_CASES=N`) explore other inputs.
 pub fn config(cases: u32) -> ProptestConfig {
-    ProptestConfig { cases, failure_persistence: None, ..ProptestConfig::default() }
+    let default = ProptestConfig::default();
+    let rng_seed = match std::env::var_os("PROPTEST_RNG_SEED") {
+        Some(_) => default.rng_seed,
+        None => proptest::test_runner::RngSeed::Fixed(0x6d73_7773),
+    };
+    let cases = if std::env::var_os("PROPTEST_CASES").is_some() { default.cases } else { cases };
+    ProptestConfig { cases, failure_persistence: None, rng_seed, ..default }
 }
 
 proptest! {
