@@ -21,6 +21,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::journal::{Journal, Mutation};
+use super::lock::{LockWatch, Lost};
 use super::progress::{Event, Reporter, StepTime, human};
 use crate::cluster::{ApplyOptions, Cluster, ClusterError, ObjectRef, Propagation};
 use crate::model::Workspace;
@@ -100,6 +101,9 @@ pub enum Outcome {
     /// A step failed and the run stopped: `--no-rollback`, or the rollback could not finish. The
     /// journal stays for `msws recover`.
     Stopped,
+    /// `msws recover --rollback` undid every mutation of the interrupted run (except what is
+    /// kept on purpose): a success.
+    Recovered,
 }
 
 impl Outcome {
@@ -109,6 +113,7 @@ impl Outcome {
             Outcome::NoChanges => "no changes",
             Outcome::RolledBack => "rolled back",
             Outcome::Stopped => "stopped",
+            Outcome::Recovered => "recovered",
         }
     }
 }
@@ -178,9 +183,9 @@ pub struct Engine<'a> {
     abort: CancellationToken,
     /// Cancelled at the first failure: no new step starts, running ones stop waiting.
     stop: CancellationToken,
-    /// Cancelled when the lock is lost: the run stops without a rollback (another run may hold
+    /// Fires when the lock is lost: the run stops without a rollback (another run may hold
     /// the lock now), leaving the journal.
-    lock_lost: CancellationToken,
+    lock_lost: LockWatch,
     desired: BTreeMap<ObjectRef, Value>,
     done: Mutex<Vec<Done>>,
     /// Mutations made before this run (a resumed run undoes them too).
@@ -213,7 +218,7 @@ impl<'a> Engine<'a> {
             cancel: CancellationToken::new(),
             abort: CancellationToken::new(),
             stop: CancellationToken::new(),
-            lock_lost: CancellationToken::new(),
+            lock_lost: LockWatch::none(),
             desired,
             done: Mutex::new(Vec::new()),
             earlier: Vec::new(),
@@ -232,7 +237,7 @@ impl<'a> Engine<'a> {
     }
 
     /// The lock's "lost" signal: a run that lost its lock does not roll back.
-    pub fn with_lock(mut self, lost: CancellationToken) -> Self {
+    pub fn with_lock(mut self, lost: LockWatch) -> Self {
         self.lock_lost = lost;
         self
     }
@@ -256,7 +261,7 @@ impl<'a> Engine<'a> {
     pub async fn rollback_only(self, reason: &str) -> Report {
         let started = Instant::now();
         let mut report = Report {
-            outcome: Outcome::RolledBack,
+            outcome: Outcome::Recovered,
             error: None,
             changed: vec![],
             rolled_back: vec![],
@@ -342,12 +347,20 @@ impl<'a> Engine<'a> {
                     StepError::Cancelled => "cancelled".into(),
                 };
                 report.error = Some(reason.clone());
-                if self.lock_lost.is_cancelled() {
-                    report.error = Some(format!("{reason} (the lock was lost)"));
+                if let Some(lost) = self.lock_lost.lost() {
                     report.outcome = Outcome::Stopped;
-                    self.emit(Event::Warning {
-                        message: "the lock was lost, so another run may be changing these objects: stopping without a rollback; the journal records what this run did (`msws recover`)".into(),
-                    });
+                    let (error, warning) = match &lost {
+                        Lost::Unreachable { .. } => (
+                            format!("{} ({}): {lost}", step_stopped(&e), self.input.plan.cluster),
+                            "the cluster is not answering, so nothing can be rolled back now, and once the lock expires another msws may take it: stopping; the journal records what this run did (`msws recover` once the cluster answers again)",
+                        ),
+                        Lost::Taken(_) => (
+                            format!("{}: the lock was lost: {lost}", step_stopped(&e)),
+                            "the lock was lost, so another run may be changing these objects: stopping without a rollback; the journal records what this run did (`msws recover`)",
+                        ),
+                    };
+                    report.error = Some(error);
+                    self.emit(Event::Warning { message: warning.into() });
                 } else if self.opts.rollback {
                     self.rollback(&reason, &mut report).await;
                     report.outcome = if report.not_undone.is_empty() { Outcome::RolledBack } else { Outcome::Stopped };
@@ -882,7 +895,20 @@ impl<'a> Engine<'a> {
                 let Some(pvc) = self.cluster.get(r).await? else { return Ok(State::Failed(format!("{r} is gone"))) };
                 let class = pvc.pointer("/spec/storageClassName").and_then(Value::as_str).unwrap_or("");
                 let first_consumer = self.binds_on_first_consumer(class).await;
-                Ok(readiness::claim(&pvc, first_consumer))
+                if pvc.pointer("/status/phase").and_then(Value::as_str) == Some("Bound") {
+                    return Ok(readiness::claim(&pvc, first_consumer));
+                }
+                // Pending: the cluster's reason, from the persistent volume controller's events
+                // and the volume the claim names (the controller says nothing when it is missing).
+                let uid = pvc.pointer("/metadata/uid").and_then(Value::as_str);
+                let events = self.cluster.events(r, uid).await?;
+                let named = pvc.pointer("/spec/volumeName").and_then(Value::as_str).filter(|v| !v.is_empty());
+                let volume = match named {
+                    Some(v) => Some(self.cluster.get(&ObjectRef::new("v1", "PersistentVolume", None, v)).await?),
+                    None => None,
+                };
+                let facts = readiness::ClaimFacts { events: &events, volume: volume.as_ref().map(Option::as_ref) };
+                Ok(readiness::claim_with(&pvc, first_consumer, &facts))
             }
             Wait::Job(r) => {
                 let Some(job) = self.cluster.get(r).await? else {
@@ -1077,15 +1103,19 @@ impl<'a> Engine<'a> {
         if storage && first == Mutation::Update {
             return Undo::Kept("a claim is never shrunk back; its other fields cannot change in place".into());
         }
-        if storage && first == Mutation::Create && !self.opts.rollback_storage {
-            return Undo::Kept(
-                "storage is kept: it may hold downloaded weights (`--rollback-storage` deletes it)".into(),
-            );
-        }
         let current = match self.retry(|| self.cluster.get(r)).await {
             Ok(c) => c,
             Err(e) => return Undo::Failed(e.to_string()),
         };
+        if storage && first == Mutation::Create && !self.opts.rollback_storage {
+            return match &current {
+                Some(claim) if never_bound(claim) => self.delete_unbound_claim(r, claim).await,
+                _ => Undo::Kept(
+                    "storage is kept: it bound, so it may hold downloaded weights (`--rollback-storage` deletes it)"
+                        .into(),
+                ),
+            };
+        }
         if storage && first == Mutation::Delete && current.is_some() {
             return Undo::Kept(
                 "the claim was replaced, and its data went with the old one; the new claim is kept".into(),
@@ -1138,6 +1168,22 @@ impl<'a> Engine<'a> {
                     }
                 }
             }
+        }
+    }
+
+    /// Deletes a claim this run created that never bound: nothing can have been written to it.
+    /// Only that very version of it (a claim that binds in between is kept).
+    async fn delete_unbound_claim(&self, r: &ObjectRef, claim: &Value) -> Undo {
+        let meta = |k: &str| claim.pointer(&format!("/metadata/{k}")).and_then(Value::as_str).unwrap_or("").to_string();
+        let (uid, rv) = (meta("uid"), meta("resourceVersion"));
+        match self.retry(|| self.cluster.delete_exact(r, &uid, &rv, Propagation::Background)).await {
+            Ok(_) | Err(ClusterError::NotFound(_)) => {
+                Undo::Done("deleted (it never bound to a volume, so it held no data)".into())
+            }
+            Err(ClusterError::Conflict { .. }) => {
+                Undo::Kept("storage is kept: it changed while the rollback read it (it may have bound)".into())
+            }
+            Err(e) => Undo::Failed(e.to_string()),
         }
     }
 
@@ -1226,6 +1272,15 @@ pub fn destroy_keeps(o: &ObjectPlan, delete_storage: bool) -> Option<String> {
     (o.action == Action::Keep).then(|| o.reason.clone().unwrap_or_default())
 }
 
+/// How the failing step ended, before the reason the run stopped: a step cut short by the lost
+/// lock says only that it stopped.
+fn step_stopped(e: &StepError) -> String {
+    match e {
+        StepError::Failed(m) => m.clone(),
+        StepError::Cancelled => "stopped".into(),
+    }
+}
+
 fn step_message(e: &StepError) -> String {
     match e {
         StepError::Failed(m) => m.clone(),
@@ -1252,6 +1307,12 @@ fn past(a: Action) -> &'static str {
         Action::Delete => "deleted",
         Action::Keep | Action::NoOp => "kept",
     }
+}
+
+/// Whether a claim has never been bound to a volume (a claim, once bound, is Bound or Lost; a
+/// volume named in its spec does not count until the controller bound it).
+fn never_bound(claim: &Value) -> bool {
+    claim.pointer("/status/phase").and_then(Value::as_str).is_none_or(|p| p == "Pending")
 }
 
 fn created(v: &Value) -> &str {

@@ -333,7 +333,56 @@ struct Shared {
     /// The Lease as last written or read (its `resourceVersion` is the next write's precondition).
     lease: Value,
     /// Why the lock was lost, once it was.
-    lost: Option<String>,
+    lost: Option<Lost>,
+}
+
+/// How a held lock was lost.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Lost {
+    /// Someone else took it, it was deleted, or the server refused to renew it: why.
+    Taken(String),
+    /// The cluster stopped answering: renewals failed from `since` (the clock of the last
+    /// successful renewal's answer, as [`Cluster::now`] reads) for `lasted`, the last with
+    /// `error`; the lease was about to expire, so another msws could take it over.
+    Unreachable { since: SystemTime, lasted: Duration, error: String },
+}
+
+impl fmt::Display for Lost {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Lost::Taken(why) => f.write_str(why),
+            Lost::Unreachable { since, lasted, error } => write!(
+                f,
+                "the cluster stopped answering at {} and did not answer for {} ({error}), so the lock could not be renewed",
+                micro_time(*since),
+                human(*lasted)
+            ),
+        }
+    }
+}
+
+/// What a run needs to know about its lock: a token cancelled when it is lost, and why.
+#[derive(Clone)]
+pub struct LockWatch {
+    token: CancellationToken,
+    shared: Option<Arc<Mutex<Shared>>>,
+}
+
+impl LockWatch {
+    /// For a run without a lock (one with nothing to do): never lost.
+    pub fn none() -> LockWatch {
+        LockWatch { token: CancellationToken::new(), shared: None }
+    }
+
+    /// Cancelled when the lock is lost.
+    pub fn token(&self) -> CancellationToken {
+        self.token.clone()
+    }
+
+    /// Why it was lost; `None` while it holds.
+    pub fn lost(&self) -> Option<Lost> {
+        self.shared.as_ref().and_then(|s| locked(s).lost.clone())
+    }
 }
 
 /// A held lock. Renewed in a background task until [`LockGuard::release`]; dropping the guard
@@ -383,9 +432,14 @@ impl LockGuard {
         self.lost.clone()
     }
 
+    /// The lost signal with its reason, for the run that holds the lock.
+    pub fn watch(&self) -> LockWatch {
+        LockWatch { token: self.lost.clone(), shared: Some(self.shared.clone()) }
+    }
+
     /// Why the lock was lost ([`LockError::Lost`]); `None` while it holds.
     pub fn lost_error(&self) -> Option<LockError> {
-        locked(&self.shared).lost.clone().map(LockError::Lost)
+        locked(&self.shared).lost.clone().map(|l| LockError::Lost(format!("Lease {}: {l}", self.lease)))
     }
 
     /// The Lease this guard holds.
@@ -442,8 +496,11 @@ struct Renewer {
 /// How one renewal ended.
 enum Renewal {
     Done,
-    /// Failed; may work if tried again.
-    Failed(String),
+    /// Failed; may work if tried again. `unreachable`: the cluster did not answer at all.
+    Failed {
+        why: String,
+        unreachable: bool,
+    },
     /// The lock is gone: the reason.
     Lost(String),
 }
@@ -454,6 +511,8 @@ impl Renewer {
         // When the last successful write was sent: the lease holds until this plus its
         // duration, on the monotonic clock.
         let mut renewed = Instant::now();
+        // The cluster's clock at the last answer, to say when it stopped answering.
+        let mut answered_at = self.cluster.now();
         let mut wait = RENEW_EVERY;
         loop {
             tokio::select! {
@@ -468,18 +527,27 @@ impl Renewer {
             match outcome {
                 Renewal::Done => {
                     renewed = sent;
+                    answered_at = self.cluster.now();
                     wait = RENEW_EVERY;
                 }
-                Renewal::Lost(why) => return self.lose(why),
-                Renewal::Failed(why) => {
+                Renewal::Lost(why) => return self.lose(Lost::Taken(why)),
+                Renewal::Failed { why, unreachable } => {
                     // Give up while the lease still holds, so that whoever waits for the guard
                     // stops before anyone else may take the lock over.
                     if Instant::now() + RETRY_EVERY >= renewed + lease_time {
-                        return self.lose(format!(
-                            "it could not be renewed for {} ({why}), and it expires in {}: another msws may take it over",
-                            human(sent.saturating_duration_since(renewed)),
-                            human((renewed + lease_time).saturating_duration_since(Instant::now())),
-                        ));
+                        let lasted = sent.saturating_duration_since(renewed);
+                        return self.lose(if unreachable {
+                            Lost::Unreachable { since: answered_at, lasted, error: why }
+                        } else {
+                            Lost::Taken(format!(
+                                "it could not be renewed for {} ({why}), and it expires in {}: another msws may take it over",
+                                human(lasted),
+                                human((renewed + lease_time).saturating_duration_since(Instant::now())),
+                            ))
+                        });
+                    }
+                    if !unreachable {
+                        answered_at = self.cluster.now();
                     }
                     wait = RETRY_EVERY;
                 }
@@ -487,8 +555,8 @@ impl Renewer {
         }
     }
 
-    fn lose(&self, why: String) {
-        locked(&self.shared).lost = Some(format!("Lease {}: {why}", self.lease));
+    fn lose(&self, why: Lost) {
+        locked(&self.shared).lost = Some(why);
         self.lost.cancel();
     }
 
@@ -498,9 +566,10 @@ impl Renewer {
         if let Some(m) = next["metadata"].as_object_mut() {
             m.remove("managedFields");
         }
+        let failed = |why: String, unreachable: bool| Renewal::Failed { why, unreachable };
         let answer = match tokio::time::timeout(RENEW_TIMEOUT, self.cluster.replace(&next)).await {
             Ok(a) => a,
-            Err(_) => return Renewal::Failed(format!("no answer in {}", human(RENEW_TIMEOUT))),
+            Err(_) => return failed(format!("no answer in {}", human(RENEW_TIMEOUT)), true),
         };
         match answer {
             Ok(lease) => {
@@ -512,11 +581,11 @@ impl Renewer {
             Err(ClusterError::Conflict { .. }) => match self.cluster.get(&self.lease).await {
                 Ok(Some(live)) if holder_of(&live) == self.holder => {
                     locked(&self.shared).lease = live;
-                    Renewal::Failed("the Lease changed since it was read".into())
+                    failed("the Lease changed since it was read".into(), false)
                 }
                 Ok(Some(live)) => Renewal::Lost(format!("{} holds it now", display_holder(holder_of(&live)))),
                 Ok(None) => Renewal::Lost(deleted()),
-                Err(e) => Renewal::Failed(e.to_string()),
+                Err(e) => failed(e.to_string(), unanswered(&e)),
             },
             Err(ClusterError::NotFound(_)) => Renewal::Lost(deleted()),
             Err(
@@ -525,9 +594,14 @@ impl Renewer {
                 | ClusterError::Invalid { .. }
                 | ClusterError::Client(_)),
             ) => Renewal::Lost(format!("renewing it was refused: {e}")),
-            Err(e) => Renewal::Failed(e.to_string()),
+            Err(e) => failed(e.to_string(), unanswered(&e)),
         }
     }
+}
+
+/// Whether an error means the cluster did not answer at all (rather than answering "no").
+fn unanswered(e: &ClusterError) -> bool {
+    matches!(e, ClusterError::Connection(_) | ClusterError::Timeout(_))
 }
 
 fn display_holder(h: &str) -> String {

@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::engine::{self, Command, Done, Engine, Input, Report};
 use super::journal::{self, Fate, Header, Journal};
-use super::lock::{self, Holder, LockError};
+use super::lock::{self, Holder, LockError, LockWatch};
 use super::progress::{Event, Reporter};
 use crate::cluster::{Cluster, ClusterError};
 use crate::graph::StepGraph;
@@ -136,22 +136,12 @@ pub async fn run(
     let first = fresh_plan(cluster.as_ref(), &req).await?;
     check_plan(&first, &req)?;
     if !has_work(&first, &req) {
-        let report = execute(
-            cluster,
-            &req,
-            &first,
-            reporter,
-            None,
-            &stop,
-            CancellationToken::new(),
-            Vec::new(),
-            BTreeMap::new(),
-        )
-        .await;
+        let report =
+            execute(cluster, &req, &first, reporter, None, &stop, LockWatch::none(), Vec::new(), BTreeMap::new()).await;
         return Ok((first, report));
     }
     let guard = take_lock(&cluster, &req, req.command.as_str()).await?;
-    let result = locked(cluster.clone(), &req, reporter.clone(), confirm, &stop, guard.lost()).await;
+    let result = locked(cluster.clone(), &req, reporter.clone(), confirm, &stop, guard.watch()).await;
     if let Err(e) = guard.release().await {
         reporter.event(&Event::Warning { message: format!("could not release the lock (it expires by itself): {e}") });
     }
@@ -214,7 +204,7 @@ async fn locked(
     reporter: Arc<dyn Reporter>,
     confirm: &mut (dyn FnMut(&Plan) -> bool + Send),
     stop: &Stop,
-    lost: CancellationToken,
+    lost: LockWatch,
 ) -> Result<(Plan, Report), RunError> {
     check_journal(req)?;
     let plan = fresh_plan(cluster.as_ref(), req).await?;
@@ -238,7 +228,7 @@ async fn execute(
     reporter: Arc<dyn Reporter>,
     journal: Option<Journal>,
     stop: &Stop,
-    lost: CancellationToken,
+    lost: LockWatch,
     earlier: Vec<Done>,
     downloads: BTreeMap<String, crate::plan::DownloadRecord>,
 ) -> Report {
@@ -255,7 +245,7 @@ async fn execute(
     let cancel = stop.cancel.clone();
     let watcher = tokio::spawn({
         let cancel = cancel.clone();
-        let lost = lost.clone();
+        let lost = lost.token();
         async move {
             lost.cancelled().await;
             cancel.cancel();
@@ -339,7 +329,7 @@ pub async fn recover(
                 if req.command == Command::Apply && !missing.is_empty() {
                     return Err(RunError::MissingSecrets(missing));
                 }
-                execute(cluster.clone(), &req, &plan, reporter, Some(journal), &stop, guard.lost(), earlier, downloads)
+                execute(cluster.clone(), &req, &plan, reporter, Some(journal), &stop, guard.watch(), earlier, downloads)
                     .await
             }
             Recovery::Rollback => {

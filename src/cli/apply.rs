@@ -238,15 +238,28 @@ fn finish(report: &Report, json: bool) -> CmdResult {
     }
     match report.outcome {
         Outcome::Applied | Outcome::NoChanges => Ok(ExitCode::SUCCESS),
+        Outcome::Recovered => {
+            if !json {
+                eprintln!(
+                    "\nRecovered: everything the interrupted run changed was rolled back (storage and completed downloads are kept); the journal is removed"
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Outcome::RolledBack => Err(CliError::failure(format!(
-            "{}; everything this run changed was rolled back (storage and completed downloads are kept)",
-            report.error.clone().unwrap_or_default()
+            "{}everything this run changed was rolled back (storage and completed downloads are kept)",
+            reason_first(report)
         ))),
         Outcome::Stopped => Err(CliError::failure(format!(
-            "{}; the run stopped with changes in place: the journal in .msws/ records them (`msws recover FILE --rollback` or `--resume`)",
-            report.error.clone().unwrap_or_default()
+            "{}the run stopped with changes in place: the journal in .msws/ records them (`msws recover FILE --rollback` or `--resume`)",
+            reason_first(report)
         ))),
     }
+}
+
+/// The reason a run ended badly, as the start of the closing line (nothing when there is none).
+fn reason_first(report: &Report) -> String {
+    report.error.as_deref().filter(|e| !e.is_empty()).map(|e| format!("{e}; ")).unwrap_or_default()
 }
 
 struct Common {
@@ -455,4 +468,36 @@ pub fn git_commit(file: &std::path::Path) -> Option<String> {
     run(&["ls-files".as_ref(), "--error-unmatch".as_ref(), name])?;
     let dirty = run(&["status".as_ref(), "--porcelain".as_ref(), "--".as_ref(), name]).is_some_and(|s| !s.is_empty());
     Some(if dirty { format!("{head}+dirty") } else { head })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(outcome: Outcome, error: Option<&str>) -> Report {
+        Report {
+            outcome,
+            error: error.map(str::to_string),
+            changed: vec![],
+            rolled_back: vec!["deleted Job llm-d/opt-125m-download".into()],
+            kept: vec![],
+            not_undone: vec![],
+            downloads: Default::default(),
+            steps: vec![],
+        }
+    }
+
+    /// Found against a real control plane: a recovery that undid everything printed
+    /// `error: ; everything this run changed was rolled back …` and exited 1.
+    #[test]
+    fn a_recovery_that_undid_everything_succeeds_and_a_closing_line_never_starts_empty() {
+        assert_eq!(finish(&report(Outcome::Recovered, None), true).unwrap(), ExitCode::SUCCESS);
+        let e = finish(&report(Outcome::RolledBack, None), true).unwrap_err();
+        assert_eq!(
+            (e.code, e.message.as_str()),
+            (1, "everything this run changed was rolled back (storage and completed downloads are kept)")
+        );
+        let e = finish(&report(Outcome::Stopped, Some("deleting Job llm-d/x: forbidden")), true).unwrap_err();
+        assert!(e.message.starts_with("deleting Job llm-d/x: forbidden; the run stopped"), "{}", e.message);
+    }
 }

@@ -418,6 +418,22 @@ impl Cluster for KubeCluster {
         }
         Ok(answer.text())
     }
+
+    async fn events(&self, about: &ObjectRef, uid: Option<&str>) -> Result<Vec<Value>, ClusterError> {
+        let Some(ns) = about.namespace.as_deref() else { return Ok(Vec::new()) };
+        let events = self.collection("v1", "Event", Some(ns))?;
+        let mut fields =
+            vec![format!("involvedObject.kind={}", about.kind), format!("involvedObject.name={}", about.name)];
+        if let Some(uid) = uid {
+            fields.push(format!("involvedObject.uid={uid}"));
+        }
+        let params = ListParams::default().fields(&fields.join(","));
+        let answer = self.send(events.list(&params)).await?;
+        let list = self.object(answer)?;
+        let mut items: Vec<Value> = list.get("items").and_then(Value::as_array).cloned().unwrap_or_default();
+        items.sort_by(|a, b| super::event_time(a).cmp(super::event_time(b)));
+        Ok(items)
+    }
 }
 
 /// kube's description of one of msws's kinds.

@@ -322,7 +322,6 @@ pub trait Cluster: Send + Sync {
         dry_run: bool,
     ) -> Result<Option<Value>, ClusterError>;
 
-    /// The last `tail` lines of a pod container's log.
     /// DELETE with preconditions: only while the object still has this uid and resourceVersion
     /// (a 409 Conflict otherwise), so that a read followed by a delete never deletes what someone
     /// else wrote in between. `Ok(None)` when it was already gone.
@@ -334,6 +333,7 @@ pub trait Cluster: Send + Sync {
         propagation: Propagation,
     ) -> Result<Option<Value>, ClusterError>;
 
+    /// The last `tail` lines of a pod container's log.
     async fn logs(
         &self,
         namespace: &str,
@@ -341,6 +341,20 @@ pub trait Cluster: Send + Sync {
         container: Option<&str>,
         tail: Option<i64>,
     ) -> Result<String, ClusterError>;
+
+    /// The events about one object (core `v1` Events whose `involvedObject` is it, as `kubectl
+    /// describe` shows them), oldest first. With `uid`, only those about that very object (a
+    /// claim deleted and created again under the same name has the old one's events too).
+    async fn events(&self, about: &ObjectRef, uid: Option<&str>) -> Result<Vec<Value>, ClusterError>;
+}
+
+/// When an event last happened, for ordering: `lastTimestamp`, else `eventTime`, else
+/// `firstTimestamp` (RFC 3339 strings of one format sort as times do).
+pub fn event_time(e: &Value) -> &str {
+    ["/lastTimestamp", "/eventTime", "/firstTimestamp", "/metadata/creationTimestamp"]
+        .iter()
+        .find_map(|p| e.pointer(p).and_then(Value::as_str).filter(|s| !s.is_empty()))
+        .unwrap_or("")
 }
 
 /// Strips what the server owns from an object (for comparisons and for showing it): managed

@@ -78,7 +78,9 @@ pub fn storage(cx: &mut Cx, node: &Node) -> Option<Storage> {
         (None, None, None, Map::new(), Map::new())
     } else {
         let size = r.req_child_value(cx, "size").and_then(|v| cx.quantity(v));
-        let class = r.child_value(cx, "class").and_then(|v| cx.nonempty(v, "a storage class"));
+        // `class ""` is Kubernetes' "no class": the claim binds only to a volume without one (and
+        // is not given the cluster's default class).
+        let class = r.child_value(cx, "class").and_then(|v| cx.string(v));
         let volume = r.child_value(cx, "volume").and_then(|v| cx.nonempty(v, "a volume name"));
         let labels = r.child_map(cx, "labels").unwrap_or_default();
         let annotations = r.child_map(cx, "annotations").unwrap_or_default();

@@ -45,6 +45,8 @@ pub struct Live {
     pub warnings: Vec<String>,
     /// Preflight findings that do.
     pub problems: Vec<String>,
+    /// Every StorageClass was listed (to find the default one), not only the named ones read.
+    pub classes_listed: bool,
 }
 
 impl Live {
@@ -59,6 +61,7 @@ impl Live {
             reads: BTreeMap::new(),
             warnings: vec![],
             problems: vec![],
+            classes_listed: false,
         }
     }
 
@@ -149,6 +152,14 @@ pub async fn observe(
     // the same name), existing claims and secrets, storage classes and volumes.
     let mut wanted: BTreeSet<ObjectRef> =
         rendered.unique_objects().filter_map(|(_, o)| ObjectRef::of(&o.to_json())).collect();
+    // A claim that names no class gets the cluster's default one (the DefaultStorageClass
+    // admission plugin): the preflight needs to know which that is.
+    if ws.storages.iter().any(|s| !s.existing && s.class.is_none()) {
+        for class in cluster.list("storage.k8s.io/v1", "StorageClass", None, "").await? {
+            live.add(class, &ws.name);
+        }
+        live.classes_listed = true;
+    }
     for s in &ws.storages {
         wanted.insert(ObjectRef::new("v1", "PersistentVolumeClaim", Some(ns), &s.name));
         if let Some(class) = &s.class {
@@ -252,47 +263,10 @@ fn referenced_secrets(ws: &Workspace) -> BTreeSet<String> {
 /// The runbook's checks that need the cluster: classes, volumes, referenced secrets.
 fn preflight(ws: &Workspace, ns: &str, live: &mut Live) {
     for s in ws.storages.iter().filter(|s| !s.existing) {
-        if let Some(class) = &s.class {
-            let r = ObjectRef::new("storage.k8s.io/v1", "StorageClass", None, class);
-            match live.objects.get(&r) {
-                None => live.problems.push(format!(
-                    "storage/{}: storage class {class} does not exist: the claim would never bind (kubectl get storageclass lists the classes)",
-                    s.name
-                )),
-                Some(c) => {
-                    let policy = c.get("reclaimPolicy").and_then(Value::as_str).unwrap_or("Delete");
-                    if policy != "Retain" {
-                        live.warnings.push(format!(
-                            "storage/{}: storage class {class} has reclaim policy {policy}: deleting the claim deletes the downloaded weights; the runbook recommends Retain",
-                            s.name
-                        ));
-                    }
-                }
-            }
-        }
-        if let Some(volume) = &s.volume
-            && let Some(pv) = live.objects.get(&ObjectRef::new("v1", "PersistentVolume", None, volume))
-        {
-            let claim = pv.pointer("/spec/claimRef/name").and_then(Value::as_str);
-            let claim_ns = pv.pointer("/spec/claimRef/namespace").and_then(Value::as_str);
-            if let Some(c) = claim
-                && (c != s.name || claim_ns != Some(ns))
-            {
-                live.problems.push(format!(
-                    "storage/{}: volume {volume} is bound to claim {}/{c}: this claim could never bind to it",
-                    s.name,
-                    claim_ns.unwrap_or("?")
-                ));
-            }
-        }
-        // A claim of this name bound to another volume than the one asked for.
-        if let (Some(volume), Some(pvc)) =
-            (&s.volume, live.objects.get(&ObjectRef::new("v1", "PersistentVolumeClaim", Some(ns), &s.name)))
-            && let Some(bound) = pvc.pointer("/spec/volumeName").and_then(Value::as_str)
-            && bound != volume
-        {
-            live.problems.push(format!("storage/{}: the claim is bound to volume {bound}, not {volume}", s.name));
-        }
+        let claim = live.objects.get(&ObjectRef::new("v1", "PersistentVolumeClaim", Some(ns), &s.name)).cloned();
+        let (problems, warnings) = storage_preflight(s, ns, claim.as_ref(), live);
+        live.problems.extend(problems.into_iter().map(|p| format!("storage/{}: {p}", s.name)));
+        live.warnings.extend(warnings.into_iter().map(|w| format!("storage/{}: {w}", s.name)));
     }
     for secret in referenced_secrets(ws) {
         if !live.objects.contains_key(&ObjectRef::new("v1", "Secret", Some(ns), &secret)) {
@@ -301,4 +275,148 @@ fn preflight(ws: &Workspace, ns: &str, live: &mut Live) {
             ));
         }
     }
+}
+
+const NO_PROVISIONER: &str = "kubernetes.io/no-provisioner";
+
+/// What can keep a claim from binding, checked before anything changes: its class (exists, has
+/// a provisioner, retains data) and the volume it names (exists, is free or bound to this very
+/// claim, big enough, offers its access modes, same class and volume mode). Problems refuse the
+/// plan; warnings are shown. Nothing is checked for a claim that is bound already.
+fn storage_preflight(
+    s: &crate::model::Storage,
+    ns: &str,
+    claim: Option<&Value>,
+    live: &Live,
+) -> (Vec<String>, Vec<String>) {
+    let (mut problems, mut warnings) = (Vec::new(), Vec::new());
+    let str_at = |v: &Value, p: &str| v.pointer(p).and_then(Value::as_str).unwrap_or("").to_string();
+    let class_of = |name: &str| live.objects.get(&ObjectRef::new("storage.k8s.io/v1", "StorageClass", None, name));
+    if let Some(pvc) = claim
+        && str_at(pvc, "/status/phase") == "Bound"
+    {
+        if let Some(volume) = &s.volume {
+            let bound = str_at(pvc, "/spec/volumeName");
+            if &bound != volume {
+                problems.push(format!("the claim is bound to volume {bound}, not {volume}"));
+            }
+        }
+        return (problems, warnings);
+    }
+    // The class the claim has (or will have: the default class when it names none).
+    let default_class = live
+        .objects
+        .iter()
+        .filter(|(r, _)| r.kind == "StorageClass")
+        .find(|(_, c)| {
+            c.pointer("/metadata/annotations/storageclass.kubernetes.io~1is-default-class").and_then(Value::as_str)
+                == Some("true")
+        })
+        .map(|(r, _)| r.name.clone());
+    let class = match (&s.class, claim) {
+        (Some(c), _) => Some(c.clone()),
+        (None, Some(pvc)) => Some(str_at(pvc, "/spec/storageClassName")).filter(|c| !c.is_empty()),
+        (None, None) => default_class.clone(),
+    };
+    let class_obj = class.as_deref().filter(|c| !c.is_empty()).and_then(class_of);
+    match (&s.class, class_obj) {
+        (Some(c), None) if !c.is_empty() => problems.push(format!(
+            "storage class {c} does not exist: the claim would never bind (kubectl get storageclass lists the classes)"
+        )),
+        (_, Some(c)) if s.volume.is_none() => {
+            let name = class.clone().unwrap_or_default();
+            let policy = c.get("reclaimPolicy").and_then(Value::as_str).unwrap_or("Delete");
+            if policy != "Retain" {
+                warnings.push(format!(
+                    "storage class {name} has reclaim policy {policy}: deleting the claim deletes the downloaded weights; the runbook recommends Retain"
+                ));
+            }
+            if c.get("provisioner").and_then(Value::as_str) == Some(NO_PROVISIONER) {
+                warnings.push(format!(
+                    "storage class {name} provisions no volumes ({NO_PROVISIONER}): the claim binds only to a free PersistentVolume of that class that an administrator created (name one with `volume`)"
+                ));
+            }
+        }
+        _ => {}
+    }
+    if s.class.is_none() && s.volume.is_none() && claim.is_none() && live.classes_listed && default_class.is_none() {
+        problems.push(
+            "it names no storage class and the cluster has no default class, so nothing would provision a volume for it: name a class (`class \"…\"`) or a volume (`volume \"…\"`)".into(),
+        );
+    }
+    let Some(volume) = &s.volume else { return (problems, warnings) };
+    let Some(pv) = live.objects.get(&ObjectRef::new("v1", "PersistentVolume", None, volume)) else {
+        problems.push(format!(
+            "volume {volume} does not exist: the claim names it, so it would never bind (create the PersistentVolume first, or remove `volume` to let the class provision one)"
+        ));
+        return (problems, warnings);
+    };
+    let claim_uid = claim.map(|c| str_at(c, "/metadata/uid")).unwrap_or_default();
+    if pv.pointer("/spec/claimRef").is_some() {
+        let (c, c_ns, c_uid) = (
+            str_at(pv, "/spec/claimRef/name"),
+            str_at(pv, "/spec/claimRef/namespace"),
+            str_at(pv, "/spec/claimRef/uid"),
+        );
+        if c != s.name || c_ns != ns {
+            problems.push(format!(
+                "volume {volume} is bound to claim {}/{c}: this claim could never bind to it",
+                if c_ns.is_empty() { "?" } else { c_ns.as_str() }
+            ));
+        } else if !c_uid.is_empty() && c_uid != claim_uid {
+            problems.push(format!(
+                "volume {volume} is {} and still reserved for an earlier claim {ns}/{c} (uid {c_uid}): a new claim cannot bind to it until an administrator clears its spec.claimRef (`kubectl patch pv {volume} --type json -p '[{{\"op\":\"remove\",\"path\":\"/spec/claimRef\"}}]'`); its data stays",
+                str_at(pv, "/status/phase").to_lowercase()
+            ));
+        }
+    }
+    if str_at(pv, "/status/phase") == "Failed" {
+        problems.push(format!("volume {volume} is Failed: {}", str_at(pv, "/status/message")));
+    }
+    let quantity = |v: &Value, p: &str| crate::model::Quantity::parse(&str_at(v, p)).ok().map(|q| q.value());
+    if let (Some(size), Some(capacity)) = (&s.size, quantity(pv, "/spec/capacity/storage"))
+        && capacity < size.value()
+    {
+        problems.push(format!(
+            "volume {volume} holds {} but the claim asks for {size}: it would never bind",
+            str_at(pv, "/spec/capacity/storage")
+        ));
+    }
+    let offered: Vec<String> = pv
+        .pointer("/spec/accessModes")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
+        .unwrap_or_default();
+    if !offered.iter().any(|m| m == s.access.as_str()) {
+        problems.push(format!(
+            "volume {volume} offers {} but the claim asks for {}: it would never bind",
+            if offered.is_empty() { "no access mode".to_string() } else { offered.join(", ") },
+            s.access.as_str()
+        ));
+    }
+    let pv_class = str_at(pv, "/spec/storageClassName");
+    let claim_class = class.clone().unwrap_or_default();
+    if pv_class != claim_class {
+        let why = match (&s.class, claim) {
+            (None, None) if !claim_class.is_empty() => {
+                " (the cluster's default class, which Kubernetes gives a claim that names none)".to_string()
+            }
+            _ => String::new(),
+        };
+        problems.push(format!(
+            "volume {volume} has storage class {} but the claim would have {}{why}: they must be the same to bind (set `class \"{pv_class}\"`)",
+            if pv_class.is_empty() { "\"\" (none)".to_string() } else { pv_class.clone() },
+            if claim_class.is_empty() { "\"\" (none)".to_string() } else { claim_class.clone() },
+        ));
+    }
+    if !matches!(str_at(pv, "/spec/volumeMode").as_str(), "" | "Filesystem") {
+        problems.push(format!("volume {volume} is a raw block volume: a model needs a file system"));
+    }
+    let policy = str_at(pv, "/spec/persistentVolumeReclaimPolicy");
+    if !policy.is_empty() && policy != "Retain" {
+        warnings.push(format!(
+            "volume {volume} has reclaim policy {policy}: deleting the claim deletes the downloaded weights; the runbook recommends Retain"
+        ));
+    }
+    (problems, warnings)
 }

@@ -45,6 +45,18 @@ pub async fn status(
                     .and_then(|c| c.get("volumeBindingMode").and_then(Value::as_str))
                     == Some("WaitForFirstConsumer");
                 match live.objects.get(&r) {
+                    Some(pvc) if pvc.pointer("/status/phase").and_then(Value::as_str) == Some("Pending") => {
+                        // Why it is pending, in the cluster's words (as apply's wait says it).
+                        let uid = pvc.pointer("/metadata/uid").and_then(Value::as_str);
+                        let events = cluster.events(&r, uid).await?;
+                        let volume = pvc
+                            .pointer("/spec/volumeName")
+                            .and_then(Value::as_str)
+                            // Read by the observation only when the workspace names it.
+                            .filter(|v| lookup.storages.get(name).and_then(|s| s.volume.as_deref()) == Some(*v))
+                            .map(|v| live.objects.get(&ObjectRef::new("v1", "PersistentVolume", None, v)));
+                        readiness::claim_with(pvc, first_consumer, &readiness::ClaimFacts { events: &events, volume })
+                    }
                     Some(pvc) => readiness::claim(pvc, first_consumer),
                     None if lookup.storages.get(name).is_some_and(|s| s.existing) => {
                         State::Failed("declared existing, but there is no such claim".into())

@@ -61,16 +61,65 @@ fn condition<'a>(obj: &'a Value, kind: &str) -> Option<(&'a str, &'a str, &'a st
 /// A claim: ready once Bound; with a class that binds on first consumer, waiting for that is
 /// expected (the download is its first consumer).
 pub fn claim(pvc: &Value, binds_on_first_consumer: bool) -> State {
+    claim_with(pvc, binds_on_first_consumer, &ClaimFacts::default())
+}
+
+/// What else the cluster says about a claim that is not bound yet.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ClaimFacts<'a> {
+    /// Its events, oldest first (the persistent volume controller's say why it is pending).
+    pub events: &'a [Value],
+    /// The volume it names, when it names one: `Some(None)` when that volume does not exist.
+    pub volume: Option<Option<&'a Value>>,
+}
+
+/// [`claim`], with the claim's events and its named volume: a claim that cannot bind however
+/// long one waits fails at once, with the cluster's reason; otherwise the wait says why it is
+/// pending in the cluster's words.
+pub fn claim_with(pvc: &Value, binds_on_first_consumer: bool, facts: &ClaimFacts) -> State {
     let phase = str_at(pvc, "/status/phase").unwrap_or("Pending");
     let capacity = str_at(pvc, "/status/capacity/storage").unwrap_or("");
     let volume = str_at(pvc, "/spec/volumeName").unwrap_or("");
     match phase {
-        "Bound" => State::Ready(format!("Bound to {volume} ({capacity})")),
-        "Lost" => State::Failed(format!("Lost: its volume {volume} is gone")),
-        _ if binds_on_first_consumer => {
-            State::Ready("Pending until its first consumer (the class binds on first use)".into())
+        "Bound" => return State::Ready(format!("Bound to {volume} ({capacity})")),
+        "Lost" => return State::Failed(format!("Lost: its volume {volume} is gone")),
+        _ => {}
+    }
+    if let Some(None) = facts.volume {
+        return State::Failed(format!(
+            "volume {volume} does not exist: the claim names it, so it cannot bind to anything else (create the PersistentVolume, or remove `volume` from the storage)"
+        ));
+    }
+    let uid = str_at(pvc, "/metadata/uid");
+    let latest = facts.events.iter().rev().find(|e| uid.is_none() || str_at(e, "/involvedObject/uid") == uid);
+    if let Some(e) = latest {
+        let reason = str_at(e, "/reason").unwrap_or("");
+        let message = str_at(e, "/message").unwrap_or("");
+        if claim_event_is_final(reason, message) {
+            return State::Failed(format!("{reason}: {message}"));
         }
-        other => State::Waiting(format!("{other}: no volume bound yet")),
+        if !binds_on_first_consumer {
+            return State::Waiting(format!("{phase}: {reason}: {message}"));
+        }
+    }
+    if binds_on_first_consumer {
+        return State::Ready("Pending until its first consumer (the class binds on first use)".into());
+    }
+    State::Waiting(format!("{phase}: no volume bound yet"))
+}
+
+/// Whether an event of the persistent volume controller says the claim will never bind by
+/// itself: the volume it names does not fit it or belongs to another claim, no class and no
+/// volume can serve it, or its class does not exist. (Provisioning failures of an existing class
+/// are retried by the provisioner, and waiting may still help.)
+fn claim_event_is_final(reason: &str, message: &str) -> bool {
+    match reason {
+        "VolumeMismatch" => true,
+        "FailedBinding" => {
+            message.contains("already bound to a different claim") || message.contains("no storage class is set")
+        }
+        "ProvisioningFailed" => message.starts_with("storageclass.storage.k8s.io") && message.ends_with("not found"),
+        _ => false,
     }
 }
 
@@ -220,5 +269,56 @@ mod tests {
         let pending = json!({"status": {"phase": "Pending"}});
         assert!(matches!(claim(&pending, false), State::Waiting(_)));
         assert!(claim(&pending, true).is_ready());
+    }
+
+    #[test]
+    fn a_claim_that_can_never_bind_fails_with_the_clusters_reason() {
+        let pvc =
+            json!({"metadata": {"uid": "u1"}, "spec": {"volumeName": "model-pv"}, "status": {"phase": "Pending"}});
+        let missing = ClaimFacts { events: &[], volume: Some(None) };
+        let State::Failed(why) = claim_with(&pvc, false, &missing) else { panic!() };
+        assert!(why.contains("volume model-pv does not exist"), "{why}");
+
+        let event = |uid: &str, reason: &str, message: &str| json!({"involvedObject": {"uid": uid}, "reason": reason, "message": message, "type": "Warning"});
+        let pv = json!({});
+        let mismatch =
+            [event("u1", "VolumeMismatch", "Cannot bind to requested volume \"model-pv\": requested PV is too small")];
+        let facts = ClaimFacts { events: &mismatch, volume: Some(Some(&pv)) };
+        assert_eq!(
+            claim_with(&pvc, false, &facts),
+            State::Failed(
+                "VolumeMismatch: Cannot bind to requested volume \"model-pv\": requested PV is too small".into()
+            )
+        );
+        // Another claim's events (an earlier claim of the same name) say nothing about this one.
+        let old = [event("u0", "VolumeMismatch", "…")];
+        let facts = ClaimFacts { events: &old, volume: Some(Some(&pv)) };
+        assert!(matches!(claim_with(&pvc, false, &facts), State::Waiting(_)));
+
+        let unbound = json!({"metadata": {"uid": "u2"}, "status": {"phase": "Pending"}});
+        let no_class = [event("u2", "ProvisioningFailed", "storageclass.storage.k8s.io \"fast\" not found")];
+        assert!(matches!(
+            claim_with(&unbound, false, &ClaimFacts { events: &no_class, volume: None }),
+            State::Failed(_)
+        ));
+        let nothing = [event(
+            "u2",
+            "FailedBinding",
+            "no persistent volumes available for this claim and no storage class is set",
+        )];
+        assert!(matches!(
+            claim_with(&unbound, false, &ClaimFacts { events: &nothing, volume: None }),
+            State::Failed(_)
+        ));
+        // A provisioner that is slow or failing now may succeed later: the wait says so and goes on.
+        let slow = [event(
+            "u2",
+            "ProvisioningFailed",
+            "failed to provision volume with StorageClass \"fast\": rpc error: timeout",
+        )];
+        let State::Waiting(w) = claim_with(&unbound, false, &ClaimFacts { events: &slow, volume: None }) else {
+            panic!()
+        };
+        assert!(w.contains("rpc error: timeout"), "{w}");
     }
 }

@@ -429,11 +429,13 @@ async fn a_rollout_that_times_out_rolls_back_and_keeps_the_download() {
 
 #[tokio::test(start_paused = true)]
 async fn an_api_error_at_any_mutation_rolls_back() {
-    // ConfigMap #1 is the inventory (written first), #2 the downloader's script.
+    // ConfigMap #1 is the inventory (written first), #2 the downloader's script. `claim`: the
+    // claim is there afterwards — only once it bound (the Secret fails while the claim, created
+    // at the same time, is still pending: a claim that never bound held nothing, and goes).
     for (kind, nth, claim) in [
         ("ConfigMap", 1, false),
         ("PersistentVolumeClaim", 1, false),
-        ("Secret", 1, true),
+        ("Secret", 1, false),
         ("ConfigMap", 2, true),
         ("Job", 1, true),
         ("Deployment", 1, true),
@@ -477,9 +479,12 @@ async fn a_lost_connection_stops_cleanly_and_the_next_run_recovers() {
     w.disconnect_after(Duration::from_secs(60));
     let (r, events) = w.apply().await;
     let (_, report) = r.unwrap();
-    // Stopped: either the rollback could not reach the cluster, or the lock's renewals failed
-    // for longer than its lease and the run stopped without one.
+    // Stopped: the lock's renewals found nobody answering until the lease was about to expire,
+    // and the run stopped without a rollback — saying so, not that someone took the lock.
     assert_eq!(report.outcome, Outcome::Stopped, "{events:#?}");
+    let error = report.error.clone().unwrap_or_default();
+    assert!(error.contains("the cluster stopped answering at") && error.contains("fake"), "{error}");
+    assert!(!error.contains("lock was lost"), "{error}");
     assert!(w.journal().exists(), "the journal stays for the next run");
     let journal_text = std::fs::read_to_string(w.journal()).unwrap();
     assert!(!journal_text.contains(TOKEN), "the journal never holds a secret value");
@@ -493,7 +498,7 @@ async fn a_lost_connection_stops_cleanly_and_the_next_run_recovers() {
 
     let (r, events) = w.recover(Recovery::Rollback).await;
     let (_, report) = r.unwrap();
-    assert_eq!(report.outcome, Outcome::RolledBack, "{:#?}", events);
+    assert_eq!(report.outcome, Outcome::Recovered, "{:#?}", events);
     assert!(!w.journal().exists());
     w.settle().await;
     assert_eq!(comparable(&before).diff(&comparable(&w.cluster.snapshot())), Vec::<String>::new());
@@ -735,7 +740,7 @@ async fn every_fault_at_every_step_of_the_rwo_runbook_leaves_the_cluster_as_it_w
                 tokio::time::sleep(Duration::from_secs(90)).await;
                 let (r, events) = w.recover(Recovery::Rollback).await;
                 let (_, r) = r.unwrap_or_else(|e| panic!("{case}: recover: {e}"));
-                assert_eq!(r.outcome, Outcome::RolledBack, "{case}: {:#?}", events);
+                assert_eq!(r.outcome, Outcome::Recovered, "{case}: {:#?}", events);
             } else {
                 assert_eq!(report.outcome, Outcome::RolledBack, "{case}: {events:#?}");
             }
@@ -761,9 +766,20 @@ async fn every_fault_at_every_step_of_the_rwo_runbook_leaves_the_cluster_as_it_w
                     .collect::<Vec<_>>()
             };
             assert_eq!(cms(&before), cms(&after), "{case}: the downloader's ConfigMap is rolled back");
-            if k >= 1 {
-                let claim = ObjectRef::new("v1", "PersistentVolumeClaim", Some(&w.namespace()), "model-pvc");
-                assert!(w.cluster.peek(&claim).is_some(), "{case}: the claim is kept");
+            // A claim that bound may hold data and is kept (the download step starts only once it
+            // is bound); one that never bound held nothing and is gone (the Secret's step runs
+            // beside the claim's, so it may fail before the claim bound).
+            let claim =
+                w.cluster.peek(&ObjectRef::new("v1", "PersistentVolumeClaim", Some(&w.namespace()), "model-pvc"));
+            if k >= 2 {
+                assert!(claim.is_some(), "{case}: the claim is kept");
+            }
+            if let Some(c) = &claim {
+                assert_eq!(
+                    c.pointer("/status/phase"),
+                    Some(&json!("Bound")),
+                    "{case}: an unbound claim is left behind"
+                );
             }
             checked += 1;
         }
@@ -849,7 +865,7 @@ async fn a_second_ctrl_c_stops_the_rollback_and_keeps_the_journal() {
     assert!(report.not_undone.iter().all(|n| n.contains("rollback interrupted")) && !report.not_undone.is_empty());
     assert!(w.journal().exists(), "the journal stays for `msws recover`");
     let (r, events) = w.recover(Recovery::Rollback).await;
-    assert_eq!(r.unwrap().1.outcome, Outcome::RolledBack, "{events:#?}");
+    assert_eq!(r.unwrap().1.outcome, Outcome::Recovered, "{events:#?}");
 }
 
 #[tokio::test(start_paused = true)]
@@ -959,7 +975,7 @@ async fn after_a_crash_a_changed_secret_is_kept_with_its_new_value_and_said_so()
     assert!(!text.contains(TOKEN) && !text.contains(&base64(TOKEN)), "the prior is kept without its data:\n{text}");
     let (r, events) = w.recover(Recovery::Rollback).await;
     let (_, report) = r.unwrap();
-    assert_eq!(report.outcome, Outcome::RolledBack, "{events:#?}");
+    assert_eq!(report.outcome, Outcome::Recovered, "{events:#?}");
     assert!(report.kept.iter().any(|k| k.contains("hf-token") && k.contains("not in the journal")), "{report:#?}");
     assert!(w.cluster.peek(&secret).is_some(), "the Secret is neither deleted nor emptied");
     assert!(!w.journal().exists());
@@ -985,5 +1001,107 @@ async fn destroy_leaves_an_object_of_the_same_name_that_someone_else_owns() {
         "{events:#?}"
     );
     assert_eq!(before.diff(&w.cluster.snapshot()), Vec::<String>::new());
+    assert!(!w.journal().exists());
+}
+
+// ---- claims that cannot bind ----
+
+/// Runs `then` when a step starts (the cluster changing under a run), recording every event.
+struct OnStepStart {
+    step: &'static str,
+    then: Box<dyn Fn() + Send + Sync>,
+    rec: Recording,
+}
+
+impl msws::apply::progress::Reporter for OnStepStart {
+    fn event(&self, e: &Event) {
+        if let Event::StepStarted { step, .. } = e
+            && step == self.step
+        {
+            (self.then)();
+        }
+        self.rec.event(e);
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_claim_that_cannot_bind_ends_its_wait_at_once_and_is_not_left_behind() {
+    let w = world("opt-125m-rwo.kdl");
+    w.cluster.set_bind_delay(Duration::from_secs(20));
+    // The plan found a volume that fits; between the plan and the wait an administrator
+    // shrinks it (the preflight cannot see the future): the controller says so in an event.
+    let cluster = w.cluster.clone();
+    let reporter = Arc::new(OnStepStart {
+        step: "storage/model-pvc",
+        then: Box::new(move || {
+            let r = ObjectRef::new("v1", "PersistentVolume", None, "model-pv");
+            let mut pv = cluster.peek(&r).unwrap();
+            pv["spec"]["capacity"]["storage"] = json!("1Gi");
+            cluster.update_as("admin", &pv).unwrap();
+        }),
+        rec: Recording::new(),
+    });
+    let mut yes = |_: &Plan| true;
+    let mut opts = fast();
+    opts.timeout = Some(Duration::from_secs(30 * 60));
+    let (_, report) =
+        session::run(w.dyn_cluster(), w.request(Command::Apply, opts), reporter.clone(), &mut yes, Stop::default())
+            .await
+            .unwrap();
+    let events = reporter.rec.events();
+    assert_eq!(report.outcome, Outcome::RolledBack, "{events:#?}");
+    let error = report.error.clone().unwrap();
+    assert!(
+        error.contains("VolumeMismatch: Cannot bind to requested volume \"model-pv\": requested PV is too small"),
+        "{error}"
+    );
+    // Within one poll of the controller's event (20 s after the claim was made), not after the
+    // 30-minute timeout.
+    let failed_after = events
+        .iter()
+        .find_map(|e| match e {
+            Event::StepFailed { step, elapsed, .. } if step == "storage/model-pvc" => Some(*elapsed),
+            _ => None,
+        })
+        .unwrap();
+    assert!(failed_after <= Duration::from_secs(25), "{failed_after:?}");
+    // The claim never bound, so it held nothing: the rollback deleted it, and says so.
+    let claim = ObjectRef::new("v1", "PersistentVolumeClaim", Some(&w.namespace()), "model-pvc");
+    w.settle().await;
+    assert!(w.cluster.peek(&claim).is_none(), "no pending claim is left behind");
+    assert!(report.rolled_back.iter().any(|r| r.contains("model-pvc") && r.contains("never bound")), "{report:#?}");
+    assert!(!report.kept.iter().any(|k| k.contains("model-pvc")), "{report:#?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_named_volume_that_does_not_exist_is_refused_before_anything_changes() {
+    // The runbook's example on a cluster without its pre-created volume.
+    let w = world("opt-125m-rwo.kdl");
+    let pv = ObjectRef::new("v1", "PersistentVolume", None, "model-pv");
+    w.cluster.delete(&pv, msws::cluster::Propagation::Background, false).await.unwrap();
+    w.settle().await;
+    assert!(w.cluster.peek(&pv).is_none());
+    w.cluster.reset_requests();
+    let before = w.cluster.snapshot();
+    let (r, _) = w.apply().await;
+    let e = r.unwrap_err().to_string();
+    assert!(e.contains("refusals") && e.contains("volume model-pv does not exist"), "{e}");
+    assert_eq!(mutating(&w.cluster), 0, "{:?}", w.cluster.requests());
+    assert_eq!(before.diff(&w.cluster.snapshot()), Vec::<String>::new());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_cluster_that_goes_away_briefly_and_comes_back_does_not_stop_the_run() {
+    let w = world("opt-125m-rwo.kdl");
+    // Away for 30 s in the middle of the 5-minute download: shorter than the lock's lease and
+    // than the minute a wait tolerates.
+    w.disconnect_after(Duration::from_secs(90));
+    let c = w.cluster.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_secs(120)).await;
+        c.reconnect();
+    });
+    let report = w.applied().await;
+    assert!(report.error.is_none(), "{report:#?}");
     assert!(!w.journal().exists());
 }

@@ -1332,3 +1332,108 @@ async fn a_delete_with_preconditions_refuses_another_object_or_a_changed_one() {
     // Already gone: nothing to do.
     assert_eq!(fake.delete_exact(&r, &uid, rv, Propagation::Background).await, Ok(None));
 }
+
+/// The persistent volume controller's events about a claim, as `(type, reason, message)`.
+async fn claim_events(fake: &FakeCluster, name: &str) -> Vec<(String, String, String)> {
+    let c = get(fake, &pvc(name)).await;
+    let uid = c["metadata"]["uid"].as_str().map(str::to_string);
+    fake.events(&pvc(name), uid.as_deref())
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let s = |k: &str| e[k].as_str().unwrap_or("").to_string();
+            (s("type"), s("reason"), s("message"))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn claims_that_cannot_bind_say_why_in_events_as_the_real_controller_does() {
+    let fake = FakeCluster::new("demo");
+    fake.set_bind_delay(secs(1));
+    fake.insert(&storage_class("standard", "Immediate", false, "Retain")).unwrap();
+    fake.insert(&storage_class("later", "WaitForFirstConsumer", false, "Retain")).unwrap();
+    let mut local = storage_class("local", "Immediate", false, "Retain");
+    local["provisioner"] = json!("kubernetes.io/no-provisioner");
+    fake.insert(&local).unwrap();
+    fake.insert(&persistent_volume("small", "1Gi", &["ReadWriteOnce"], "standard")).unwrap();
+    fake.insert(&persistent_volume("rox", "10Gi", &["ReadOnlyMany"], "standard")).unwrap();
+    fake.insert(&persistent_volume("fast-pv", "10Gi", &["ReadWriteOnce"], "premium")).unwrap();
+    let mut taken = persistent_volume("taken", "10Gi", &["ReadWriteOnce"], "standard");
+    taken["spec"]["claimRef"] = json!({"name": "someone", "namespace": "other"});
+    fake.insert(&taken).unwrap();
+    let named = |name: &str, volume: &str| {
+        let mut c = claim(name, "standard", "ReadWriteOnce", "5Gi");
+        c["spec"]["volumeName"] = json!(volume);
+        c
+    };
+    for c in [
+        named("missing-volume", "no-such-pv"),
+        named("too-small", "small"),
+        named("wrong-mode", "rox"),
+        named("wrong-class", "fast-pv"),
+        named("other-claims", "taken"),
+        claim("missing-class", "fast", "ReadWriteOnce", "5Gi"),
+        claim("first-consumer", "later", "ReadWriteOnce", "5Gi"),
+        claim("local", "local", "ReadWriteOnce", "5Gi"),
+    ] {
+        fake.apply(&c, APPLY).await.unwrap();
+    }
+    let mut no_class = claim("no-class", "", "ReadWriteOnce", "5Gi");
+    no_class["spec"].as_object_mut().unwrap().remove("storageClassName");
+    fake.apply(&no_class, APPLY).await.unwrap();
+    fake.advance(secs(5));
+
+    let one = |t: &str, r: &str, m: &str| vec![(t.to_string(), r.to_string(), m.to_string())];
+    // A named volume that does not exist: Pending, and (as on a real cluster) no event at all.
+    assert_eq!(claim_events(&fake, "missing-volume").await, vec![]);
+    assert_eq!(
+        claim_events(&fake, "too-small").await,
+        one("Warning", "VolumeMismatch", "Cannot bind to requested volume \"small\": requested PV is too small")
+    );
+    assert_eq!(
+        claim_events(&fake, "wrong-mode").await,
+        one("Warning", "VolumeMismatch", "Cannot bind to requested volume \"rox\": incompatible accessMode")
+    );
+    assert_eq!(
+        claim_events(&fake, "wrong-class").await,
+        one(
+            "Warning",
+            "VolumeMismatch",
+            "Cannot bind to requested volume \"fast-pv\": storageClassName does not match"
+        )
+    );
+    assert_eq!(
+        claim_events(&fake, "other-claims").await,
+        one("Warning", "FailedBinding", "volume \"taken\" already bound to a different claim.")
+    );
+    assert_eq!(
+        claim_events(&fake, "missing-class").await,
+        one("Warning", "ProvisioningFailed", "storageclass.storage.k8s.io \"fast\" not found")
+    );
+    assert_eq!(
+        claim_events(&fake, "first-consumer").await,
+        one("Normal", "WaitForFirstConsumer", "waiting for first consumer to be created before binding")
+    );
+    let local = claim_events(&fake, "local").await;
+    assert_eq!((local[0].1.as_str(), local.len()), ("ExternalProvisioning", 1), "{local:?}");
+    assert!(local[0].2.contains("'kubernetes.io/no-provisioner'"), "{local:?}");
+    assert_eq!(
+        claim_events(&fake, "no-class").await,
+        one("Warning", "FailedBinding", "no persistent volumes available for this claim and no storage class is set")
+    );
+    for name in ["missing-volume", "too-small", "missing-class", "no-class"] {
+        assert_eq!(get(&fake, &pvc(name)).await["status"]["phase"], "Pending", "{name}");
+    }
+    // Recorded once, however often the controller looks again.
+    fake.advance(secs(60));
+    assert_eq!(claim_events(&fake, "too-small").await.len(), 1);
+    // Events are about one claim: a claim of the same name made again starts without them.
+    fake.delete(&pvc("too-small"), Propagation::Background, false).await.unwrap();
+    fake.advance(secs(1));
+    fake.apply(&named("too-small", "no-such-pv"), APPLY).await.unwrap();
+    assert_eq!(claim_events(&fake, "too-small").await, vec![]);
+    // … and a snapshot of the cluster leaves events out.
+    assert!(fake.snapshot().objects.keys().all(|r| r.kind != "Event"));
+}

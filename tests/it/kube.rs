@@ -204,6 +204,38 @@ async fn list_without_selector_or_namespace() {
     assert_eq!(seen.query, query(&[("labelSelector", "job-name=x")]));
 }
 
+#[tokio::test]
+async fn events_of_an_object_are_listed_by_field_selector_oldest_first() {
+    // Two events of the persistent volume controller, as a v1.36 server lists them (newest
+    // first here, to show they come back in time order).
+    let body = r#"{"kind":"EventList","apiVersion":"v1","metadata":{"resourceVersion":"812"},"items":[
+      {"metadata":{"name":"model-pvc.18a2f3c4d5e6f701","namespace":"demo"},"involvedObject":{"kind":"PersistentVolumeClaim","namespace":"demo","name":"model-pvc","uid":"u-1","apiVersion":"v1"},
+       "reason":"VolumeMismatch","message":"Cannot bind to requested volume \"model-pv\": requested PV is too small","type":"Warning","count":3,
+       "firstTimestamp":"2026-12-01T10:00:05Z","lastTimestamp":"2026-12-01T10:00:35Z","source":{"component":"persistentvolume-controller"}},
+      {"metadata":{"name":"model-pvc.18a2f3c4d5e6f700","namespace":"demo"},"involvedObject":{"kind":"PersistentVolumeClaim","namespace":"demo","name":"model-pvc","uid":"u-1","apiVersion":"v1"},
+       "reason":"WaitForFirstConsumer","message":"waiting for first consumer to be created before binding","type":"Normal","count":1,
+       "firstTimestamp":"2026-12-01T10:00:01Z","lastTimestamp":"2026-12-01T10:00:01Z","source":{"component":"persistentvolume-controller"}}]}"#;
+    let (c, server) = answering(200, body);
+    let claim = ObjectRef::new("v1", "PersistentVolumeClaim", Some("demo"), "model-pvc");
+    let events = c.events(&claim, Some("u-1")).await.unwrap();
+    let seen = server.await.unwrap();
+    assert_eq!((seen.method.as_str(), seen.path.as_str()), ("GET", "/api/v1/namespaces/demo/events"));
+    assert_eq!(
+        seen.query,
+        query(&[(
+            "fieldSelector",
+            "involvedObject.kind=PersistentVolumeClaim,involvedObject.name=model-pvc,involvedObject.uid=u-1"
+        )])
+    );
+    let reasons: Vec<&str> = events.iter().map(|e| e["reason"].as_str().unwrap()).collect();
+    assert_eq!(reasons, ["WaitForFirstConsumer", "VolumeMismatch"]);
+
+    // A cluster-scoped object has no events msws reads: nothing is sent.
+    let (c, _server) = answering(200, "{}");
+    let pv = ObjectRef::new("v1", "PersistentVolume", None, "model-pv");
+    assert_eq!(c.events(&pv, None).await, Ok(vec![]));
+}
+
 // --- server-side apply ---
 
 /// Applies `input` and checks the request is a server-side apply of exactly that object.

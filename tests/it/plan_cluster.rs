@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use msws::cluster::fake::{FakeCluster, PodFate, Verb, storage_class};
+use msws::cluster::fake::{FakeCluster, PodFate, Verb, persistent_volume, storage_class};
 use msws::cluster::{ApplyOptions, Cluster, ObjectRef};
 use msws::plan::{Action, DownloadAction, DownloadRecord, Inventory, ObserveOptions, Plan, Source, show};
 use serde_json::json;
@@ -59,6 +59,10 @@ fn seeded(l: &Loaded) -> FakeCluster {
     for s in &l.ws.storages {
         if let Some(class) = &s.class {
             c.insert(&storage_class(class, "Immediate", true, "Retain")).unwrap();
+            // The pre-created volume a claim names (the runbook's `pvc.yaml` binds to one).
+            if let Some(v) = &s.volume {
+                c.insert(&persistent_volume(v, "10Gi", &[s.access.as_str()], class)).unwrap();
+            }
         }
         if s.existing {
             c.insert(&json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": s.name, "namespace": ns},
@@ -202,7 +206,9 @@ fn reading_a_hundred_services_costs_one_list_per_kind() {
     let desired = 100 + 1 + 100 + 100 + 200;
     let count = |v: Verb| c.requests().iter().filter(|((verb, _), _)| *verb == v).map(|(_, n)| n).sum::<usize>();
     plan_on(&l, &c, &[]);
-    assert_eq!(count(Verb::List), 7, "one LIST per kind msws may own: {:?}", c.requests());
+    // One LIST per kind msws may own, and one of the storage classes: the claims name none, so
+    // they get the cluster's default, which the preflight looks up.
+    assert_eq!(count(Verb::List), 7 + 1, "one LIST per kind msws may own: {:?}", c.requests());
     assert_eq!(count(Verb::Get), desired, "a GET for each desired object the lists did not return");
     assert_eq!(count(Verb::ApplyDryRun), desired, "one dry run per desired object");
     assert_eq!(
@@ -216,7 +222,7 @@ fn reading_a_hundred_services_costs_one_list_per_kind() {
     c.reset_requests();
     let p = plan_on(&l, &c, &[]);
     assert!(!p.has_changes(), "{}", show::summary_line(&p));
-    assert_eq!(count(Verb::List), 7);
+    assert_eq!(count(Verb::List), 7 + 1);
     assert_eq!(count(Verb::Get), 0, "{:?}", c.requests());
     assert_eq!(count(Verb::ApplyDryRun), desired);
 }
@@ -236,6 +242,11 @@ storage "b" {
     size "1Gi"
     class "standard"
     volume "pv-taken"
+}
+storage "c" {
+    access "ReadWriteMany"
+    size "1Gi"
+    class "standard"
 }
 model-service "m" {
     uri "hf://org/m"
@@ -259,7 +270,136 @@ secret "not-there" existing=#true
     assert!(all.contains("no-such-class does not exist"), "{all}");
     assert!(all.contains("pv-taken is bound to claim other/someone"), "{all}");
     assert!(all.contains("Secret not-there does not exist"), "{all}");
-    assert!(p.warnings.iter().any(|w| w.contains("reclaim policy Delete")), "{:?}", p.warnings);
+    assert!(
+        p.warnings.iter().any(|w| w.contains("storage/c: storage class standard has reclaim policy Delete")),
+        "{:?}",
+        p.warnings
+    );
+}
+
+/// A plan of `text` (a workspace with one storage, `s`) against `c`: its refusals and warnings.
+fn storage_findings(text: &str, c: &FakeCluster) -> (String, String) {
+    let text = format!("workspace \"w\" format=1 {{\n    namespace \"llm-d\"\n}}\n{text}");
+    let mut fe = msws::lower::load_str("w.kdl", &text, &Default::default());
+    let ws = fe.workspace.take().unwrap_or_else(|| panic!("{text}"));
+    let graph = msws::graph::build(&ws, &mut fe.sink).unwrap();
+    let p = plan_on(&Loaded { ws, graph }, c, &[]);
+    (p.refusals.join("\n"), p.warnings.join("\n"))
+}
+
+const NAMED_VOLUME: &str = "storage \"s\" {\n    access \"ReadWriteOnce\"\n    size \"5Gi\"\n    class \"standard\"\n    volume \"model-pv\"\n}\n";
+
+#[test]
+fn preflight_checks_the_volume_a_claim_names() {
+    let cluster = |pv: Option<serde_json::Value>| {
+        let c = FakeCluster::new("llm-d");
+        c.insert(&storage_class("standard", "Immediate", false, "Retain")).unwrap();
+        if let Some(pv) = pv {
+            c.insert(&pv).unwrap();
+        }
+        c
+    };
+    let good = persistent_volume("model-pv", "10Gi", &["ReadWriteOnce"], "standard");
+    let (refused, _) = storage_findings(NAMED_VOLUME, &cluster(Some(good.clone())));
+    assert_eq!(refused, "", "a free volume that fits");
+
+    // The runbook's example on a cluster without its volume: said before anything changes.
+    let (refused, _) = storage_findings(NAMED_VOLUME, &cluster(None));
+    assert!(refused.contains("storage/s: volume model-pv does not exist"), "{refused}");
+
+    let with = |f: &dyn Fn(&mut serde_json::Value)| {
+        let mut pv = good.clone();
+        f(&mut pv);
+        storage_findings(NAMED_VOLUME, &cluster(Some(pv))).0
+    };
+    let r = with(&|pv| pv["spec"]["capacity"]["storage"] = json!("1Gi"));
+    assert!(r.contains("volume model-pv holds 1Gi but the claim asks for 5Gi"), "{r}");
+    let r = with(&|pv| pv["spec"]["accessModes"] = json!(["ReadOnlyMany"]));
+    assert!(r.contains("offers ReadOnlyMany but the claim asks for ReadWriteOnce"), "{r}");
+    let r = with(&|pv| pv["spec"]["storageClassName"] = json!("other"));
+    assert!(r.contains("has storage class other but the claim would have standard"), "{r}");
+    let r = with(&|pv| pv["spec"]["volumeMode"] = json!("Block"));
+    assert!(r.contains("raw block volume"), "{r}");
+    let r = with(&|pv| pv["spec"]["claimRef"] = json!({"name": "other-claim", "namespace": "llm-d"}));
+    assert!(r.contains("volume model-pv is bound to claim llm-d/other-claim"), "{r}");
+    // Released by an earlier claim of the same name (destroy --delete-storage, then apply again):
+    // the volume is still reserved for the old claim's uid.
+    let r = with(&|pv| {
+        pv["spec"]["claimRef"] = json!({"name": "s", "namespace": "llm-d", "uid": "0ld-uid"});
+        pv["status"] = json!({"phase": "Released"});
+    });
+    assert!(
+        r.contains("is released and still reserved for an earlier claim llm-d/s (uid 0ld-uid)")
+            && r.contains("spec.claimRef"),
+        "{r}"
+    );
+    let (_, warned) = storage_findings(
+        NAMED_VOLUME,
+        &cluster(Some({
+            let mut pv = good.clone();
+            pv["spec"]["persistentVolumeReclaimPolicy"] = json!("Delete");
+            pv
+        })),
+    );
+    assert!(warned.contains("volume model-pv has reclaim policy Delete"), "{warned}");
+}
+
+#[test]
+fn preflight_knows_the_default_class_a_claim_gets() {
+    let no_class = "storage \"s\" {\n    access \"ReadWriteOnce\"\n    size \"5Gi\"\n}\n";
+    // No class named, and none is the default: nothing would ever provision a volume.
+    let c = FakeCluster::new("llm-d");
+    c.insert(&storage_class("standard", "Immediate", false, "Retain")).unwrap();
+    let (refused, _) = storage_findings(no_class, &c);
+    assert!(refused.contains("names no storage class and the cluster has no default class"), "{refused}");
+    // A default class: fine.
+    let mut default = storage_class("fast", "Immediate", false, "Retain");
+    default["metadata"]["annotations"] = json!({"storageclass.kubernetes.io/is-default-class": "true"});
+    c.insert(&default).unwrap();
+    assert_eq!(storage_findings(no_class, &c).0, "");
+    // A volume without a class and a claim that names none: Kubernetes gives the claim the
+    // default class, and the two never match — unless the claim says `class ""`.
+    c.insert(&persistent_volume("model-pv", "10Gi", &["ReadWriteOnce"], "")).unwrap();
+    let named = "storage \"s\" {\n    access \"ReadWriteOnce\"\n    size \"5Gi\"\n    volume \"model-pv\"\n}\n";
+    let (refused, _) = storage_findings(named, &c);
+    assert!(
+        refused.contains("storage class \"\" (none) but the claim would have fast (the cluster's default class"),
+        "{refused}"
+    );
+    let explicit = named.replace("    volume", "    class \"\"\n    volume");
+    assert_eq!(storage_findings(&explicit, &c).0, "");
+}
+
+#[test]
+fn preflight_warns_of_a_class_that_provisions_nothing() {
+    let c = FakeCluster::new("llm-d");
+    let mut local = storage_class("local", "WaitForFirstConsumer", false, "Retain");
+    local["provisioner"] = json!("kubernetes.io/no-provisioner");
+    c.insert(&local).unwrap();
+    let (refused, warned) = storage_findings(
+        "storage \"s\" {\n    access \"ReadWriteOnce\"\n    size \"5Gi\"\n    class \"local\"\n}\n",
+        &c,
+    );
+    assert_eq!(refused, "");
+    assert!(warned.contains("storage class local provisions no volumes"), "{warned}");
+}
+
+#[test]
+fn a_bound_claim_is_not_checked_again() {
+    // Once the claim is bound to its volume, what the volume looks like now does not matter.
+    let l = load_ws(Path::new("workspaces/opt-125m-rwo.kdl"));
+    let c = seeded(&l);
+    apply_all(&l, &c, &SECRETS);
+    let pv = ObjectRef::new("v1", "PersistentVolume", None, "model-pv");
+    let mut live = c.peek(&pv).unwrap();
+    live["spec"]["capacity"]["storage"] = json!("1Gi");
+    c.update_as("admin", &live).unwrap();
+    let p = plan_on(&l, &c, &SECRETS);
+    assert!(p.refusals.is_empty(), "{:?}", p.refusals);
+    assert_eq!(
+        c.peek(&ObjectRef::new("v1", "PersistentVolumeClaim", Some("llm-d"), "model-pvc")).unwrap()["status"]["phase"],
+        "Bound"
+    );
 }
 
 #[test]

@@ -66,7 +66,8 @@ fn the_documented_role_grants_what_msws_uses() {
     need("", "pods", &["get", "list"]);
     need("", "pods/log", &["get"]);
     need("coordination.k8s.io", "leases", &["get", "create", "update", "delete"]);
-    need("storage.k8s.io", "storageclasses", &["get"]);
+    need("storage.k8s.io", "storageclasses", &["get", "list"]);
+    need("", "events", &["list"]);
     need("", "persistentvolumes", &["get"]);
 }
 

@@ -279,6 +279,21 @@ impl State {
     }
 
     fn volumes(&mut self) {
+        // PV protection: a deleted volume goes once no claim is bound to it.
+        for r in self.refs("PersistentVolume") {
+            let Some(pv) = self.get_obj(&r).cloned() else { continue };
+            if deleting(&pv) && phase(&pv) != "Bound" {
+                let mut v = pv.clone();
+                if let Some(f) = v.pointer_mut("/metadata/finalizers").and_then(Value::as_array_mut) {
+                    f.retain(|x| x != "kubernetes.io/pv-protection");
+                    if !f.is_empty() {
+                        self.write_as(&r, v, MANAGER);
+                        continue;
+                    }
+                }
+                self.remove(&r);
+            }
+        }
         for r in self.refs("PersistentVolumeClaim") {
             let Some(st) = self.objects.get(&r) else { continue };
             let (claim, created) = (st.obj.clone(), st.created);
@@ -297,6 +312,8 @@ impl State {
             let wffc = class.as_ref().is_some_and(|c| s(c, "/volumeBindingMode") == "WaitForFirstConsumer");
             let since = if wffc && volume_name.is_empty() {
                 if self.claim_users(&ns, &r.name).is_empty() {
+                    let waiting = "waiting for first consumer to be created before binding";
+                    self.event(&claim, "Normal", "WaitForFirstConsumer", waiting);
                     continue;
                 }
                 let now = self.now;
@@ -309,31 +326,93 @@ impl State {
                 self.wake(due);
                 continue;
             }
-            let volume = if volume_name.is_empty() {
-                self.matching_volume(&claim, &class_name)
-            } else {
-                let pv = ObjectRef::new("v1", "PersistentVolume", None, &volume_name);
-                self.get_obj(&pv).is_some_and(|v| self.available_for(v, &claim, &class_name)).then_some(pv)
-            };
-            match (volume, class) {
-                (Some(pv), _) => self.bind(&r, &pv, None),
-                (None, Some(class)) if volume_name.is_empty() => {
+            // What the persistent volume controller does with an unbound claim, and the events
+            // it records on it, case by case.
+            if !volume_name.is_empty() {
+                let pv_r = ObjectRef::new("v1", "PersistentVolume", None, &volume_name);
+                // A volume that does not exist: the claim stays Pending, and the real controller
+                // records no event about it (it only logs).
+                let Some(pv) = self.get_obj(&pv_r).cloned() else { continue };
+                match satisfies(&pv, &claim) {
+                    Ok(()) => self.bind(&r, &pv_r, None),
+                    Err(Unbindable::OtherClaim) => {
+                        let message = format!("volume \"{volume_name}\" already bound to a different claim.");
+                        self.event(&claim, "Warning", "FailedBinding", &message);
+                    }
+                    Err(Unbindable::Mismatch(why)) => {
+                        let message = format!("Cannot bind to requested volume \"{volume_name}\": {why}");
+                        self.event(&claim, "Warning", "VolumeMismatch", &message);
+                    }
+                }
+                continue;
+            }
+            if let Some(pv) = self.matching_volume(&claim, &class_name) {
+                self.bind(&r, &pv, None);
+                continue;
+            }
+            match class {
+                Some(class) if s(&class, "/provisioner") == NO_PROVISIONER => {
+                    let message = format!(
+                        "Waiting for a volume to be created either by the external provisioner '{NO_PROVISIONER}' or manually by the system administrator. If volume creation is delayed, please verify that the provisioner is running and correctly registered."
+                    );
+                    self.event(&claim, "Normal", "ExternalProvisioning", &message);
+                }
+                Some(class) => {
                     if let Some(pv) = self.provision(&claim, &class) {
                         self.bind(&r, &pv, Some(s(&class, "/provisioner").to_string()));
                     }
                 }
-                // A missing class or volume: the claim stays Pending, as on a real cluster.
-                _ => {}
+                None if class_name.is_empty() => {
+                    let message = "no persistent volumes available for this claim and no storage class is set";
+                    self.event(&claim, "Warning", "FailedBinding", message);
+                }
+                None => {
+                    let message = format!("storageclass.storage.k8s.io \"{class_name}\" not found");
+                    self.event(&claim, "Warning", "ProvisioningFailed", &message);
+                }
             }
         }
     }
 
-    fn available_for(&self, pv: &Value, claim: &Value, class: &str) -> bool {
-        let claim_ref = pv.pointer("/spec/claimRef");
-        let ours = claim_ref.is_none_or(|c| {
-            s(c, "/name") == s(claim, "/metadata/name") && s(c, "/namespace") == s(claim, "/metadata/namespace")
+    /// Records an event about an object, as a controller's event recorder does — once: the
+    /// recorder's later repeats only bump `count` and `lastTimestamp`, which the fake leaves.
+    fn event(&mut self, about: &Value, ty: &str, reason: &str, message: &str) {
+        let uid = uid_of(about).to_string();
+        let ns = s(about, "/metadata/namespace").to_string();
+        let seen = self.objects.iter().any(|(r, st)| {
+            r.kind == "Event"
+                && s(&st.obj, "/involvedObject/uid") == uid
+                && s(&st.obj, "/reason") == reason
+                && s(&st.obj, "/message") == message
         });
-        ours && s(pv, "/spec/storageClassName") == class && matches!(phase(pv), "Available" | "Bound" | "")
+        if seen {
+            return;
+        }
+        let name = format!("{}.{}", s(about, "/metadata/name"), self.suffix(16));
+        let now = ts(self.now);
+        let event = json!({
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"name": name, "namespace": ns},
+            "involvedObject": {
+                "apiVersion": s(about, "/apiVersion"),
+                "kind": s(about, "/kind"),
+                "name": s(about, "/metadata/name"),
+                "namespace": ns,
+                "uid": uid,
+                "resourceVersion": s(about, "/metadata/resourceVersion"),
+            },
+            "reason": reason,
+            "message": message,
+            "type": ty,
+            "source": {"component": "persistentvolume-controller"},
+            "reportingComponent": "persistentvolume-controller",
+            "reportingInstance": "",
+            "count": 1,
+            "firstTimestamp": now,
+            "lastTimestamp": now,
+        });
+        self.create_as(event, MANAGER);
     }
 
     /// An available, unclaimed volume of the claim's class that is big enough and has its access
@@ -1185,6 +1264,52 @@ impl State {
 }
 
 /// A controller owner reference to `owner`.
+/// The provisioner of classes whose volumes an administrator creates (local volumes).
+const NO_PROVISIONER: &str = "kubernetes.io/no-provisioner";
+
+/// Why a volume a claim names cannot be bound to it.
+enum Unbindable {
+    /// The volume's `claimRef` is another claim (or an earlier claim of the same name).
+    OtherClaim,
+    /// The persistent volume controller's `checkVolumeSatisfyClaim` reason.
+    Mismatch(&'static str),
+}
+
+/// Whether a named volume can be bound to the claim, checked as the persistent volume controller
+/// does: its claim reference (name, namespace and, when set, uid), then size, class, volume mode
+/// and access modes, with the controller's messages.
+fn satisfies(pv: &Value, claim: &Value) -> Result<(), Unbindable> {
+    if let Some(c) = pv.pointer("/spec/claimRef") {
+        let uid = s(c, "/uid");
+        let same = s(c, "/name") == s(claim, "/metadata/name")
+            && s(c, "/namespace") == s(claim, "/metadata/namespace")
+            && (uid.is_empty() || uid == uid_of(claim));
+        if !same {
+            return Err(Unbindable::OtherClaim);
+        }
+    }
+    let want = super::validate::amount(claim.pointer("/spec/resources/requests/storage"));
+    if super::validate::amount(pv.pointer("/spec/capacity/storage")) < want {
+        return Err(Unbindable::Mismatch("requested PV is too small"));
+    }
+    if s(pv, "/spec/storageClassName") != s(claim, "/spec/storageClassName") {
+        return Err(Unbindable::Mismatch("storageClassName does not match"));
+    }
+    let mode = |v: &Value| match s(v, "/spec/volumeMode") {
+        "" => "Filesystem".to_string(),
+        m => m.to_string(),
+    };
+    if mode(pv) != mode(claim) {
+        return Err(Unbindable::Mismatch("incompatible volumeMode"));
+    }
+    let modes = |v: &Value| v.pointer("/spec/accessModes").and_then(Value::as_array).cloned().unwrap_or_default();
+    let offered = modes(pv);
+    if !modes(claim).iter().all(|m| offered.contains(m)) {
+        return Err(Unbindable::Mismatch("incompatible accessMode"));
+    }
+    Ok(())
+}
+
 fn owner_ref(owner: &Value) -> Value {
     json!({"apiVersion": s(owner, "/apiVersion"), "kind": s(owner, "/kind"), "name": s(owner, "/metadata/name"),
            "uid": uid_of(owner), "controller": true, "blockOwnerDeletion": true})

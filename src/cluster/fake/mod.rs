@@ -38,7 +38,11 @@
 //!   next controller run; an orphaning delete drops owner references at once;
 //! - a rolling update creates all new pods at once (full surge) and removes the old ones when the
 //!   new ones are all available; `minReadySeconds` is ignored; a crash-looping pod stays at one
-//!   restart; a Job's `OnFailure` pods fail like `Never` ones; no TTL controller, no events;
+//!   restart; a Job's `OnFailure` pods fail like `Never` ones; no TTL controller;
+//! - events: only the persistent volume controller's about claims (`WaitForFirstConsumer`,
+//!   `ExternalProvisioning`, `ProvisioningFailed` for a missing class, `FailedBinding`,
+//!   `VolumeMismatch`, with the real controller's messages), each recorded once (a real recorder
+//!   bumps `count` on repeats); snapshots leave events out;
 //! - a Job's whole pod template is immutable (the server allows a few scheduling fields to
 //!   change on a suspended Job);
 //! - growing a claim needs a class with `allowVolumeExpansion` *and* a dynamically provisioned
@@ -502,6 +506,24 @@ impl Cluster for FakeCluster {
         let mut s = self.serve().await;
         s.begin(Verb::Logs, "Pod", Some(namespace), Some(pod))?;
         s.logs(namespace, pod, container, tail)
+    }
+
+    async fn events(&self, about: &ObjectRef, uid: Option<&str>) -> Result<Vec<Value>, ClusterError> {
+        let mut s = self.serve().await;
+        s.begin(Verb::List, "Event", about.namespace.as_deref(), None)?;
+        let Some(ns) = about.namespace.as_deref() else { return Ok(Vec::new()) };
+        let mut events: Vec<Value> = s
+            .list("v1", "Event", Some(ns), "")?
+            .into_iter()
+            .filter(|e| {
+                let at = |p: &str| e.pointer(&format!("/involvedObject/{p}")).and_then(Value::as_str);
+                at("kind") == Some(about.kind.as_str())
+                    && at("name") == Some(about.name.as_str())
+                    && uid.is_none_or(|u| at("uid") == Some(u))
+            })
+            .collect();
+        events.sort_by(|a, b| super::event_time(a).cmp(super::event_time(b)));
+        Ok(events)
     }
 }
 

@@ -11,7 +11,8 @@ use crate::cluster::ObjectRef;
 /// Every object of a fake cluster without what changes when nothing meaningful did: `uid`
 /// (and every reference to one, shown as `uid(Kind namespace/name)`), `resourceVersion`,
 /// `generation`, `creationTimestamp`, `managedFields`, and a claim reference's resource
-/// version. Everything else (status and simulated times included) stays.
+/// version. Everything else (status and simulated times included) stays. Events are left out:
+/// they are a record of what happened, not state (a real cluster expires them after an hour).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Snapshot {
     pub objects: BTreeMap<ObjectRef, Value>,
@@ -29,6 +30,7 @@ impl Snapshot {
             .collect();
         let objects = objects
             .into_iter()
+            .filter(|(r, _)| r.kind != "Event")
             .map(|(r, mut o)| {
                 if let Some(m) = o.get_mut("metadata").and_then(Value::as_object_mut) {
                     for k in ["uid", "resourceVersion", "generation", "creationTimestamp", "managedFields", "selfLink"]
