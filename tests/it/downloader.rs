@@ -2,17 +2,18 @@
 //! real: `python3` with huggingface_hub against the local Hugging Face Hub stand-in
 //! (`shared/tools/fake_hf_hub.py`, repos made by `make_hf_repos.py`), on a free loopback port.
 //!
-//! Needs `python3` with `huggingface_hub` (`.ci/run` installs it). A missing dependency fails these
-//! tests unless `MSWS_SKIP_PYTHON_TESTS` is set; the one test that installs huggingface_hub with pip
-//! from the package index is also skipped when `MSWS_SKIP_NETWORK_TESTS` is set.
-//! The tools are looked up in `$MSWS_HF_TOOLS`, `../shared/tools` beside the crate, `/work/shared/tools`.
+//! The interpreter is the tests' own virtual environment (`super::pyenv`, huggingface_hub pinned in
+//! `tests/python/requirements.txt`), made on first use. The preamble's tests run the same
+//! interpreter as `python3` on PATH, some with an old client on PYTHONPATH so that the preamble
+//! must install one itself; the one that installs it from the package index is skipped when
+//! `MSWS_SKIP_NETWORK_TESTS` is set. The tools are looked up in `$MSWS_HF_TOOLS`,
+//! `../shared/tools` beside the crate, `/work/shared/tools`.
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -26,49 +27,9 @@ const OPT: &str = "facebook/opt-125m-tiny";
 
 // ------------------------------------------------------------------------------------ environment
 
-/// The Python interpreter that `python3` names (resolved once: a pyenv shim costs 0.2 s a call).
+/// The tests' Python interpreter, with huggingface_hub.
 fn python() -> &'static Path {
-    match python_found() {
-        Ok(p) => p,
-        Err(e) => panic!("{e}\n(set MSWS_SKIP_PYTHON_TESTS=1 to skip the downloader tests)"),
-    }
-}
-
-fn python_found() -> &'static Result<PathBuf, String> {
-    static PYTHON: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    PYTHON.get_or_init(|| {
-        tools_dir()?;
-        let out = Command::new("python3")
-            .args(["-c", "import sys, huggingface_hub; print(sys.executable); print(huggingface_hub.__version__)"])
-            .current_dir(std::env::temp_dir())
-            .output()
-            .map_err(|e| format!("cannot run python3: {e}"))?;
-        if !out.status.success() {
-            return Err(format!(
-                "python3 cannot import huggingface_hub ({}); install it with \
-                 `python3 -m pip install 'huggingface_hub==2.4.0'`",
-                String::from_utf8_lossy(&out.stderr).trim().lines().last().unwrap_or_default()
-            ));
-        }
-        let text = String::from_utf8_lossy(&out.stdout).to_string();
-        let exe = text.lines().next().unwrap_or_default();
-        Ok(if exe.is_empty() { PathBuf::from("python3") } else { PathBuf::from(exe) })
-    })
-}
-
-/// Whether the Python side can run; panics (fails the test) when it cannot and skipping was not asked.
-fn ready() -> bool {
-    match python_found() {
-        Ok(_) => true,
-        Err(e) if std::env::var_os("MSWS_SKIP_PYTHON_TESTS").is_some() => {
-            eprintln!("SKIPPED (MSWS_SKIP_PYTHON_TESTS is set): {e}");
-            false
-        }
-        Err(_) => {
-            python();
-            unreachable!()
-        }
-    }
+    super::pyenv::python()
 }
 
 /// PATH with the interpreter's directory first, so that `python3` in the preamble is that one.
@@ -140,7 +101,7 @@ impl Hub {
     }
 
     fn start_with(extra: &[&str]) -> Hub {
-        let tools = tools_dir().unwrap();
+        let tools = tools_dir().unwrap_or_else(|e| panic!("{e}"));
         let dir = tempfile::tempdir().unwrap();
         let repos = dir.path().join("repos");
         let out = Command::new(python())
@@ -408,9 +369,6 @@ fn resolves(requests: &[String]) -> usize {
 
 #[test]
 fn downloads_a_model_and_writes_the_marker() {
-    if !ready() {
-        return;
-    }
     let hub = Hub::start();
     let place = Place::new();
     let run = place.run(&hub, OPT, "main", &[]);
@@ -461,9 +419,6 @@ fn downloads_a_model_and_writes_the_marker() {
 
 #[test]
 fn a_second_run_finds_the_marker_and_downloads_nothing() {
-    if !ready() {
-        return;
-    }
     let hub = Hub::start();
     let place = Place::new();
     let first = place.run(&hub, OPT, "main", &[]).record();
@@ -487,9 +442,6 @@ fn a_second_run_finds_the_marker_and_downloads_nothing() {
 
 #[test]
 fn a_marker_of_another_commit_is_replaced() {
-    if !ready() {
-        return;
-    }
     let hub = Hub::start();
     let place = Place::new();
     std::fs::create_dir_all(place.target()).unwrap();
@@ -521,9 +473,6 @@ fn a_marker_of_another_commit_is_replaced() {
 
 #[test]
 fn a_gated_repo_without_a_token_fails_with_exit_3() {
-    if !ready() {
-        return;
-    }
     let hub = Hub::start();
     let place = Place::new();
     let run = place.run(&hub, "gated/llama-tiny", "main", &[]);
@@ -543,9 +492,6 @@ fn a_gated_repo_without_a_token_fails_with_exit_3() {
 
 #[test]
 fn a_gated_repo_with_the_token_downloads_and_never_leaks_it() {
-    if !ready() {
-        return;
-    }
     let hub = Hub::start();
     let place = Place::new();
     // As mounted from a Secret file, with a trailing newline.
@@ -570,9 +516,6 @@ fn a_gated_repo_with_the_token_downloads_and_never_leaks_it() {
 
 #[test]
 fn a_repo_without_config_json_fails_verification() {
-    if !ready() {
-        return;
-    }
     let hub = Hub::start();
     let place = Place::new();
     let run = place.run(&hub, "broken/no-config", "main", &[]);
@@ -587,9 +530,6 @@ fn a_repo_without_config_json_fails_verification() {
 
 #[test]
 fn a_missing_repo_or_revision_exits_2() {
-    if !ready() {
-        return;
-    }
     let hub = Hub::start();
     let place = Place::new();
     let run = place.run(&hub, "nobody/nothing", "main", &[]);
@@ -605,9 +545,6 @@ fn a_missing_repo_or_revision_exits_2() {
 
 #[test]
 fn a_pinned_commit_is_recorded_and_a_rerun_needs_no_hub() {
-    if !ready() {
-        return;
-    }
     let mut hub = Hub::start();
     let place = Place::new();
     let sha = hub.commit(OPT);
@@ -635,9 +572,6 @@ fn a_pinned_commit_is_recorded_and_a_rerun_needs_no_hub() {
 
 #[test]
 fn a_full_volume_exits_5() {
-    if !ready() {
-        return;
-    }
     let hub = Hub::start();
     let place = Place::new();
     let helper = root().join("tests/python/enospc");
@@ -649,9 +583,6 @@ fn a_full_volume_exits_5() {
 
 #[test]
 fn progress_lines_while_downloading() {
-    if !ready() {
-        return;
-    }
     // ~2 MiB at 4 MB/s: half a second of download, progress every 50 ms.
     let hub = Hub::start_with(&["--slow", "4000000"]);
     let place = Place::new();
@@ -665,9 +596,6 @@ fn progress_lines_while_downloading() {
 
 #[test]
 fn bad_inputs_fail_with_a_reason() {
-    if !ready() {
-        return;
-    }
     let hub = Hub::start();
     let place = Place::new();
     let run = place.run(&hub, OPT, "main", &[("MSWS_TARGET", "relative/dir")]);
@@ -678,9 +606,6 @@ fn bad_inputs_fail_with_a_reason() {
 
 #[test]
 fn the_script_is_python_3_9() {
-    if !ready() {
-        return;
-    }
     let mut child = Command::new(python())
         .args(["-c", "import ast, sys; ast.parse(sys.stdin.read(), feature_version=(3, 9)); print('ok')"])
         .stdin(Stdio::piped())
@@ -697,9 +622,6 @@ fn the_script_is_python_3_9() {
 
 #[test]
 fn the_preamble_runs_the_script_with_the_installed_client() {
-    if !ready() {
-        return;
-    }
     let hub = Hub::start();
     let place = Place::new();
     let pylib = place.tmp().join("pylib");
@@ -718,9 +640,6 @@ fn old_client(place: &Place) -> PathBuf {
 
 #[test]
 fn the_preamble_reports_a_failed_install() {
-    if !ready() {
-        return;
-    }
     let hub = Hub::start();
     let place = Place::new();
     let old = old_client(&place);
@@ -741,9 +660,6 @@ fn the_preamble_reports_a_failed_install() {
 
 #[test]
 fn the_preamble_installs_the_client_when_missing_or_too_old() {
-    if !ready() {
-        return;
-    }
     if std::env::var_os("MSWS_SKIP_NETWORK_TESTS").is_some() {
         eprintln!("SKIPPED (MSWS_SKIP_NETWORK_TESTS is set): pip install from the package index");
         return;
@@ -766,9 +682,6 @@ fn the_preamble_installs_the_client_when_missing_or_too_old() {
 /// claim's mount point mapped to a directory, the token secret to its value), against the Hub.
 #[test]
 fn the_rendered_job_runs_as_specified() {
-    if !ready() {
-        return;
-    }
     let text = r#"workspace "w" format=1
 storage "claim" {
     access "ReadWriteOnce"
