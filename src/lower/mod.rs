@@ -10,6 +10,7 @@ mod check;
 mod load;
 mod nodes;
 mod presets;
+pub mod raw;
 mod read;
 mod vars;
 

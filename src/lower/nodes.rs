@@ -8,7 +8,71 @@ use crate::diag::{Diagnostic, Span};
 use crate::model::*;
 use crate::syntax::{Literal, Node, Value};
 
+use super::raw;
 use super::read::{Cx, Reader, with_origin};
+
+/// Pod spec fields the language has words for: in `pod { … }` they are refused, naming the word.
+const POD_WORDS: &[(&str, &str)] = &[
+    ("containers", "`container`"),
+    ("initContainers", "`init-container`"),
+    ("volumes", "`volume`"),
+    ("serviceAccountName", "`service-account` on the model-service"),
+    ("resourceClaims", "`resource-claim`"),
+    ("nodeSelector", "`node-selector`"),
+    ("tolerations", "`toleration`"),
+    ("schedulerName", "`scheduler-name`"),
+    ("priorityClassName", "`priority-class`"),
+    ("terminationGracePeriodSeconds", "`termination-grace-period`"),
+    ("enableServiceLinks", "`enable-service-links`"),
+    ("imagePullSecrets", "`image-pull-secret`"),
+];
+
+/// Container fields the language has words for (in `container { … }` they are refused).
+const CONTAINER_WORDS: &[(&str, &str)] = &[
+    ("name", "the container's name (its argument)"),
+    ("image", "`image=`"),
+    ("imagePullPolicy", "`pull-policy=`"),
+    ("command", "`command` (with `command=\"custom\"`)"),
+    ("args", "`args`"),
+    ("env", "`env`"),
+    ("ports", "`port`"),
+    ("resources", "`resources`"),
+    ("volumeMounts", "`volume-mount` (and `mount-model=#true` for the model)"),
+    ("workingDir", "`working-dir=`"),
+    ("restartPolicy", "`restart-policy=` (init containers)"),
+];
+
+/// Reads a raw block (`pod { … }`, `container { … }`): its children are the fields.
+fn raw_block(cx: &mut Cx, node: &Node, root: raw::Root, words: &[(&str, &str)]) -> Fields {
+    let mut r = Reader::new(node);
+    r.all_children();
+    r.finish(cx);
+    raw::read_fields(cx, node, root, words)
+}
+
+/// A raw field also written with words (`security-context` and `container { securityContext … }`):
+/// one place each.
+fn both_ways(
+    cx: &mut Cx,
+    fields: &Fields,
+    raw_block: Option<&Node>,
+    field: &str,
+    word: Option<&Node>,
+    word_name: &str,
+) {
+    let (Some(block), Some(word)) = (raw_block, word) else { return };
+    if !fields.contains_key(field) {
+        return;
+    }
+    let at = block.children().iter().find(|c| c.name.name == field).map(|c| c.name.span).unwrap_or(block.name.span);
+    cx.error(with_origin(
+        Diagnostic::error("msws::k8s-field", format!("`{field}` is written twice: as `{word_name}` and as a field"))
+            .label(at, "as a Kubernetes field")
+            .label(word.head_span(), format!("as `{word_name}`"))
+            .help(format!("keep one: `{word_name}` for what it has words for, or the whole `{field}` as fields")),
+        word.origin.as_deref(),
+    ));
+}
 
 pub fn workspace(cx: &mut Cx, node: &Node) -> Option<(String, u32, Option<String>, Map, Map)> {
     let mut r = Reader::new(node);
@@ -350,7 +414,17 @@ pub fn resources(cx: &mut Cx, node: &Node) -> Resources {
             lr.finish(cx);
         }
     }
-    res.claims = r.child_list(cx, "claims");
+    res.claims = r.child_list(cx, "claims").into_iter().map(|name| ClaimRef { name, request: None }).collect();
+    // `claim "name" request="gpu"`: one request of a claim.
+    for c in r.children("claim") {
+        let mut cr = Reader::new(c);
+        let name = cr.arg(cx, 0, "a claim name").and_then(|v| cx.name(v, "resource claim"));
+        let request = cr.prop("request").and_then(|v| cx.nonempty(v, "a request name"));
+        cr.finish(cx);
+        if let Some(name) = name {
+            res.claims.push(ClaimRef { name, request });
+        }
+    }
     r.finish(cx);
     res
 }
@@ -687,7 +761,25 @@ fn role(cx: &mut Cx, node: &Node, service_accel: Option<&Accelerator>) -> Option
     let termination_grace_period = r.child_value(cx, "termination-grace-period").and_then(|v| seconds(cx, v));
     let enable_service_links = r.child_value(cx, "enable-service-links").and_then(|v| cx.bool(v));
     let image_pull_secrets = r.child_list(cx, "image-pull-secret");
+    let pod_node = r.child(cx, "pod");
+    let pod = pod_node.map(|n| raw_block(cx, n, raw::Root::PodSpec, POD_WORDS)).unwrap_or_default();
     r.finish(cx);
+    if let Some(n) = pod_node
+        && pod.get("affinity").and_then(|a| a.get("nodeAffinity")).is_some()
+        && let Some(word) = node.children().iter().find(|c| c.name.name == "node-affinity")
+    {
+        let at = n.children().iter().find(|c| c.name.name == "affinity").map(|c| c.name.span).unwrap_or(n.name.span);
+        cx.error(with_origin(
+            Diagnostic::error(
+                "msws::k8s-field",
+                "the node affinity is written twice: as `node-affinity` and as a field",
+            )
+            .label(at, "`affinity` with a `nodeAffinity`")
+            .label(word.head_span(), "`node-affinity`")
+            .help("keep one: `node-affinity` nodes, or the whole `nodeAffinity` in `pod { affinity … }`"),
+            word.origin.as_deref(),
+        ));
+    }
     if containers.is_empty() && !node.children().iter().any(|c| c.name.name == "container") {
         let presets = if node.name.name == "prefill" {
             "`prefill extends=\"std/vllm-prefill\"`".to_string()
@@ -729,6 +821,7 @@ fn role(cx: &mut Cx, node: &Node, service_accel: Option<&Accelerator>) -> Option
         termination_grace_period,
         enable_service_links,
         image_pull_secrets,
+        pod,
         span: node.name.span,
     })
 }
@@ -955,8 +1048,37 @@ fn container(cx: &mut Cx, node: &Node, init: bool) -> Option<Container> {
             let path = vr.req_prop(cx, "path").and_then(|v| cx.nonempty(v, "a mount path"));
             let read_only = vr.prop("read-only").and_then(|v| cx.bool(v));
             let sub_path = vr.prop("sub-path").and_then(|v| cx.nonempty(v, "a sub-path"));
+            let sub_path_expr = vr.prop("sub-path-expr").and_then(|v| cx.nonempty(v, "a sub-path expression"));
+            let propagation = vr
+                .prop("propagation")
+                .and_then(|v| {
+                    cx.choice(
+                        v,
+                        "mount propagation",
+                        &[("None", "None"), ("HostToContainer", "HostToContainer"), ("Bidirectional", "Bidirectional")],
+                    )
+                })
+                .map(str::to_string);
+            let recursive_read_only = vr
+                .prop("recursive-read-only")
+                .and_then(|v| {
+                    cx.choice(
+                        v,
+                        "recursive read-only mode",
+                        &[("Disabled", "Disabled"), ("IfPossible", "IfPossible"), ("Enabled", "Enabled")],
+                    )
+                })
+                .map(str::to_string);
             vr.finish(cx);
-            Some(VolumeMount { name: name?, path: path?, read_only, sub_path })
+            Some(VolumeMount {
+                name: name?,
+                path: path?,
+                read_only,
+                sub_path,
+                sub_path_expr,
+                propagation,
+                recursive_read_only,
+            })
         })
         .collect();
     let mut probes: Vec<Probe> = Vec::new();
@@ -976,8 +1098,16 @@ fn container(cx: &mut Cx, node: &Node, init: bool) -> Option<Container> {
         seen_probes.push((p.kind, n.head_span()));
         probes.push(p);
     }
-    let security_context = r.child(cx, "security-context").map(|n| security_context(cx, n));
+    let security_node = r.child(cx, "security-context");
+    let security_context = security_node.map(|n| security_context(cx, n));
+    let raw_node = r.child(cx, "container");
+    let fields = raw_node.map(|n| raw_block(cx, n, raw::Root::Container, CONTAINER_WORDS)).unwrap_or_default();
     r.finish(cx);
+    both_ways(cx, &fields, raw_node, "securityContext", security_node, "security-context");
+    for (kind, field) in [("liveness", "livenessProbe"), ("readiness", "readinessProbe"), ("startup", "startupProbe")] {
+        let word = node.children().iter().find(|c| c.name.name == "probe" && c.key() == Some(kind));
+        both_ways(cx, &fields, raw_node, field, word, &format!("probe \"{kind}\""));
+    }
     Some(Container {
         name: name?,
         image: image?,
@@ -994,6 +1124,7 @@ fn container(cx: &mut Cx, node: &Node, init: bool) -> Option<Container> {
         security_context,
         working_dir,
         restart_policy,
+        fields,
         span: node.head_span(),
     })
 }
@@ -1003,6 +1134,9 @@ fn env(cx: &mut Cx, node: &Node) -> Option<EnvVar> {
     let name = r.arg(cx, 0, "a variable name").and_then(|v| cx.nonempty(v, "a variable name"));
     let literal = r.opt_arg(1);
     let field = r.prop("field");
+    let api_version = r.prop("api-version");
+    let file = r.prop("file");
+    let volume = r.prop("volume");
     let secret = r.prop("secret");
     let config_map = r.prop("config-map");
     let resource = r.prop("resource");
@@ -1015,6 +1149,7 @@ fn env(cx: &mut Cx, node: &Node) -> Option<EnvVar> {
     let sources: Vec<(Span, &str)> = [
         (literal.map(|v| v.span), "a literal value"),
         (at("field"), "`field=`"),
+        (at("file"), "`file=`"),
         (at("secret"), "`secret=`"),
         (at("config-map"), "`config-map=`"),
         (at("resource"), "`resource=`"),
@@ -1022,7 +1157,7 @@ fn env(cx: &mut Cx, node: &Node) -> Option<EnvVar> {
     .into_iter()
     .filter_map(|(span, what)| span.map(|s| (s, what)))
     .collect();
-    let forms = "write `env \"NAME\" \"value\"`, or one of `field=\"status.podIP\"`, `secret=\"s\" key=\"k\"`, `config-map=\"c\" key=\"k\"`, `resource=\"limits.cpu\"`";
+    let forms = "write `env \"NAME\" \"value\"`, or one of `field=\"status.podIP\"`, `secret=\"s\" key=\"k\"`, `config-map=\"c\" key=\"k\"`, `resource=\"limits.cpu\"`, `file=\"env/vars\" volume=\"config\" key=\"k\"`";
     match sources.as_slice() {
         [_] => {}
         [] => {
@@ -1065,7 +1200,21 @@ fn env(cx: &mut Cx, node: &Node) -> Option<EnvVar> {
             _ => cx.string(v)?,
         })
     } else if let Some(f) = field {
-        EnvValue::Field(cx.nonempty(f, "a field path")?)
+        let path = cx.nonempty(f, "a field path")?;
+        EnvValue::Field { path, api_version: api_version.and_then(|v| cx.nonempty(v, "an API version")) }
+    } else if let Some(f) = file {
+        let path = cx.nonempty(f, "a file path")?;
+        let Some(volume) = volume else {
+            cx.error(with_origin(
+                Diagnostic::error("msws::env", "a value from a file needs `volume=`")
+                    .label(node.head_span(), "which volume?")
+                    .help("add `volume=\"…\"`: the pod's volume the file is in"),
+                node.origin.as_deref(),
+            ));
+            return None;
+        };
+        let volume = cx.name(volume, "volume")?;
+        EnvValue::FileKey { volume, path, key: need_key(cx)?, optional }
     } else if let Some(s) = secret {
         let secret = cx.name(s, "secret")?;
         EnvValue::SecretKey { secret, key: need_key(cx)?, optional }
@@ -1092,8 +1241,10 @@ fn port(cx: &mut Cx, node: &Node) -> Option<Port> {
         .prop("protocol")
         .and_then(|v| cx.choice(v, "protocol", &[("TCP", "TCP"), ("UDP", "UDP"), ("SCTP", "SCTP")]))
         .map(str::to_string);
+    let host_port = r.prop("host-port").and_then(|v| cx.port(v));
+    let host_ip = r.prop("host-ip").and_then(|v| cx.nonempty(v, "an IP address"));
     r.finish(cx);
-    Some(Port { number: number?, name, protocol })
+    Some(Port { number: number?, name, protocol, host_port, host_ip })
 }
 
 fn volume(cx: &mut Cx, node: &Node) -> Option<Volume> {
@@ -1108,7 +1259,26 @@ fn volume(cx: &mut Cx, node: &Node) -> Option<Volume> {
     let secret = r.prop("secret").and_then(|v| cx.name(v, "secret"));
     let host_path = r.prop("host-path").and_then(|v| cx.nonempty(v, "a path"));
     let host_type = r.prop("type").and_then(|v| cx.nonempty(v, "a host path type"));
+    // Any other source, as raw `Volume` fields in the node's children: `volume "x" { nfs … }`.
+    let raw_children = r.all_children();
     r.finish(cx);
+    if !raw_children.is_empty() {
+        let fields = raw::read_fields(cx, node, raw::Root::Volume, &[("name", "the volume's name (its argument)")]);
+        if let Some(p) = node.props.first() {
+            cx.error(with_origin(
+                Diagnostic::error("msws::volume", "a volume has one source, but this one has several")
+                    .label(p.span, "a source written with words")
+                    .label(node.children()[0].name.span, "and one written as Kubernetes fields")
+                    .help("keep one: the words (`empty-dir=#true`, `claim=…`, …) or the fields in the block"),
+                node.origin.as_deref(),
+            ));
+            return None;
+        }
+        if fields.is_empty() {
+            return None;
+        }
+        return Some(Volume { name: name?, source: VolumeSource::Raw(fields) });
+    }
     // Where each kind of source is written, to point at the ones that clash.
     let at = |key: &str| node.prop(key).map(|p| p.span);
     let empty_dir_at = ["empty-dir", "size-limit", "medium"].into_iter().find_map(at);
@@ -1261,6 +1431,14 @@ fn toleration(cx: &mut Cx, node: &Node) -> Option<Toleration> {
     Some(Toleration { key, operator, value, effect, seconds })
 }
 
+/// A container port, by number or by name (`port=8000`, `port="http"`).
+fn port_ref(cx: &mut Cx, v: &Value) -> Option<PortRef> {
+    match &v.literal {
+        Literal::String(s) if super::vars::Vars::whole_reference(s).is_none() => cx.name(v, "port").map(PortRef::Name),
+        _ => cx.port(v).map(PortRef::Number),
+    }
+}
+
 fn probe(cx: &mut Cx, node: &Node) -> Option<Probe> {
     let mut r = Reader::new(node);
     let kind = r.arg(cx, 0, "a probe kind").and_then(|v| {
@@ -1270,9 +1448,27 @@ fn probe(cx: &mut Cx, node: &Node) -> Option<Probe> {
             &[("liveness", ProbeKind::Liveness), ("readiness", ProbeKind::Readiness), ("startup", ProbeKind::Startup)],
         )
     });
-    let http = r.prop("http-get").and_then(|v| cx.nonempty(v, "a path"));
-    let port = r.prop("port").and_then(|v| cx.port(v));
-    let tcp = r.prop("tcp-port").and_then(|v| cx.port(v));
+    let http = r.prop("http-get").and_then(|v| cx.string(v));
+    let port = r.prop("port").and_then(|v| port_ref(cx, v));
+    let scheme = r
+        .prop("scheme")
+        .and_then(|v| cx.choice(v, "scheme", &[("HTTP", "HTTP"), ("HTTPS", "HTTPS")]))
+        .map(str::to_string);
+    let host = r.prop("host").and_then(|v| cx.nonempty(v, "a host"));
+    let headers: Vec<(String, String)> = r
+        .children("header")
+        .into_iter()
+        .filter_map(|h| {
+            let mut hr = Reader::new(h);
+            let name = hr.arg(cx, 0, "a header name").and_then(|v| cx.nonempty(v, "a header name"));
+            let value = hr.arg(cx, 1, "a value").and_then(|v| cx.string(v));
+            hr.finish(cx);
+            Some((name?, value?))
+        })
+        .collect();
+    let tcp = r.prop("tcp-port").and_then(|v| port_ref(cx, v));
+    let grpc = r.prop("grpc-port").and_then(|v| cx.port(v));
+    let grpc_service = r.prop("grpc-service").and_then(|v| cx.string(v));
     let exec = r.child_list(cx, "exec");
     let mut secs = |name: &'static str, r: &mut Reader| r.prop(name).and_then(|v| seconds(cx, v)).map(|s| s as i32);
     let initial_delay = secs("initial-delay", &mut r);
@@ -1282,13 +1478,15 @@ fn probe(cx: &mut Cx, node: &Node) -> Option<Probe> {
         r.prop("failure-threshold").and_then(|v| cx.u32(v, 1, "failure-threshold")).map(|i| i as i32);
     let success_threshold =
         r.prop("success-threshold").and_then(|v| cx.u32(v, 1, "success-threshold")).map(|i| i as i32);
+    let termination_grace_period = r.prop("termination-grace-period").and_then(|v| seconds(cx, v));
     r.finish(cx);
-    let forms = "write `http-get=\"/health\" port=8200`, `tcp-port=8200`, or `{ exec \"cmd\" \"arg\" }`";
+    let forms = "write `http-get=\"/health\" port=8200` (or `port=\"http\"`), `tcp-port=8200`, `grpc-port=9000`, or `{ exec \"cmd\" \"arg\" }`";
     let span_of = |key: &str| node.prop(key).map(|p| p.span);
     let exec_at = node.children().iter().find(|c| c.name.name == "exec").map(|c| c.name.span);
     let checks: Vec<(Span, &str)> = [
         (span_of("http-get").or(span_of("port")), "an HTTP check"),
         (span_of("tcp-port"), "a TCP check"),
+        (span_of("grpc-port").or(span_of("grpc-service")), "a gRPC check"),
         (exec_at, "a command"),
     ]
     .into_iter()
@@ -1303,24 +1501,61 @@ fn probe(cx: &mut Cx, node: &Node) -> Option<Probe> {
         cx.error(with_origin(d, node.origin.as_deref()));
         return None;
     }
-    let action = match (http, port, tcp, exec.is_empty()) {
-        (Some(path), Some(port), None, true) => ProbeAction::HttpGet { path, port },
-        (None, None, Some(port), true) => ProbeAction::TcpSocket { port },
-        (None, None, None, false) => ProbeAction::Exec { command: exec },
-        (Some(_), None, _, _) if span_of("port").is_none() => {
+    // Options that belong to one kind of check only.
+    let misplaced = |cx: &mut Cx, key: &str, belongs: &str| {
+        if let Some(at) = span_of(key) {
+            cx.error(with_origin(
+                Diagnostic::error("msws::probe", format!("`{key}=` goes with {belongs}"))
+                    .label(at, "not for this check")
+                    .help(format!("remove it, or make the probe {belongs}")),
+                node.origin.as_deref(),
+            ));
+        }
+    };
+    let is_http = span_of("http-get").is_some() || span_of("port").is_some();
+    if !is_http {
+        misplaced(cx, "scheme", "an HTTP check");
+        if let Some(h) = node.children().iter().find(|c| c.name.name == "header") {
+            cx.error(with_origin(
+                Diagnostic::error("msws::probe", "`header` goes with an HTTP check")
+                    .label(h.name.span, "not for this check"),
+                node.origin.as_deref(),
+            ));
+        }
+    }
+    if !is_http && span_of("tcp-port").is_none() {
+        misplaced(cx, "host", "an HTTP or TCP check");
+    }
+    let action = match (http, port, tcp, grpc, exec.is_empty()) {
+        (Some(path), Some(port), None, None, true) => {
+            ProbeAction::HttpGet { path: Some(path).filter(|p| !p.is_empty()), port, scheme, host, headers }
+        }
+        (None, None, Some(port), None, true) => ProbeAction::TcpSocket { port, host },
+        (None, None, None, Some(port), true) => ProbeAction::Grpc { port: i32::from(port), service: grpc_service },
+        (None, None, None, None, false) => ProbeAction::Exec { command: exec },
+        (Some(_), None, _, _, _) if span_of("port").is_none() => {
             cx.error(with_origin(
                 Diagnostic::error("msws::probe", "an HTTP probe needs the port to call")
                     .label(span_of("http-get").unwrap_or(node.head_span()), "no `port=` for this path")
-                    .help("add `port=8200` (the container port serving the path)"),
+                    .help("add `port=8200` or `port=\"http\"` (the container port serving the path)"),
                 node.origin.as_deref(),
             ));
             return None;
         }
-        (None, Some(_), _, _) if span_of("http-get").is_none() => {
+        (None, Some(_), _, _, _) if span_of("http-get").is_none() => {
             cx.error(with_origin(
                 Diagnostic::error("msws::probe", "`port=` goes with `http-get=`")
                     .label(span_of("port").unwrap_or(node.head_span()), "a port without a path")
                     .help("add `http-get=\"/health\"`, or write `tcp-port=…` for a TCP check"),
+                node.origin.as_deref(),
+            ));
+            return None;
+        }
+        (None, None, None, None, true) if span_of("grpc-service").is_some() => {
+            cx.error(with_origin(
+                Diagnostic::error("msws::probe", "a gRPC probe needs its port")
+                    .label(span_of("grpc-service").unwrap_or(node.head_span()), "no `grpc-port=`")
+                    .help("add `grpc-port=9000`"),
                 node.origin.as_deref(),
             ));
             return None;
@@ -1338,7 +1573,16 @@ fn probe(cx: &mut Cx, node: &Node) -> Option<Probe> {
             return None;
         }
     };
-    Some(Probe { kind: kind?, action, initial_delay, period, timeout, failure_threshold, success_threshold })
+    Some(Probe {
+        kind: kind?,
+        action,
+        initial_delay,
+        period,
+        timeout,
+        failure_threshold,
+        success_threshold,
+        termination_grace_period,
+    })
 }
 
 fn security_context(cx: &mut Cx, node: &Node) -> SecurityContext {

@@ -314,6 +314,10 @@ fn same_key(a: &Node, b: &Node) -> bool {
 
 /// The node `over` on top of the preset body `base`.
 pub fn merge(base: Node, over: Node) -> Node {
+    // Raw Kubernetes fields (`pod { … }`, a container's `container { … }`) merge like JSON.
+    if over.name.name == "pod" || (over.name.name == "container" && over.args.is_empty()) {
+        return merge_raw(base, over);
+    }
     let Node { name, ty, args, props: over_props, children: over_children, span, origin } = over;
     // Each of the node's own properties replaces the preset's of the same name; a property the
     // node gives twice stays twice, so that reading it reports the duplicate.
@@ -363,6 +367,41 @@ pub fn merge(base: Node, over: Node) -> Node {
         args: if args.is_empty() { base.args } else { args },
         props,
         children,
+        span,
+        origin,
+    }
+}
+
+/// Raw fields merge as JSON objects do: a field the node sets replaces the preset's — merged
+/// field by field when both give it once with fields of its own, replaced whole otherwise (a
+/// list, written as repeated nodes, is the node's own).
+fn merge_raw(base: Node, over: Node) -> Node {
+    let Node { name, ty, args, props: over_props, children: over_children, span, origin } = over;
+    let had_children = base.children.is_some() || over_children.is_some();
+    let base_children = base.children.unwrap_or_default();
+    let over_children = over_children.unwrap_or_default();
+    let count = |nodes: &[Node], n: &str| nodes.iter().filter(|c| c.name.name == n).count();
+    let set_by_over = |n: &str| over_props.iter().any(|p| p.key.name == n) || count(&over_children, n) > 0;
+    // The preset's fields the node does not set, then the node's own.
+    let mut props: Vec<_> = base.props.into_iter().filter(|p| !set_by_over(&p.key.name)).collect();
+    let mut children: Vec<Node> = base_children.iter().filter(|c| !set_by_over(&c.name.name)).cloned().collect();
+    for oc in over_children.iter() {
+        let n = oc.name.name.as_str();
+        let mergeable = count(&base_children, n) == 1 && count(&over_children, n) == 1 && oc.args.is_empty();
+        match base_children.iter().find(|b| b.name.name == n) {
+            Some(b) if mergeable && b.args.is_empty() && n != super::raw::ELEMENT => {
+                children.push(merge_raw(b.clone(), oc.clone()))
+            }
+            _ => children.push(oc.clone()),
+        }
+    }
+    props.extend(over_props);
+    Node {
+        name,
+        ty: ty.or(base.ty),
+        args: if args.is_empty() { base.args } else { args },
+        props,
+        children: had_children.then_some(children),
         span,
         origin,
     }

@@ -478,6 +478,14 @@ impl<'n> Reader<'n> {
         out
     }
 
+    /// Every child, all taken: for a node whose children are raw Kubernetes fields.
+    pub fn all_children(&mut self) -> &'n [Node] {
+        for i in 0..self.node.children().len() {
+            self.used_children.set(i);
+        }
+        self.node.children()
+    }
+
     /// The child called `name`; a second one is an error.
     pub fn child(&mut self, cx: &mut Cx, name: &'static str) -> Option<&'n Node> {
         let all = self.children(name);

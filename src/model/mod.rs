@@ -20,6 +20,11 @@ pub const CURRENT_FORMAT: u32 = 1;
 
 pub type Map = BTreeMap<String, String>;
 
+/// Raw Kubernetes fields (the JSON an API server takes), written in a workspace where the language
+/// has no words for them (`pod { … }`, `container { … }`); checked against the API's schema when
+/// the workspace is loaded.
+pub type Fields = serde_json::Map<String, serde_json::Value>;
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct Workspace {
     pub name: String,
@@ -375,6 +380,8 @@ pub struct Role {
     pub termination_grace_period: Option<i64>,
     pub enable_service_links: Option<bool>,
     pub image_pull_secrets: Vec<String>,
+    /// Pod spec fields without words (`pod { … }`), merged into what msws renders.
+    pub pod: Fields,
     pub span: Span,
 }
 
@@ -448,6 +455,8 @@ pub struct Container {
     pub working_dir: Option<String>,
     /// Init containers only: `restartPolicy: Always` makes a native sidecar.
     pub restart_policy: Option<String>,
+    /// Container fields without words (`container { … }`), merged into what msws renders.
+    pub fields: Fields,
     pub span: Span,
 }
 
@@ -460,10 +469,33 @@ pub struct EnvVar {
 #[derive(Clone, Debug, PartialEq)]
 pub enum EnvValue {
     Literal(String),
-    Field(String),
-    SecretKey { secret: String, key: String, optional: Option<bool> },
-    ConfigMapKey { config_map: String, key: String, optional: Option<bool> },
-    Resource { resource: String, container: Option<String>, divisor: Option<Quantity> },
+    /// A field of the pod (`fieldRef`), with the API version of the path when not `v1`.
+    Field {
+        path: String,
+        api_version: Option<String>,
+    },
+    /// A key of a file in a volume of the pod (`fileKeyRef`).
+    FileKey {
+        volume: String,
+        path: String,
+        key: String,
+        optional: Option<bool>,
+    },
+    SecretKey {
+        secret: String,
+        key: String,
+        optional: Option<bool>,
+    },
+    ConfigMapKey {
+        config_map: String,
+        key: String,
+        optional: Option<bool>,
+    },
+    Resource {
+        resource: String,
+        container: Option<String>,
+        divisor: Option<Quantity>,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -471,13 +503,22 @@ pub struct Port {
     pub number: u16,
     pub name: Option<String>,
     pub protocol: Option<String>,
+    pub host_port: Option<u16>,
+    pub host_ip: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct Resources {
     pub limits: BTreeMap<String, Quantity>,
     pub requests: BTreeMap<String, Quantity>,
-    pub claims: Vec<String>,
+    pub claims: Vec<ClaimRef>,
+}
+
+/// A resource claim of the pod that a container uses, optionally one request of it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClaimRef {
+    pub name: String,
+    pub request: Option<String>,
 }
 
 impl Resources {
@@ -492,15 +533,33 @@ pub struct VolumeMount {
     pub path: String,
     pub read_only: Option<bool>,
     pub sub_path: Option<String>,
+    pub sub_path_expr: Option<String>,
+    pub propagation: Option<String>,
+    pub recursive_read_only: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum VolumeSource {
-    EmptyDir { medium: Option<String>, size_limit: Option<Quantity> },
-    Claim { claim: String, read_only: Option<bool> },
-    ConfigMap { name: String },
-    Secret { name: String },
-    HostPath { path: String, kind: Option<String> },
+    EmptyDir {
+        medium: Option<String>,
+        size_limit: Option<Quantity>,
+    },
+    Claim {
+        claim: String,
+        read_only: Option<bool>,
+    },
+    ConfigMap {
+        name: String,
+    },
+    Secret {
+        name: String,
+    },
+    HostPath {
+        path: String,
+        kind: Option<String>,
+    },
+    /// Any other source, as the fields of a Kubernetes `Volume` (without its name).
+    Raw(Fields),
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -516,11 +575,33 @@ pub enum ProbeKind {
     Startup,
 }
 
+/// A container port by number or by name.
+#[derive(Clone, Debug, PartialEq)]
+pub enum PortRef {
+    Number(u16),
+    Name(String),
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub enum ProbeAction {
-    HttpGet { path: String, port: u16 },
-    TcpSocket { port: u16 },
-    Exec { command: Vec<String> },
+    HttpGet {
+        path: Option<String>,
+        port: PortRef,
+        scheme: Option<String>,
+        host: Option<String>,
+        headers: Vec<(String, String)>,
+    },
+    TcpSocket {
+        port: PortRef,
+        host: Option<String>,
+    },
+    Exec {
+        command: Vec<String>,
+    },
+    Grpc {
+        port: i32,
+        service: Option<String>,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -532,6 +613,7 @@ pub struct Probe {
     pub timeout: Option<i32>,
     pub failure_threshold: Option<i32>,
     pub success_threshold: Option<i32>,
+    pub termination_grace_period: Option<i64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Default)]

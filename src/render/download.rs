@@ -81,7 +81,7 @@ pub(super) fn resources(r: &Resources) -> Option<ResourceRequirements> {
         claims: (!r.claims.is_empty()).then(|| {
             r.claims
                 .iter()
-                .map(|c| k8s_openapi::api::core::v1::ResourceClaim { name: c.clone(), request: None })
+                .map(|c| k8s_openapi::api::core::v1::ResourceClaim { name: c.name.clone(), request: c.request.clone() })
                 .collect()
         }),
     })

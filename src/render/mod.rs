@@ -187,6 +187,23 @@ impl Rendered {
     }
 }
 
+/// Merges `over` into `base`: objects key by key, recursively; any other value replaces.
+pub fn merge_json(base: &mut serde_json::Value, over: &serde_json::Value) {
+    match (base, over) {
+        (serde_json::Value::Object(b), serde_json::Value::Object(o)) => {
+            for (k, v) in o {
+                match b.get_mut(k) {
+                    Some(existing) => merge_json(existing, v),
+                    None => {
+                        b.insert(k.clone(), v.clone());
+                    }
+                }
+            }
+        }
+        (b, o) => *b = o.clone(),
+    }
+}
+
 /// The ApplySet parent: a ConfigMap named after the workspace holds the inventory.
 pub fn applyset_parent_name(workspace: &str) -> String {
     format!("msws-{workspace}")

@@ -23,11 +23,11 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy, RollingUpdateDeployment};
 use k8s_openapi::api::core::v1::{
     Affinity, Capabilities, ConfigMapKeySelector, ConfigMapVolumeSource, Container, ContainerPort,
-    EmptyDirVolumeSource, EnvVar, EnvVarSource, ExecAction, HTTPGetAction, HostPathVolumeSource, ImageVolumeSource,
-    LocalObjectReference, NodeAffinity, NodeSelector, NodeSelectorRequirement, NodeSelectorTerm, ObjectFieldSelector,
-    PersistentVolumeClaimVolumeSource, PodResourceClaim, PodSpec, PodTemplateSpec, Probe, ResourceClaim,
-    ResourceFieldSelector, ResourceRequirements, SecretKeySelector, SecretVolumeSource, SecurityContext,
-    ServiceAccount, TCPSocketAction, Toleration, Volume, VolumeMount,
+    EmptyDirVolumeSource, EnvVar, EnvVarSource, ExecAction, FileKeySelector, GRPCAction, HTTPGetAction, HTTPHeader,
+    HostPathVolumeSource, ImageVolumeSource, LocalObjectReference, NodeAffinity, NodeSelector, NodeSelectorRequirement,
+    NodeSelectorTerm, ObjectFieldSelector, PersistentVolumeClaimVolumeSource, PodResourceClaim, PodSpec,
+    PodTemplateSpec, Probe, ResourceClaim, ResourceFieldSelector, ResourceRequirements, SecretKeySelector,
+    SecretVolumeSource, SecurityContext, ServiceAccount, TCPSocketAction, Toleration, Volume, VolumeMount,
 };
 use k8s_openapi::api::resource::v1::{
     DeviceClaim, DeviceRequest, ExactDeviceRequest, ResourceClaimSpec, ResourceClaimTemplate, ResourceClaimTemplateSpec,
@@ -243,6 +243,7 @@ fn deployment(
         tolerations: (!role.tolerations.is_empty()).then(|| role.tolerations.iter().map(toleration).collect()),
         ..Default::default()
     };
+    let pod = with_fields(pod, &role.pod);
 
     Deployment {
         metadata,
@@ -431,7 +432,9 @@ fn container(svc: &ModelService, role: &Role, kind: RoleKind, c: &Container_) ->
             mount_path: m.path.clone(),
             read_only: m.read_only,
             sub_path: m.sub_path.clone(),
-            ..Default::default()
+            sub_path_expr: m.sub_path_expr.clone(),
+            mount_propagation: m.propagation.clone(),
+            recursive_read_only: m.recursive_read_only.clone(),
         })
         .collect();
     if c.mount_model {
@@ -449,7 +452,7 @@ fn container(svc: &ModelService, role: &Role, kind: RoleKind, c: &Container_) ->
     }
 
     let probe = |which: ProbeKind| c.probes.iter().find(|p| p.kind == which).map(probe);
-    Container {
+    let built = Container {
         name: c.name.clone(),
         image: Some(c.image.clone()),
         image_pull_policy: c.pull_policy.clone(),
@@ -463,7 +466,8 @@ fn container(svc: &ModelService, role: &Role, kind: RoleKind, c: &Container_) ->
                     container_port: i32::from(p.number),
                     name: p.name.clone(),
                     protocol: p.protocol.clone(),
-                    ..Default::default()
+                    host_port: p.host_port.map(i32::from),
+                    host_ip: p.host_ip.clone(),
                 })
                 .collect()
         }),
@@ -476,16 +480,41 @@ fn container(svc: &ModelService, role: &Role, kind: RoleKind, c: &Container_) ->
         working_dir: c.working_dir.clone(),
         restart_policy: c.restart_policy.clone(),
         ..Default::default()
+    };
+    with_fields(built, &c.fields)
+}
+
+/// An object with raw Kubernetes fields merged in: objects field by field, anything else
+/// replaced. The fields were checked against the object's schema when the workspace was loaded,
+/// and fields the words set are refused there, so nothing msws builds is overwritten.
+fn with_fields<T: serde::Serialize + serde::de::DeserializeOwned>(built: T, fields: &Fields) -> T {
+    if fields.is_empty() {
+        return built;
     }
+    let Ok(mut v) = serde_json::to_value(&built) else { return built };
+    super::merge_json(&mut v, &serde_json::Value::Object(fields.clone()));
+    serde_json::from_value(v).unwrap_or(built)
 }
 
 fn env_var(e: &EnvVar_) -> EnvVar {
     let (value, value_from) = match &e.value {
         EnvValue::Literal(v) => (Some(v.clone()), None),
-        EnvValue::Field(path) => (
+        EnvValue::Field { path, api_version } => (
             None,
             Some(EnvVarSource {
-                field_ref: Some(ObjectFieldSelector { field_path: path.clone(), api_version: None }),
+                field_ref: Some(ObjectFieldSelector { field_path: path.clone(), api_version: api_version.clone() }),
+                ..Default::default()
+            }),
+        ),
+        EnvValue::FileKey { volume, path, key, optional } => (
+            None,
+            Some(EnvVarSource {
+                file_key_ref: Some(FileKeySelector {
+                    volume_name: volume.clone(),
+                    path: path.clone(),
+                    key: key.clone(),
+                    optional: *optional,
+                }),
                 ..Default::default()
             }),
         ),
@@ -544,6 +573,14 @@ fn volume(v: &crate::model::Volume) -> Volume {
         VolumeSource::HostPath { path, kind } => {
             out.host_path = Some(HostPathVolumeSource { path: path.clone(), type_: kind.clone() })
         }
+        VolumeSource::Raw(fields) => {
+            let mut v = serde_json::Value::Object(fields.clone());
+            v["name"] = serde_json::Value::String(out.name.clone());
+            // Checked against the Volume schema when the workspace was loaded.
+            if let Ok(parsed) = serde_json::from_value::<Volume>(v) {
+                out = parsed;
+            }
+        }
     }
     out
 }
@@ -558,6 +595,13 @@ fn toleration(t: &crate::model::Toleration) -> Toleration {
     }
 }
 
+fn port_ref(p: &PortRef) -> IntOrString {
+    match p {
+        PortRef::Number(n) => IntOrString::Int(i32::from(*n)),
+        PortRef::Name(n) => IntOrString::String(n.clone()),
+    }
+}
+
 fn probe(p: &crate::model::Probe) -> Probe {
     let mut out = Probe {
         initial_delay_seconds: p.initial_delay,
@@ -565,20 +609,29 @@ fn probe(p: &crate::model::Probe) -> Probe {
         timeout_seconds: p.timeout,
         failure_threshold: p.failure_threshold,
         success_threshold: p.success_threshold,
+        termination_grace_period_seconds: p.termination_grace_period,
         ..Default::default()
     };
     match &p.action {
-        ProbeAction::HttpGet { path, port } => {
+        ProbeAction::HttpGet { path, port, scheme, host, headers } => {
             out.http_get = Some(HTTPGetAction {
-                path: Some(path.clone()),
-                port: IntOrString::Int(i32::from(*port)),
-                ..Default::default()
+                path: path.clone(),
+                port: port_ref(port),
+                scheme: scheme.clone(),
+                host: host.clone(),
+                http_headers: (!headers.is_empty()).then(|| {
+                    headers
+                        .iter()
+                        .map(|(name, value)| HTTPHeader { name: name.clone(), value: value.clone() })
+                        .collect()
+                }),
             })
         }
-        ProbeAction::TcpSocket { port } => {
-            out.tcp_socket = Some(TCPSocketAction { port: IntOrString::Int(i32::from(*port)), host: None })
+        ProbeAction::TcpSocket { port, host } => {
+            out.tcp_socket = Some(TCPSocketAction { port: port_ref(port), host: host.clone() })
         }
         ProbeAction::Exec { command } => out.exec = Some(ExecAction { command: Some(command.clone()) }),
+        ProbeAction::Grpc { port, service } => out.grpc = Some(GRPCAction { port: *port, service: service.clone() }),
     }
     out
 }
