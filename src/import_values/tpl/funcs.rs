@@ -594,7 +594,7 @@ fn builtin_len(a: &[Ev]) -> Result<Val, String> {
     match (&a[0].v, a[0].iface) {
         (Val::Nil, true) => Err("len of nil pointer".into()),
         (Val::Nil, false) => Err("reflect: call of reflect.Value.Type on zero Value".into()),
-        (v, _) => match v.len() {
+        (v, _) => match v.go_len() {
             Some(n) => Ok(Val::int(n as i64)),
             None => Err(format!("len of type {}", v.type_name())),
         },

@@ -26,7 +26,7 @@ pub fn format_float_g(f: f64) -> String {
         return if f > 0.0 { "+Inf".into() } else { "-Inf".into() };
     }
     let (neg, digits, exp) = shortest_digits(f);
-    let body = if exp < -4 || exp >= 6 { exp_form(&digits, exp) } else { fixed_form(&digits, exp) };
+    let body = if !(-4..6).contains(&exp) { exp_form(&digits, exp) } else { fixed_form(&digits, exp) };
     if neg { format!("-{body}") } else { body }
 }
 
@@ -137,19 +137,20 @@ pub fn sprintf(format: &str, args: &[Val]) -> String {
         }
         // [n] argument index.
         let arg_index = |i: &mut usize, argi: &mut usize, reordered: &mut bool| -> bool {
-            if *i < b.len() && b[*i] == b'[' {
-                if let Some(close) = format[*i..].find(']') {
-                    if let Ok(n) = format[*i + 1..*i + close].parse::<usize>()
-                        && n >= 1
-                    {
-                        *argi = n - 1;
-                        *reordered = true;
-                        *i += close + 1;
-                        return true;
-                    }
+            if *i < b.len()
+                && b[*i] == b'['
+                && let Some(close) = format[*i..].find(']')
+            {
+                if let Ok(n) = format[*i + 1..*i + close].parse::<usize>()
+                    && n >= 1
+                {
+                    *argi = n - 1;
+                    *reordered = true;
                     *i += close + 1;
-                    return false;
+                    return true;
                 }
+                *i += close + 1;
+                return false;
             }
             true
         };
@@ -451,7 +452,7 @@ fn format_g_prec(f: f64, p: usize) -> String {
         digits.pop();
     }
     let mut eprec = p as i32;
-    if eprec > digits.len() as i32 && digits.len() as i32 >= exp + 1 {
+    if eprec > digits.len() as i32 && digits.len() as i32 > exp {
         eprec = digits.len() as i32;
     }
     let body = if exp < -4 || exp >= eprec { exp_form(&digits, exp) } else { fixed_form(&digits, exp) };

@@ -784,12 +784,11 @@ type PResult<T> = Result<T, SyntaxError>;
 /// Nesting deeper than this is refused rather than risking the stack.
 const MAX_NESTING: usize = 100;
 
+/// A parsed text: its top-level nodes and the templates it `define`s.
+pub type ParsedText = (Vec<Node>, Vec<(String, Vec<Node>)>);
+
 /// Parses a template text: its top-level nodes and the templates it `define`s.
-pub fn parse(
-    name: &str,
-    src: &str,
-    funcs: &dyn FuncCheck,
-) -> Result<(Vec<Node>, Vec<(String, Vec<Node>)>), SyntaxError> {
+pub fn parse(name: &str, src: &str, funcs: &dyn FuncCheck) -> Result<ParsedText, SyntaxError> {
     let items = Lexer { src, pos: 0, items: Vec::new(), paren_depth: 0 }.run()?;
     let _ = name;
     let mut p = Parser { items, i: 0, vars: vec!["$".into()], range_depth: 0, depth: 0, funcs, defines: Vec::new() };

@@ -174,7 +174,7 @@ impl Val {
     }
 
     /// Go's `reflect.Value.Len` for the kinds that have one.
-    pub fn len(&self) -> Option<usize> {
+    pub fn go_len(&self) -> Option<usize> {
         match self {
             Val::Str(s) => Some(s.len()),
             Val::List(l) => Some(l.items.len()),
@@ -227,7 +227,7 @@ impl Val {
 
 /// Go's float → int64 conversion (out of range and NaN give the minimum, as on amd64).
 pub fn go_f64_to_i64(f: f64) -> i64 {
-    if f.is_nan() || f >= 9.223_372_036_854_776e18 || f < -9.223_372_036_854_776e18 { i64::MIN } else { f as i64 }
+    if f.is_nan() || !(-9.223_372_036_854_776e18..9.223_372_036_854_776e18).contains(&f) { i64::MIN } else { f as i64 }
 }
 
 /// `cast`'s trimZeroDecimal: "12.000" → "12".
@@ -332,7 +332,7 @@ fn underscore_ok(s: &str) -> bool {
     if s.len() >= 2 && s[0] == b'0' && matches!(s[1].to_ascii_lowercase(), b'b' | b'o' | b'x') {
         i = 2;
         saw = b'0';
-        hex = s[1].to_ascii_lowercase() == b'x';
+        hex = s[1].eq_ignore_ascii_case(&b'x');
     }
     while i < s.len() {
         let c = s[i];

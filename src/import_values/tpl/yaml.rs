@@ -287,7 +287,7 @@ fn is_timestamp(s: &str) -> bool {
     let Some(rest) = rest.strip_prefix('-') else { return false };
     let Some((day, n)) = num(rest, 2) else { return false };
     let year: u32 = s[..4].parse().unwrap_or(0);
-    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let leap = year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400));
     let days = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
     if !(1..=12).contains(&month) || day < 1 || day > days[(month - 1) as usize] {
         return false;
