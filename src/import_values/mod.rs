@@ -18,6 +18,7 @@
 
 pub mod emit;
 pub mod strvals;
+pub mod tpl;
 mod translate;
 pub mod values;
 
