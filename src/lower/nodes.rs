@@ -457,7 +457,13 @@ fn accelerator(cx: &mut Cx, node: &Node) -> Option<Accelerator> {
     let dra_node = r.child(cx, "dra");
     let dra = if dra_flag == Some(true) || dra_node.is_some() {
         let (default_template, default_class) = crate::model::dra_defaults(&kind);
-        let mut d = Dra { template: default_template, class: default_class, match_mode: "exactly".into(), count: None };
+        let mut d = Dra {
+            template: default_template,
+            class: default_class,
+            match_mode: "exactly".into(),
+            count: None,
+            selectors: Vec::new(),
+        };
         if let Some(n) = dra_node {
             let mut dr = Reader::new(n);
             if let Some(v) = dr.prop("template").and_then(|v| cx.name(v, "resource claim template")) {
@@ -470,6 +476,14 @@ fn accelerator(cx: &mut Cx, node: &Node) -> Option<Accelerator> {
                 d.match_mode = v.into();
             }
             d.count = dr.prop("count").and_then(|v| cx.u32(v, 1, "count"));
+            // `selector "device.attributes[…].model == 'H100'"`: a CEL device selector.
+            for sel in dr.children("selector") {
+                let mut sr = Reader::new(sel);
+                if let Some(e) = sr.arg(cx, 0, "a CEL expression").and_then(|v| cx.nonempty(v, "a CEL expression")) {
+                    d.selectors.push(serde_json::json!({ "cel": { "expression": e } }));
+                }
+                sr.finish(cx);
+            }
             dr.finish(cx);
         }
         if kind == "cpu" {
@@ -483,12 +497,30 @@ fn accelerator(cx: &mut Cx, node: &Node) -> Option<Accelerator> {
     } else {
         None
     };
+    // The environment of model containers on this accelerator: the chart's for the type, unless
+    // `default-env=#false`; then each `env "NAME" "value"`, replacing one of the same name.
+    let default_env = r.prop("default-env").and_then(|v| cx.bool(v)).unwrap_or(true);
+    let mut env = if default_env { crate::model::accelerator_env(&kind) } else { Vec::new() };
+    for e in r.children("env") {
+        let mut er = Reader::new(e);
+        let name = er.arg(cx, 0, "a variable name").and_then(|v| cx.nonempty(v, "a variable name"));
+        let value = er.arg(cx, 1, "a value").and_then(|v| match &v.literal {
+            Literal::Int(i) => Some(i.to_string()),
+            Literal::Bool(b) => Some(b.to_string()),
+            _ => cx.string(v),
+        });
+        er.finish(cx);
+        if let (Some(name), Some(value)) = (name, value) {
+            env.retain(|(n, _)| *n != name);
+            env.push((name, value));
+        }
+    }
     r.finish(cx);
-    Some(Accelerator { kind, resource, dra })
+    Some(Accelerator { kind, resource, dra, env })
 }
 
 fn default_accelerator() -> Accelerator {
-    Accelerator { kind: "nvidia".into(), resource: Some("nvidia.com/gpu".into()), dra: None }
+    Accelerator { kind: "nvidia".into(), resource: Some("nvidia.com/gpu".into()), dra: None, env: Vec::new() }
 }
 
 const PROXY_FLAGS: [(&str, &str); 8] = [
@@ -579,7 +611,18 @@ pub fn model_service(cx: &mut Cx, node: &Node) -> Option<ModelService> {
     let mut r = Reader::new(node);
     let name = r.arg(cx, 0, "a name").and_then(|v| cx.name(v, "model-service"));
     let model_node = r.child_value(cx, "model");
-    let uri_node = r.child_value(cx, "uri");
+    let uri_child = r.child(cx, "uri");
+    let (uri_node, image_pull_policy) = match uri_child {
+        Some(n) => {
+            let mut ur = Reader::new(n);
+            let v = ur.arg(cx, 0, "a model URI");
+            let policy =
+                ur.prop("pull-policy").and_then(|v| cx.choice(v, "pull policy", &PULL_POLICIES)).map(str::to_string);
+            ur.finish(cx);
+            (v, policy)
+        }
+        None => (None, None),
+    };
     let model = match (model_node, uri_node) {
         (Some(m), None) => cx.name(m, "download").map(|n| ModelSource::Download {
             name: n,
@@ -646,8 +689,21 @@ pub fn model_service(cx: &mut Cx, node: &Node) -> Option<ModelService> {
     let prefill_node = r.child(cx, "prefill");
     let decode = decode_node.map(|n| role(cx, n, accel.as_ref()));
     let prefill = prefill_node.map(|n| role(cx, n, accel.as_ref()));
+    let tracing = r.child(cx, "tracing").and_then(|n| tracing(cx, n));
+    let objects = r.children("object").into_iter().filter_map(|n| extra_object(cx, n)).collect();
     let after = after(cx, &mut r);
     r.finish(cx);
+    if let (Some(p), Some(ModelSource::Uri { uri, .. })) = (&image_pull_policy, &model)
+        && !matches!(uri, ModelUri::Oci { .. })
+        && let Some(n) = uri_child
+    {
+        cx.error(with_origin(
+            Diagnostic::error("msws::uri", format!("`pull-policy=\"{p}\"` is for an `oci://` model's image"))
+                .label(n.prop("pull-policy").map(|p| p.span).unwrap_or(n.name.span), "not an oci:// model")
+                .help("remove it: other models are not pulled as images"),
+            n.origin.as_deref(),
+        ));
+    }
     if decode_node.is_none() && prefill_node.is_none() {
         cx.missing(
             node,
@@ -713,9 +769,136 @@ pub fn model_service(cx: &mut Cx, node: &Node) -> Option<ModelService> {
         routing,
         decode: decode.flatten(),
         prefill: prefill.flatten(),
+        image_pull_policy,
+        tracing,
+        objects,
         after,
         span: node.head_span(),
     })
+}
+
+/// `tracing endpoint="http://otel-collector:4317" …`: every setting defaults to the chart's.
+fn tracing(cx: &mut Cx, node: &Node) -> Option<Tracing> {
+    let mut r = Reader::new(node);
+    let mut get = |name: &'static str, default: &str, r: &mut Reader| {
+        r.prop(name).and_then(|v| cx.nonempty(v, name)).unwrap_or_else(|| default.to_string())
+    };
+    let t = Tracing {
+        endpoint: get("endpoint", "http://otel-collector:4317", &mut r),
+        sampler: get("sampler", "parentbased_traceidratio", &mut r),
+        sampler_arg: get("sampler-arg", "1.0", &mut r),
+        decode_service: get("decode-service", "vllm-decode", &mut r),
+        prefill_service: get("prefill-service", "vllm-prefill", &mut r),
+        proxy_service: get("proxy-service", "routing-proxy", &mut r),
+        detailed_traces: get("detailed-traces", "all", &mut r),
+    };
+    let enabled = r.prop("enabled").and_then(|v| cx.bool(v)).unwrap_or(true);
+    r.finish(cx);
+    enabled.then_some(t)
+}
+
+/// Kinds whose objects are not in a namespace: an extra object of one would escape the
+/// workspace's namespace, its inventory and its pruning.
+const CLUSTER_SCOPED: &[&str] = &[
+    "Namespace",
+    "Node",
+    "PersistentVolume",
+    "StorageClass",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "CustomResourceDefinition",
+    "PriorityClass",
+    "RuntimeClass",
+    "IngressClass",
+    "DeviceClass",
+    "MutatingWebhookConfiguration",
+    "ValidatingWebhookConfiguration",
+    "APIService",
+    "CSIDriver",
+    "VolumeAttachment",
+];
+
+/// `object { apiVersion "v1"; kind "ConfigMap"; metadata { name "x" }; data { … } }`: an object
+/// applied with the model service, written as its fields.
+fn extra_object(cx: &mut Cx, node: &Node) -> Option<ExtraObject> {
+    let mut r = Reader::new(node);
+    r.all_children();
+    r.finish(cx);
+    let fields = raw::read_object(cx, node);
+    let s = |k: &str| fields.get(k).and_then(serde_json::Value::as_str).map(str::to_string);
+    let name =
+        fields.get("metadata").and_then(|m| m.get("name")).and_then(serde_json::Value::as_str).map(str::to_string);
+    let missing = |cx: &mut Cx, what: &str| {
+        cx.error(with_origin(
+            Diagnostic::error("msws::object", format!("this object has no {what}"))
+                .label(node.name.span, format!("no {what}"))
+                .help("an object needs `apiVersion \"…\"`, `kind \"…\"` and `metadata { name \"…\" }`"),
+            node.origin.as_deref(),
+        ));
+    };
+    let (Some(api_version), Some(kind), Some(name)) = (s("apiVersion"), s("kind"), name) else {
+        if !node.children().is_empty() {
+            for (what, present) in [
+                ("`apiVersion`", s("apiVersion").is_some()),
+                ("`kind`", s("kind").is_some()),
+                ("`metadata.name`", fields.get("metadata").and_then(|m| m.get("name")).is_some()),
+            ] {
+                if !present {
+                    missing(cx, what);
+                }
+            }
+        }
+        return None;
+    };
+    let kept_elsewhere = match kind.as_str() {
+        "Secret" => Some(
+            "a Secret given whole would put its value in the workspace file: declare it with `secret \"name\" from-env=\"VAR\"` (msws builds it from the environment at apply) or `existing=#true`",
+        ),
+        "PersistentVolumeClaim" => {
+            Some("a claim is storage, which msws never deletes unless asked: declare it with `storage \"name\" { … }`")
+        }
+        _ => None,
+    };
+    if let Some(why) = kept_elsewhere {
+        cx.error(with_origin(
+            Diagnostic::error("msws::object", format!("a {kind} is not given as an object"))
+                .label(node.name.span, format!("a {kind}"))
+                .help(why),
+            node.origin.as_deref(),
+        ));
+        return None;
+    }
+    if CLUSTER_SCOPED.contains(&kind.as_str()) {
+        cx.error(with_origin(
+            Diagnostic::error("msws::object", format!("a {kind} is not in a namespace"))
+                .label(node.name.span, "cluster-wide")
+                .help("msws applies a workspace's objects in its namespace, and prunes them there; create cluster-wide objects another way"),
+            node.origin.as_deref(),
+        ));
+        return None;
+    }
+    if let Some(ns) = fields.get("metadata").and_then(|m| m.get("namespace")).and_then(serde_json::Value::as_str) {
+        let at = node
+            .children()
+            .iter()
+            .find(|c| c.name.name == "metadata")
+            .and_then(|m| {
+                m.children()
+                    .iter()
+                    .find(|c| c.name.name == "namespace")
+                    .map(|c| c.name.span)
+                    .or(m.prop("namespace").map(|p| p.span))
+            })
+            .unwrap_or(node.name.span);
+        cx.error(with_origin(
+            Diagnostic::error("msws::object", format!("this object names the namespace `{ns}`"))
+                .label(at, "a namespace of its own")
+                .help("remove it: a workspace's objects go into the workspace's namespace"),
+            node.origin.as_deref(),
+        ));
+        return None;
+    }
+    Some(ExtraObject { api_version, kind, name, value: fields, span: node.name.span })
 }
 
 fn role(cx: &mut Cx, node: &Node, service_accel: Option<&Accelerator>) -> Option<Role> {
@@ -761,6 +944,11 @@ fn role(cx: &mut Cx, node: &Node, service_accel: Option<&Accelerator>) -> Option
     let termination_grace_period = r.child_value(cx, "termination-grace-period").and_then(|v| seconds(cx, v));
     let enable_service_links = r.child_value(cx, "enable-service-links").and_then(|v| cx.bool(v));
     let image_pull_secrets = r.child_list(cx, "image-pull-secret");
+    let autoscaled = r.prop("autoscaled").and_then(|v| cx.bool(v)).unwrap_or(false);
+    let multinode = r.child(cx, "multinode").map(|n| multinode(cx, n));
+    let monitor = r.child(cx, "pod-monitor").map(|n| pod_monitor(cx, n));
+    let requester_node = r.child(cx, "requester");
+    let requester = requester_node.map(|n| requester(cx, n));
     let pod_node = r.child(cx, "pod");
     let pod = pod_node.map(|n| raw_block(cx, n, raw::Root::PodSpec, POD_WORDS)).unwrap_or_default();
     r.finish(cx);
@@ -778,6 +966,31 @@ fn role(cx: &mut Cx, node: &Node, service_accel: Option<&Accelerator>) -> Option
             .label(word.head_span(), "`node-affinity`")
             .help("keep one: `node-affinity` nodes, or the whole `nodeAffinity` in `pod { affinity … }`"),
             word.origin.as_deref(),
+        ));
+    }
+    if let Some(n) = requester_node {
+        let why = if node.name.name != "decode" {
+            Some("the requester serves decode pods only")
+        } else if multinode.is_some() {
+            Some("the requester and a multi-node role do not go together (the chart renders neither then)")
+        } else {
+            None
+        };
+        if let Some(why) = why {
+            cx.error(with_origin(
+                Diagnostic::error("msws::requester", why)
+                    .label(n.name.span, "not here")
+                    .help("put `requester` in a single-node `decode` role, or remove it"),
+                n.origin.as_deref(),
+            ));
+        }
+    }
+    if autoscaled && let Some(p) = node.prop("replicas") {
+        cx.error(with_origin(
+            Diagnostic::error("msws::role", "an autoscaled role has no fixed replica count")
+                .label(p.span, "set by the autoscaler, not here")
+                .help("remove `replicas=`: msws leaves the count to the autoscaler (the cluster starts with 1)"),
+            p.value.origin.as_deref(),
         ));
     }
     if containers.is_empty() && !node.children().iter().any(|c| c.name.name == "container") {
@@ -822,7 +1035,110 @@ fn role(cx: &mut Cx, node: &Node, service_accel: Option<&Accelerator>) -> Option
         enable_service_links,
         image_pull_secrets,
         pod,
+        multinode,
+        autoscaled,
+        monitor: monitor.flatten(),
+        requester: requester.flatten(),
         span: node.name.span,
+    })
+}
+
+/// `multinode subgroup-size=8 subgroup-type="LeaderWorker" exclusive-topology=#true`.
+fn multinode(cx: &mut Cx, node: &Node) -> Multinode {
+    let mut r = Reader::new(node);
+    let subgroup_size = r.prop("subgroup-size").and_then(|v| cx.u32(v, 1, "subgroup-size"));
+    let subgroup_type = r
+        .prop("subgroup-type")
+        .and_then(|v| {
+            cx.choice(v, "subgroup type", &[("LeaderWorker", "LeaderWorker"), ("LeaderExcluded", "LeaderExcluded")])
+        })
+        .map(str::to_string);
+    let exclusive_topology = r.prop("exclusive-topology").and_then(|v| cx.bool(v)).unwrap_or(false);
+    r.finish(cx);
+    if subgroup_type.is_some() && subgroup_size.is_none() {
+        cx.error(with_origin(
+            Diagnostic::error("msws::multinode", "a subgroup type needs a subgroup size")
+                .label(node.head_span(), "no `subgroup-size=`")
+                .help("add `subgroup-size=N`: the pods of each subgroup"),
+            node.origin.as_deref(),
+        ));
+    }
+    Multinode { subgroup_size, subgroup_type, exclusive_topology }
+}
+
+/// `pod-monitor port="metrics" path="/metrics" interval="30s" { labels …; relabeling … }`.
+fn pod_monitor(cx: &mut Cx, node: &Node) -> Option<PodMonitor> {
+    let mut r = Reader::new(node);
+    let mut s = |name: &'static str, default: Option<&str>, r: &mut Reader| {
+        r.prop(name).and_then(|v| cx.nonempty(v, name)).or(default.map(str::to_string))
+    };
+    let port = s("port", Some("metrics"), &mut r);
+    let path = s("path", Some("/metrics"), &mut r);
+    let interval = s("interval", Some("30s"), &mut r);
+    let scrape_timeout = s("scrape-timeout", None, &mut r);
+    let labels = r.child_map(cx, "labels").unwrap_or_default();
+    let annotations = r.child_map(cx, "annotations").unwrap_or_default();
+    // Each rule a `relabeling action="replace" targetLabel="…" { sourceLabels "a" "b" }`, in the
+    // Prometheus Operator's field names, checked as its RelabelConfig.
+    let relabelings: Vec<serde_json::Value> =
+        r.children("relabeling").into_iter().filter_map(|n| raw::read_as(cx, n, raw::RELABEL_CONFIG)).collect();
+    let metric_relabelings: Vec<serde_json::Value> =
+        r.children("metric-relabeling").into_iter().filter_map(|n| raw::read_as(cx, n, raw::RELABEL_CONFIG)).collect();
+    let ns_node = r.child(cx, "namespace-selector");
+    r.finish(cx);
+    let namespace_selector = ns_node.and_then(|n| raw::read_as(cx, n, raw::NAMESPACE_SELECTOR));
+    Some(PodMonitor {
+        port: port?,
+        path: path?,
+        interval: interval?,
+        scrape_timeout,
+        labels,
+        annotations,
+        relabelings,
+        metric_relabelings,
+        namespace_selector,
+    })
+}
+
+/// `requester image="…" admin-port=8081 probes-port=8080 spi-port=8081 …`: the chart's defaults
+/// for everything not given.
+fn requester(cx: &mut Cx, node: &Node) -> Option<Requester> {
+    let mut r = Reader::new(node);
+    let image = r
+        .prop("image")
+        .and_then(|v| cx.nonempty(v, "an image"))
+        .unwrap_or_else(|| "ghcr.io/llm-d-incubation/llm-d-fast-model-actuation/requester:latest".into());
+    let mut port =
+        |name: &'static str, default: u16, r: &mut Reader| r.prop(name).and_then(|v| cx.port(v)).unwrap_or(default);
+    let admin_port = port("admin-port", 8081, &mut r);
+    let probes_port = port("probes-port", 8080, &mut r);
+    let spi_port = port("spi-port", 8081, &mut r);
+    let mut secs = |name: &'static str, default: i32, r: &mut Reader| {
+        r.prop(name).and_then(|v| seconds(cx, v)).map(|s| s as i32).unwrap_or(default)
+    };
+    let initial_delay = secs("initial-delay", 2, &mut r);
+    let period = secs("period", 5, &mut r);
+    let mut q = |name: &'static str, default: &str, r: &mut Reader| match r.prop(name) {
+        Some(v) => match &v.literal {
+            Literal::Int(i) => Quantity::parse(&i.to_string()).ok(),
+            _ => cx.quantity(v),
+        },
+        None => Quantity::parse(default).ok(),
+    };
+    let gpus = q("gpus", "1", &mut r);
+    let cpus = q("cpus", "1", &mut r);
+    let memory = q("memory", "250Mi", &mut r);
+    r.finish(cx);
+    Some(Requester {
+        image,
+        admin_port,
+        probes_port,
+        spi_port,
+        initial_delay,
+        period,
+        gpus: gpus?,
+        cpus: cpus?,
+        memory: memory?,
     })
 }
 

@@ -61,9 +61,25 @@ fn schemas() -> &'static Schemas {
     static SCHEMAS: OnceLock<Schemas> = OnceLock::new();
     SCHEMAS.get_or_init(|| {
         use k8s_openapi::api::core::v1 as core;
+        use k8s_openapi::api::{apps, autoscaling, batch, networking, policy, rbac};
         let mut generator = schemars::generate::SchemaSettings::draft2020_12().into_generator();
         let _ = generator.subschema_for::<core::PodSpec>();
         let _ = generator.subschema_for::<core::PodTemplateSpec>();
+        // The kinds an extra object is checked as.
+        let _ = generator.subschema_for::<core::ConfigMap>();
+        let _ = generator.subschema_for::<core::Service>();
+        let _ = generator.subschema_for::<core::ServiceAccount>();
+        let _ = generator.subschema_for::<apps::v1::Deployment>();
+        let _ = generator.subschema_for::<apps::v1::StatefulSet>();
+        let _ = generator.subschema_for::<apps::v1::DaemonSet>();
+        let _ = generator.subschema_for::<batch::v1::Job>();
+        let _ = generator.subschema_for::<batch::v1::CronJob>();
+        let _ = generator.subschema_for::<autoscaling::v2::HorizontalPodAutoscaler>();
+        let _ = generator.subschema_for::<policy::v1::PodDisruptionBudget>();
+        let _ = generator.subschema_for::<networking::v1::NetworkPolicy>();
+        let _ = generator.subschema_for::<networking::v1::Ingress>();
+        let _ = generator.subschema_for::<rbac::v1::Role>();
+        let _ = generator.subschema_for::<rbac::v1::RoleBinding>();
         let mut defs = Map::new();
         for (name, schema) in generator.take_definitions(true) {
             defs.insert(name, schema);
@@ -75,10 +91,102 @@ fn schemas() -> &'static Schemas {
     })
 }
 
-/// Whole objects of the kinds msws knows the types of (for `object { … }` blocks): the schema of
-/// each, by `apiVersion` and `kind`.
+/// Definitions for custom resources' fields that msws reads typed: a PodMonitor's relabelings and
+/// namespace selector (monitoring.coreos.com/v1, from the Prometheus Operator's API types).
 fn object_definitions() -> Vec<(&'static str, Json)> {
-    Vec::new()
+    let string = || serde_json::json!({"type": "string"});
+    let strings = || serde_json::json!({"type": "array", "items": {"type": "string"}});
+    vec![
+        (
+            RELABEL_CONFIG,
+            serde_json::json!({
+                "type": "object",
+                "properties": {
+                    "sourceLabels": strings(),
+                    "separator": string(),
+                    "targetLabel": string(),
+                    "regex": string(),
+                    "modulus": {"type": "integer", "format": "int64"},
+                    "replacement": string(),
+                    "action": string(),
+                },
+            }),
+        ),
+        (
+            NAMESPACE_SELECTOR,
+            serde_json::json!({
+                "type": "object",
+                "properties": {"any": {"type": "boolean"}, "matchNames": strings()},
+            }),
+        ),
+    ]
+}
+
+/// A PodMonitor's relabeling rule (`RelabelConfig` of monitoring.coreos.com/v1).
+pub const RELABEL_CONFIG: &str = "com.coreos.monitoring.v1.RelabelConfig";
+/// A PodMonitor's `namespaceSelector` (`NamespaceSelector` of monitoring.coreos.com/v1).
+pub const NAMESPACE_SELECTOR: &str = "com.coreos.monitoring.v1.NamespaceSelector";
+
+/// The definitions whole objects of known kinds are read as, by `apiVersion` and `kind`.
+const OBJECT_KINDS: &[(&str, &str, &str)] = &[
+    ("v1", "ConfigMap", "io.k8s.api.core.v1.ConfigMap"),
+    ("v1", "Service", "io.k8s.api.core.v1.Service"),
+    ("v1", "ServiceAccount", "io.k8s.api.core.v1.ServiceAccount"),
+    ("apps/v1", "Deployment", "io.k8s.api.apps.v1.Deployment"),
+    ("apps/v1", "StatefulSet", "io.k8s.api.apps.v1.StatefulSet"),
+    ("apps/v1", "DaemonSet", "io.k8s.api.apps.v1.DaemonSet"),
+    ("batch/v1", "Job", "io.k8s.api.batch.v1.Job"),
+    ("batch/v1", "CronJob", "io.k8s.api.batch.v1.CronJob"),
+    ("autoscaling/v2", "HorizontalPodAutoscaler", "io.k8s.api.autoscaling.v2.HorizontalPodAutoscaler"),
+    ("policy/v1", "PodDisruptionBudget", "io.k8s.api.policy.v1.PodDisruptionBudget"),
+    ("networking.k8s.io/v1", "NetworkPolicy", "io.k8s.api.networking.v1.NetworkPolicy"),
+    ("networking.k8s.io/v1", "Ingress", "io.k8s.api.networking.v1.Ingress"),
+    ("rbac.authorization.k8s.io/v1", "Role", "io.k8s.api.rbac.v1.Role"),
+    ("rbac.authorization.k8s.io/v1", "RoleBinding", "io.k8s.api.rbac.v1.RoleBinding"),
+];
+
+/// Reads a node as a list of values of the definition `def` (its `-` children, or its
+/// arguments for scalars).
+pub fn read_list_of(cx: &mut Cx, node: &Node, def: &str) -> Vec<Json> {
+    let schema = serde_json::json!({"type": "array", "items": {"$ref": format!("#/$defs/{def}")}});
+    let mut r = Reading { cx, schemas: schemas() };
+    match r.field(&schema, &[node], &node.name.name) {
+        Some(Json::Array(a)) => a,
+        _ => Vec::new(),
+    }
+}
+
+/// Reads a node as a value of the definition `def`.
+pub fn read_as(cx: &mut Cx, node: &Node, def: &str) -> Option<Json> {
+    let schema = serde_json::json!({"$ref": format!("#/$defs/{def}")});
+    let mut r = Reading { cx, schemas: schemas() };
+    r.node_value(&schema, node, &node.name.name)
+}
+
+/// Reads the children of `block` as a whole object: typed when its `apiVersion` and `kind` are
+/// of a kind msws has the schema of, schema-less otherwise (custom resources).
+pub fn read_object(cx: &mut Cx, block: &Node) -> Map<String, Json> {
+    let arg = |name: &str| {
+        block.children().iter().find(|c| c.name.name == name).and_then(|c| c.args.first()).and_then(|v| {
+            match &v.literal {
+                Literal::String(s) => Some(s.as_str()),
+                _ => None,
+            }
+        })
+    };
+    let def = match (arg("apiVersion"), arg("kind")) {
+        (Some(av), Some(k)) => OBJECT_KINDS.iter().find(|(a, kk, _)| *a == av && *kk == k).map(|(_, _, d)| *d),
+        _ => None,
+    };
+    let Some(def) = def else { return read_free_fields(cx, block) };
+    let schemas = schemas();
+    let schema = serde_json::json!({"$ref": format!("#/$defs/{def}")});
+    let mut r = Reading { cx, schemas };
+    let Shape::Struct { name, properties, required } = schemas.shape(&schema) else { return Map::new() };
+    let mut out = Map::new();
+    let children: Vec<&Node> = block.children().iter().collect();
+    r.object_fields(name, properties, required, &[], &children, block, &mut out);
+    out
 }
 
 /// What a schema says a value is.

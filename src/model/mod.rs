@@ -258,7 +258,37 @@ pub struct ModelService {
     pub routing: Routing,
     pub decode: Option<Role>,
     pub prefill: Option<Role>,
+    /// The pull policy of an `oci://` model's image volume.
+    pub image_pull_policy: Option<String>,
+    /// OpenTelemetry tracing of vLLM and the routing proxy.
+    pub tracing: Option<Tracing>,
+    /// Other objects applied with the model service, each given whole (`object { … }`).
+    pub objects: Vec<ExtraObject>,
     pub after: Vec<After>,
+    pub span: Span,
+}
+
+/// OpenTelemetry tracing, as the ModelService chart configures it: the exporter's environment on
+/// vLLM and the routing proxy, and vLLM's tracing arguments.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Tracing {
+    pub endpoint: String,
+    pub sampler: String,
+    pub sampler_arg: String,
+    pub decode_service: String,
+    pub prefill_service: String,
+    pub proxy_service: String,
+    pub detailed_traces: String,
+}
+
+/// An object applied with a model service, as the API takes it (`apiVersion`, `kind`, `metadata`
+/// with at least a name, and the rest).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ExtraObject {
+    pub api_version: String,
+    pub kind: String,
+    pub name: String,
+    pub value: Fields,
     pub span: Span,
 }
 
@@ -317,6 +347,21 @@ pub struct Accelerator {
     pub resource: Option<String>,
     /// Dynamic Resource Allocation instead of device-plugin resources.
     pub dra: Option<Dra>,
+    /// Environment the model containers get on this accelerator (the chart's defaults per type,
+    /// unless the workspace says otherwise).
+    pub env: Vec<(String, String)>,
+}
+
+/// The environment the ModelService chart gives model containers on each accelerator type.
+pub fn accelerator_env(kind: &str) -> Vec<(String, String)> {
+    let pairs: &[(&str, &str)] = match kind {
+        "intel-i915" => {
+            &[("VLLM_USE_V1", "1"), ("TORCH_LLM_ALLREDUCE", "1"), ("VLLM_WORKER_MULTIPROC_METHOD", "spawn")]
+        }
+        "intel-xe" => &[("VLLM_WORKER_MULTIPROC_METHOD", "spawn")],
+        _ => &[],
+    };
+    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -326,6 +371,8 @@ pub struct Dra {
     pub match_mode: String,
     /// `None`: tensor × data-local of the role.
     pub count: Option<u32>,
+    /// Device selectors of the request (`{"cel": {"expression": …}}`), as the API takes them.
+    pub selectors: Vec<serde_json::Value>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -382,7 +429,52 @@ pub struct Role {
     pub image_pull_secrets: Vec<String>,
     /// Pod spec fields without words (`pod { … }`), merged into what msws renders.
     pub pod: Fields,
+    /// Served by a LeaderWorkerSet: a group of `parallelism.workers` pods per replica.
+    pub multinode: Option<Multinode>,
+    /// The replica count belongs to an autoscaler: msws does not set it.
+    pub autoscaled: bool,
+    /// A Prometheus Operator PodMonitor for the role's pods.
+    pub monitor: Option<PodMonitor>,
+    /// Decode only: served through the dual-pod requester of fast model actuation (a ReplicaSet
+    /// of requesters instead of the Deployment).
+    pub requester: Option<Requester>,
     pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct Multinode {
+    /// `subGroupPolicy`: pods per subgroup of a group, and how the leader counts.
+    pub subgroup_size: Option<u32>,
+    pub subgroup_type: Option<String>,
+    /// The `leaderworkerset.sigs.k8s.io/subgroup-exclusive-topology` annotation (one subgroup
+    /// per node).
+    pub exclusive_topology: bool,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct PodMonitor {
+    pub port: String,
+    pub path: String,
+    pub interval: String,
+    pub scrape_timeout: Option<String>,
+    pub labels: Map,
+    pub annotations: Map,
+    pub relabelings: Vec<serde_json::Value>,
+    pub metric_relabelings: Vec<serde_json::Value>,
+    pub namespace_selector: Option<serde_json::Value>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Requester {
+    pub image: String,
+    pub admin_port: u16,
+    pub probes_port: u16,
+    pub spi_port: u16,
+    pub initial_delay: i32,
+    pub period: i32,
+    pub gpus: Quantity,
+    pub cpus: Quantity,
+    pub memory: Quantity,
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -18,7 +18,7 @@ mod yaml;
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{
     ConfigMap, PersistentVolumeClaim, PersistentVolumeClaimSpec, Secret, ServiceAccount, VolumeResourceRequirements,
@@ -85,10 +85,24 @@ pub enum Object {
     ServiceAccount(Box<ServiceAccount>),
     ResourceClaimTemplate(Box<ResourceClaimTemplate>),
     Deployment(Box<Deployment>),
+    ReplicaSet(Box<ReplicaSet>),
+    /// A kind without a k8s-openapi type (LeaderWorkerSet, PodMonitor, DisaggregatedSet), or an
+    /// object a workspace gives whole (a model service's extra objects).
+    Dynamic(Box<Dynamic>),
+}
+
+/// An object as its JSON, with its metadata typed (for the ownership labels every object gets).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Dynamic {
+    pub api_version: String,
+    pub kind: String,
+    pub metadata: ObjectMeta,
+    /// Every field but `apiVersion`, `kind` and `metadata`.
+    pub body: serde_json::Map<String, serde_json::Value>,
 }
 
 impl Object {
-    pub fn kind(&self) -> &'static str {
+    pub fn kind(&self) -> &str {
         match self {
             Object::PersistentVolumeClaim(_) => "PersistentVolumeClaim",
             Object::Secret(_) => "Secret",
@@ -97,17 +111,20 @@ impl Object {
             Object::ServiceAccount(_) => "ServiceAccount",
             Object::ResourceClaimTemplate(_) => "ResourceClaimTemplate",
             Object::Deployment(_) => "Deployment",
+            Object::ReplicaSet(_) => "ReplicaSet",
+            Object::Dynamic(d) => &d.kind,
         }
     }
 
-    pub fn api_version(&self) -> &'static str {
+    pub fn api_version(&self) -> &str {
         match self {
             Object::PersistentVolumeClaim(_) | Object::Secret(_) | Object::ConfigMap(_) | Object::ServiceAccount(_) => {
                 "v1"
             }
             Object::Job(_) => "batch/v1",
             Object::ResourceClaimTemplate(_) => "resource.k8s.io/v1",
-            Object::Deployment(_) => "apps/v1",
+            Object::Deployment(_) | Object::ReplicaSet(_) => "apps/v1",
+            Object::Dynamic(d) => &d.api_version,
         }
     }
 
@@ -120,6 +137,8 @@ impl Object {
             Object::ServiceAccount(o) => &o.metadata,
             Object::ResourceClaimTemplate(o) => &o.metadata,
             Object::Deployment(o) => &o.metadata,
+            Object::ReplicaSet(o) => &o.metadata,
+            Object::Dynamic(o) => &o.metadata,
         }
     }
 
@@ -132,6 +151,8 @@ impl Object {
             Object::ServiceAccount(o) => &mut o.metadata,
             Object::ResourceClaimTemplate(o) => &mut o.metadata,
             Object::Deployment(o) => &mut o.metadata,
+            Object::ReplicaSet(o) => &mut o.metadata,
+            Object::Dynamic(o) => &mut o.metadata,
         }
     }
 
@@ -149,6 +170,15 @@ impl Object {
             Object::ServiceAccount(o) => serde_json::to_value(&**o),
             Object::ResourceClaimTemplate(o) => serde_json::to_value(&**o),
             Object::Deployment(o) => serde_json::to_value(&**o),
+            Object::ReplicaSet(o) => serde_json::to_value(&**o),
+            Object::Dynamic(o) => {
+                let mut m = serde_json::Map::new();
+                m.insert("apiVersion".into(), o.api_version.clone().into());
+                m.insert("kind".into(), o.kind.clone().into());
+                m.insert("metadata".into(), serde_json::to_value(&o.metadata).unwrap_or_default());
+                m.extend(o.body.clone());
+                Ok(serde_json::Value::Object(m))
+            }
         };
         // Serialising these types cannot fail: they hold only strings, numbers, maps and lists.
         v.unwrap_or(serde_json::Value::Null)

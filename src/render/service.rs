@@ -20,7 +20,9 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy, RollingUpdateDeployment};
+use k8s_openapi::api::apps::v1::{
+    Deployment, DeploymentSpec, DeploymentStrategy, ReplicaSet, ReplicaSetSpec, RollingUpdateDeployment,
+};
 use k8s_openapi::api::core::v1::{
     Affinity, Capabilities, ConfigMapKeySelector, ConfigMapVolumeSource, Container, ContainerPort,
     EmptyDirVolumeSource, EnvVar, EnvVarSource, ExecAction, FileKeySelector, GRPCAction, HTTPGetAction, HTTPHeader,
@@ -39,17 +41,6 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use super::{MODEL_VOLUME, Meta, Object, download::resources, quantity};
 use crate::graph::StepId;
 use crate::model::*;
-
-/// Accelerator environment the chart adds per accelerator type.
-fn accelerator_env(kind: &str) -> &'static [(&'static str, &'static str)] {
-    match kind {
-        "intel-i915" => {
-            &[("VLLM_USE_V1", "1"), ("TORCH_LLM_ALLREDUCE", "1"), ("VLLM_WORKER_MULTIPROC_METHOD", "spawn")]
-        }
-        "intel-xe" => &[("VLLM_WORKER_MULTIPROC_METHOD", "spawn")],
-        _ => &[],
-    }
-}
 
 /// The pod resource claim a role's DRA accelerator is requested through.
 fn dra_claim_name(accel: &Accelerator, role: RoleKind) -> String {
@@ -74,9 +65,307 @@ pub(super) fn objects(svc: &ModelService, ws: &Workspace, lookup: &Lookup, meta:
         }
     }
     for (kind, role) in svc.roles() {
-        out.push(Object::Deployment(Box::new(deployment(svc, ws, lookup, role, kind, meta, step))));
+        let template = pod_template(svc, ws, role, kind);
+        out.push(match (&role.multinode, &role.requester) {
+            (Some(m), _) => Object::Dynamic(Box::new(leader_worker_set(svc, role, kind, m, template, meta, step))),
+            (None, Some(req)) => {
+                Object::ReplicaSet(Box::new(requester_set(svc, role, kind, req, template, meta, step)))
+            }
+            (None, None) => Object::Deployment(Box::new(deployment(svc, lookup, role, kind, template, meta, step))),
+        });
+    }
+    for (kind, role) in svc.roles() {
+        if let Some(m) = &role.monitor {
+            out.push(Object::Dynamic(Box::new(pod_monitor(svc, kind, m, meta, step))));
+        }
+    }
+    for o in &svc.objects {
+        out.push(Object::Dynamic(Box::new(extra_object(o, meta, step))));
     }
     out
+}
+
+/// The labels of a role's pods, which are also its workload's selector.
+fn role_labels(svc: &ModelService, kind: RoleKind) -> Map {
+    let mut selector = svc.labels.clone();
+    selector.insert("llm-d.ai/role".into(), kind.as_str().into());
+    selector
+}
+
+/// The object names of a role's workload: `<fullname>-decode`, `<fullname>-prefill`.
+fn role_name(svc: &ModelService, kind: RoleKind) -> String {
+    format!("{}-{}", svc.fullname, kind.as_str())
+}
+
+/// The chart's warning, on the workload, when the first container asks for another number of
+/// accelerators than the parallelism gives (the container's own number is used).
+fn accelerator_warning(role: &Role) -> Option<String> {
+    let c = role.containers.first()?;
+    let resource = role.accelerator.resource.as_ref()?;
+    let want = role.parallelism.devices_per_pod();
+    if role.accelerator.dra.is_some() || c.image.contains("llm-d-inference-sim") || want < 1 {
+        return None;
+    }
+    let set = c.resources.limits.get(resource)?.value();
+    let set = set as i64;
+    (set != i64::from(want)).then(|| {
+        format!("Accelerator mismatch: {resource} is set to {set} but parallelism calculates {want}. Using {set}.")
+    })
+}
+
+/// A workload's own annotations: the service's and the role's, and the chart's warning.
+fn workload_annotations(svc: &ModelService, role: &Role) -> Map {
+    let mut annotations = svc.annotations.clone();
+    annotations.extend(role.annotations.clone());
+    if let Some(w) = accelerator_warning(role) {
+        annotations.insert("llm-d.ai/accelerator-warning".into(), w);
+    }
+    annotations
+}
+
+/// The rollout strategy of a role's Deployment: the role's, else `Recreate` for a pod that
+/// mounts a single-attach claim, else Kubernetes' default written out.
+fn strategy(svc: &ModelService, lookup: &Lookup, role: &Role) -> Option<DeploymentStrategy> {
+    let mounts_model = role.containers.iter().any(|c| c.mount_model);
+    let uri = svc.model.uri();
+    match &role.strategy {
+        Some(Strategy::Recreate) => Some(DeploymentStrategy { type_: Some("Recreate".into()), rolling_update: None }),
+        Some(Strategy::RollingUpdate { max_surge, max_unavailable }) => Some(DeploymentStrategy {
+            type_: Some("RollingUpdate".into()),
+            rolling_update: (max_surge.is_some() || max_unavailable.is_some()).then(|| RollingUpdateDeployment {
+                max_surge: max_surge.as_ref().map(int_or_percent),
+                max_unavailable: max_unavailable.as_ref().map(int_or_percent),
+            }),
+        }),
+        None if mounts_model && uri.claim().is_some_and(|c| lookup.single_attach(c)) => {
+            Some(DeploymentStrategy { type_: Some("Recreate".into()), rolling_update: None })
+        }
+        // Kubernetes' own default, written out: fields the server fills in are owned by no one,
+        // so a later switch to `Recreate` would be refused for the `rollingUpdate` left behind;
+        // fields msws sends are msws's, and go when it stops sending them.
+        None => Some(DeploymentStrategy {
+            type_: Some("RollingUpdate".into()),
+            rolling_update: Some(RollingUpdateDeployment {
+                max_surge: Some(IntOrString::String("25%".into())),
+                max_unavailable: Some(IntOrString::String("25%".into())),
+            }),
+        }),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn deployment(
+    svc: &ModelService,
+    lookup: &Lookup,
+    role: &Role,
+    kind: RoleKind,
+    template: PodTemplateSpec,
+    meta: &Meta,
+    step: &StepId,
+) -> Deployment {
+    let metadata = meta.object(&role_name(svc, kind), step, &Map::new(), &workload_annotations(svc, role));
+    Deployment {
+        metadata,
+        spec: Some(DeploymentSpec {
+            replicas: (!role.autoscaled).then_some(role.replicas as i32),
+            selector: LabelSelector { match_labels: Some(role_labels(svc, kind)), match_expressions: None },
+            strategy: strategy(svc, lookup, role),
+            template,
+            ..Default::default()
+        }),
+        status: None,
+    }
+}
+
+/// A multi-node role: a LeaderWorkerSet whose groups are `parallelism.workers` pods, each of the
+/// role's pod template (the chart gives the leader no template of its own).
+#[allow(clippy::too_many_arguments)]
+fn leader_worker_set(
+    svc: &ModelService,
+    role: &Role,
+    kind: RoleKind,
+    m: &Multinode,
+    mut template: PodTemplateSpec,
+    meta: &Meta,
+    step: &StepId,
+) -> super::Dynamic {
+    const EXCLUSIVE: &str = "leaderworkerset.sigs.k8s.io/subgroup-exclusive-topology";
+    let mut annotations = workload_annotations(svc, role);
+    if m.exclusive_topology {
+        annotations.insert(EXCLUSIVE.into(), "kubernetes.io/hostname".into());
+        let t = template.metadata.get_or_insert_with(Default::default);
+        t.annotations.get_or_insert_with(Default::default).insert(EXCLUSIVE.into(), "kubernetes.io/hostname".into());
+    }
+    let metadata = meta.object(&role_name(svc, kind), step, &role_labels(svc, kind), &annotations);
+    let mut lwt = serde_json::Map::new();
+    lwt.insert("size".into(), serde_json::json!(role.parallelism.workers));
+    if let Some(size) = m.subgroup_size {
+        let mut policy = serde_json::Map::new();
+        policy.insert("subGroupSize".into(), serde_json::json!(size));
+        if let Some(t) = &m.subgroup_type {
+            policy.insert("type".into(), serde_json::json!(t));
+        }
+        lwt.insert("subGroupPolicy".into(), serde_json::Value::Object(policy));
+    }
+    lwt.insert("workerTemplate".into(), serde_json::to_value(&template).unwrap_or_default());
+    let mut spec = serde_json::Map::new();
+    if !role.autoscaled {
+        spec.insert("replicas".into(), serde_json::json!(role.replicas));
+    }
+    spec.insert("leaderWorkerTemplate".into(), serde_json::Value::Object(lwt));
+    let mut body = serde_json::Map::new();
+    body.insert("spec".into(), serde_json::Value::Object(spec));
+    super::Dynamic { api_version: LEADER_WORKER_SET.0.into(), kind: LEADER_WORKER_SET.1.into(), metadata, body }
+}
+
+/// The LeaderWorkerSet kind.
+pub const LEADER_WORKER_SET: (&str, &str) = ("leaderworkerset.x-k8s.io/v1", "LeaderWorkerSet");
+/// The Prometheus Operator's PodMonitor kind.
+pub const POD_MONITOR: (&str, &str) = ("monitoring.coreos.com/v1", "PodMonitor");
+
+/// The dual-pod requester of fast model actuation, as the chart renders it: a ReplicaSet of
+/// requesters, which carry the decode role's servers (the proxy and the containers, as the
+/// Deployment would run them) in their `dual-pod.llm-d.ai/server-patch` annotation.
+#[allow(clippy::too_many_arguments)]
+fn requester_set(
+    svc: &ModelService,
+    role: &Role,
+    kind: RoleKind,
+    req: &Requester,
+    template: PodTemplateSpec,
+    meta: &Meta,
+    step: &StepId,
+) -> ReplicaSet {
+    let app = Map::from([("app".to_string(), "dp-app".to_string())]);
+    let served = svc.served_name.clone().unwrap_or_default();
+    let (repo, reg) = match served.split_once('/') {
+        Some((repo, rest)) => (repo.to_string(), rest.split('/').next().unwrap_or("").to_string()),
+        None => (served.clone(), String::new()),
+    };
+    let spec = template.spec.unwrap_or_default();
+    let mut patch_spec = serde_json::Map::new();
+    if let Some(init) = &spec.init_containers {
+        patch_spec.insert("initContainers".into(), serde_json::to_value(init).unwrap_or_default());
+    }
+    patch_spec.insert("containers".into(), serde_json::to_value(&spec.containers).unwrap_or_default());
+    let patch = serde_json::json!({
+        "metadata": {"labels": {"model-reg": reg, "model-repo": repo, "app": null}},
+        "spec": patch_spec,
+    });
+    let patch_text = serde_yaml_ng::to_string(&patch).unwrap_or_default();
+    let annotations = Map::from([
+        ("dual-pod.llm-d.ai/admin-port".to_string(), req.admin_port.to_string()),
+        ("dual-pod.llm-d.ai/server-patch".to_string(), patch_text),
+    ]);
+    let q = |q: &Quantity| quantity(q);
+    let requester = Container {
+        name: "inference-server".into(),
+        image: Some(req.image.clone()),
+        image_pull_policy: Some("Always".into()),
+        command: Some(vec!["/app/requester".into()]),
+        env: Some(vec![
+            EnvVar { name: "PROBES_PORT".into(), value: Some(req.probes_port.to_string()), value_from: None },
+            EnvVar { name: "SPI_PORT".into(), value: Some(req.spi_port.to_string()), value_from: None },
+        ]),
+        ports: Some(vec![
+            ContainerPort {
+                name: Some("probes".into()),
+                container_port: i32::from(req.probes_port),
+                ..Default::default()
+            },
+            ContainerPort { name: Some("spi".into()), container_port: i32::from(req.spi_port), ..Default::default() },
+        ]),
+        readiness_probe: Some(Probe {
+            http_get: Some(HTTPGetAction {
+                path: Some("/ready".into()),
+                port: IntOrString::Int(i32::from(req.probes_port)),
+                ..Default::default()
+            }),
+            initial_delay_seconds: Some(req.initial_delay),
+            period_seconds: Some(req.period),
+            ..Default::default()
+        }),
+        resources: Some(ResourceRequirements {
+            limits: Some(BTreeMap::from([
+                ("nvidia.com/gpu".to_string(), q(&req.gpus)),
+                ("cpu".to_string(), q(&req.cpus)),
+                ("memory".to_string(), q(&req.memory)),
+            ])),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let _ = role;
+    ReplicaSet {
+        metadata: meta.object(&role_name(svc, kind), step, &Map::new(), &Map::new()),
+        spec: Some(ReplicaSetSpec {
+            replicas: Some(role.replicas as i32),
+            selector: LabelSelector { match_labels: Some(app.clone()), match_expressions: None },
+            template: Some(PodTemplateSpec {
+                metadata: Some(ObjectMeta { labels: Some(app), annotations: Some(annotations), ..Default::default() }),
+                spec: Some(PodSpec { containers: vec![requester], ..Default::default() }),
+            }),
+            ..Default::default()
+        }),
+        status: None,
+    }
+}
+
+/// A role's PodMonitor: the role's pods, scraped at one named port.
+fn pod_monitor(
+    svc: &ModelService,
+    kind: RoleKind,
+    m: &crate::model::PodMonitor,
+    meta: &Meta,
+    step: &StepId,
+) -> super::Dynamic {
+    let mut labels = Map::from([("app.kubernetes.io/component".to_string(), kind.as_str().to_string())]);
+    labels.extend(m.labels.clone());
+    let metadata = meta.object(&format!("{}-podmonitor", role_name(svc, kind)), step, &labels, &m.annotations);
+    let mut endpoint = serde_json::Map::new();
+    endpoint.insert("port".into(), serde_json::json!(m.port));
+    endpoint.insert("path".into(), serde_json::json!(m.path));
+    endpoint.insert("interval".into(), serde_json::json!(m.interval));
+    if let Some(t) = &m.scrape_timeout {
+        endpoint.insert("scrapeTimeout".into(), serde_json::json!(t));
+    }
+    if !m.relabelings.is_empty() {
+        endpoint.insert("relabelings".into(), serde_json::Value::Array(m.relabelings.clone()));
+    }
+    if !m.metric_relabelings.is_empty() {
+        endpoint.insert("metricRelabelings".into(), serde_json::Value::Array(m.metric_relabelings.clone()));
+    }
+    let mut spec = serde_json::Map::new();
+    spec.insert("selector".into(), serde_json::json!({"matchLabels": role_labels(svc, kind)}));
+    spec.insert("podMetricsEndpoints".into(), serde_json::json!([endpoint]));
+    if let Some(ns) = &m.namespace_selector {
+        spec.insert("namespaceSelector".into(), ns.clone());
+    }
+    let mut body = serde_json::Map::new();
+    body.insert("spec".into(), serde_json::Value::Object(spec));
+    super::Dynamic { api_version: POD_MONITOR.0.into(), kind: POD_MONITOR.1.into(), metadata, body }
+}
+
+/// An object given whole, with msws's ownership labels and the workspace's namespace added.
+fn extra_object(o: &ExtraObject, meta: &Meta, step: &StepId) -> super::Dynamic {
+    let given: ObjectMeta =
+        o.value.get("metadata").and_then(|m| serde_json::from_value(m.clone()).ok()).unwrap_or_default();
+    let own = meta.object(&o.name, step, &Map::new(), &Map::new());
+    let mut metadata = given;
+    metadata.namespace = own.namespace;
+    let mut labels = metadata.labels.take().unwrap_or_default();
+    labels.extend(own.labels.unwrap_or_default());
+    metadata.labels = Some(labels);
+    let mut annotations = metadata.annotations.take().unwrap_or_default();
+    annotations.extend(own.annotations.unwrap_or_default());
+    metadata.annotations = Some(annotations);
+    let body = o
+        .value
+        .iter()
+        .filter(|(k, _)| !matches!(k.as_str(), "apiVersion" | "kind" | "metadata"))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    super::Dynamic { api_version: o.api_version.clone(), kind: o.kind.clone(), metadata, body }
 }
 
 fn claim_template(
@@ -100,6 +389,9 @@ fn claim_template(
                         exactly: Some(ExactDeviceRequest {
                             device_class_name: dra.class.clone(),
                             count: Some(i64::from(dra.count.unwrap_or(role.parallelism.devices_per_pod()))),
+                            selectors: (!dra.selectors.is_empty())
+                                .then(|| serde_json::from_value(serde_json::Value::Array(dra.selectors.clone())).ok())
+                                .flatten(),
                             ..Default::default()
                         }),
                         first_available: None,
@@ -126,23 +418,13 @@ fn is_model_container(c: &Container_) -> bool {
 
 type Container_ = crate::model::Container;
 
-#[allow(clippy::too_many_arguments)]
-fn deployment(
-    svc: &ModelService,
-    ws: &Workspace,
-    lookup: &Lookup,
-    role: &Role,
-    kind: RoleKind,
-    meta: &Meta,
-    step: &StepId,
-) -> Deployment {
-    let mut selector = svc.labels.clone();
-    selector.insert("llm-d.ai/role".into(), kind.as_str().into());
+/// The pod template of a role, as the chart renders it into the Deployment (or the
+/// LeaderWorkerSet's worker template, or the requester's server patch).
+fn pod_template(svc: &ModelService, ws: &Workspace, role: &Role, kind: RoleKind) -> PodTemplateSpec {
+    let selector = role_labels(svc, kind);
     let uri = svc.model.uri();
     let mounts_model = role.containers.iter().any(|c| c.mount_model);
 
-    let mut annotations = svc.annotations.clone();
-    annotations.extend(role.annotations.clone());
     // New weights at the same path must restart the servers: the downloaded revision is part of
     // the pod template, so changing it rolls the Deployment out.
     let mut pod_annotations = role.pod_annotations.clone();
@@ -151,15 +433,19 @@ fn deployment(
     {
         pod_annotations.insert(super::keys::MODEL_REVISION.into(), format!("{}@{}", d.source_uri(), d.revision));
     }
-    let metadata = meta.object(&format!("{}-{}", svc.fullname, kind.as_str()), step, &Map::new(), &annotations);
+
+    // Devices, parallelism and the model's environment go to the role's model containers — or,
+    // in a role that has none, to every container, as the chart gives them.
+    let any_model = role.containers.iter().any(is_model_container);
+    let gets_model = |c: &Container_| !any_model || is_model_container(c);
 
     let mut init_containers = Vec::new();
     if kind == RoleKind::Decode
         && let Some(proxy) = &svc.routing.proxy
     {
-        init_containers.push(routing_proxy(proxy, svc.routing.service_port));
+        init_containers.push(routing_proxy(proxy, svc.routing.service_port, svc.tracing.as_ref()));
     }
-    init_containers.extend(role.init_containers.iter().map(|c| container(svc, role, kind, c)));
+    init_containers.extend(role.init_containers.iter().map(|c| container(svc, role, kind, c, false)));
 
     let mut volumes: Vec<Volume> = role.volumes.iter().map(volume).collect();
     if mounts_model {
@@ -202,30 +488,6 @@ fn deployment(
         ..Default::default()
     });
 
-    let strategy = match &role.strategy {
-        Some(Strategy::Recreate) => Some(DeploymentStrategy { type_: Some("Recreate".into()), rolling_update: None }),
-        Some(Strategy::RollingUpdate { max_surge, max_unavailable }) => Some(DeploymentStrategy {
-            type_: Some("RollingUpdate".into()),
-            rolling_update: (max_surge.is_some() || max_unavailable.is_some()).then(|| RollingUpdateDeployment {
-                max_surge: max_surge.as_ref().map(int_or_percent),
-                max_unavailable: max_unavailable.as_ref().map(int_or_percent),
-            }),
-        }),
-        None if mounts_model && uri.claim().is_some_and(|c| lookup.single_attach(c)) => {
-            Some(DeploymentStrategy { type_: Some("Recreate".into()), rolling_update: None })
-        }
-        // Kubernetes' own default, written out: fields the server fills in are owned by no one,
-        // so a later switch to `Recreate` would be refused for the `rollingUpdate` left behind;
-        // fields msws sends are msws's, and go when it stops sending them.
-        None => Some(DeploymentStrategy {
-            type_: Some("RollingUpdate".into()),
-            rolling_update: Some(RollingUpdateDeployment {
-                max_surge: Some(IntOrString::String("25%".into())),
-                max_unavailable: Some(IntOrString::String("25%".into())),
-            }),
-        }),
-    };
-
     let pod = PodSpec {
         node_selector: (!role.node_selector.is_empty()).then(|| role.node_selector.clone()),
         init_containers: (!init_containers.is_empty()).then_some(init_containers),
@@ -239,29 +501,18 @@ fn deployment(
         affinity,
         volumes: (!volumes.is_empty()).then_some(volumes),
         resource_claims: (!claims.is_empty()).then_some(claims),
-        containers: role.containers.iter().map(|c| container(svc, role, kind, c)).collect(),
+        containers: role.containers.iter().map(|c| container(svc, role, kind, c, gets_model(c))).collect(),
         tolerations: (!role.tolerations.is_empty()).then(|| role.tolerations.iter().map(toleration).collect()),
         ..Default::default()
     };
     let pod = with_fields(pod, &role.pod);
-
-    Deployment {
-        metadata,
-        spec: Some(DeploymentSpec {
-            replicas: Some(role.replicas as i32),
-            selector: LabelSelector { match_labels: Some(selector.clone()), match_expressions: None },
-            strategy,
-            template: PodTemplateSpec {
-                metadata: Some(ObjectMeta {
-                    labels: Some(selector),
-                    annotations: (!pod_annotations.is_empty()).then_some(pod_annotations),
-                    ..Default::default()
-                }),
-                spec: Some(pod),
-            },
+    PodTemplateSpec {
+        metadata: Some(ObjectMeta {
+            labels: Some(selector),
+            annotations: (!pod_annotations.is_empty()).then_some(pod_annotations),
             ..Default::default()
         }),
-        status: None,
+        spec: Some(pod),
     }
 }
 
@@ -272,7 +523,19 @@ fn int_or_percent(v: &IntOrPercent) -> IntOrString {
     }
 }
 
-fn routing_proxy(proxy: &Proxy, service_port: u16) -> Container {
+/// The OpenTelemetry exporter's environment, for a service name.
+fn tracing_env(t: &Tracing, service: &str) -> Vec<EnvVar> {
+    let e = |name: &str, value: &str| EnvVar { name: name.into(), value: Some(value.into()), value_from: None };
+    vec![
+        e("OTEL_SERVICE_NAME", service),
+        e("OTEL_EXPORTER_OTLP_ENDPOINT", &t.endpoint),
+        e("OTEL_TRACES_EXPORTER", "otlp"),
+        e("OTEL_TRACES_SAMPLER", &t.sampler),
+        e("OTEL_TRACES_SAMPLER_ARG", &t.sampler_arg),
+    ]
+}
+
+fn routing_proxy(proxy: &Proxy, service_port: u16, tracing: Option<&Tracing>) -> Container {
     let mut args = vec![
         format!("--port={service_port}"),
         format!("--vllm-port={}", proxy.target_port),
@@ -284,6 +547,7 @@ fn routing_proxy(proxy: &Proxy, service_port: u16) -> Container {
         image: Some(proxy.image.clone()),
         image_pull_policy: Some(proxy.pull_policy.clone()),
         args: Some(args),
+        env: tracing.map(|t| tracing_env(t, &t.proxy_service)),
         ports: Some(vec![ContainerPort { container_port: i32::from(service_port), ..Default::default() }]),
         resources: Some(ResourceRequirements::default()),
         restart_policy: Some("Always".into()),
@@ -308,7 +572,8 @@ fn model_volume(svc: &ModelService, uri: &ModelUri) -> Volume {
                 Some(PersistentVolumeClaimVolumeSource { claim_name: claim.clone(), read_only: Some(svc.read_only) })
         }
         ModelUri::Oci { reference } => {
-            v.image = Some(ImageVolumeSource { reference: Some(reference.clone()), pull_policy: Some("Always".into()) })
+            let pull_policy = svc.image_pull_policy.clone().unwrap_or_else(|| "Always".into());
+            v.image = Some(ImageVolumeSource { reference: Some(reference.clone()), pull_policy: Some(pull_policy) })
         }
     }
     v
@@ -324,8 +589,8 @@ fn model_arg(svc: &ModelService, uri: &ModelUri) -> String {
     }
 }
 
-fn container(svc: &ModelService, role: &Role, kind: RoleKind, c: &Container_) -> Container {
-    let model = is_model_container(c);
+/// A container of a role; `model`: it gets the role's devices and the model's environment.
+fn container(svc: &ModelService, role: &Role, kind: RoleKind, c: &Container_, model: bool) -> Container {
     let uri = svc.model.uri();
     let p = &role.parallelism;
 
@@ -351,6 +616,14 @@ fn container(svc: &ModelService, role: &Role, kind: RoleKind, c: &Container_) ->
             }
             if let Some(name) = &svc.served_name {
                 args.extend(["--served-model-name".to_string(), name.clone()]);
+            }
+            if let Some(t) = &svc.tracing {
+                args.extend([
+                    "--otlp-traces-endpoint".to_string(),
+                    t.endpoint.clone(),
+                    "--collect-detailed-traces".to_string(),
+                    t.detailed_traces.clone(),
+                ]);
             }
             args.extend(c.args.iter().cloned());
             let command = (kind_ == CommandKind::VllmServe).then(|| vec!["vllm".to_string(), "serve".to_string()]);
@@ -393,10 +666,18 @@ fn container(svc: &ModelService, role: &Role, kind: RoleKind, c: &Container_) ->
                 }),
             });
         }
-        let accel_kind = role.accelerator.kind.clone();
-        for (name, value) in accelerator_env(&accel_kind) {
+        let cpu = role.accelerator.kind == "cpu";
+        for (name, value) in role.accelerator.env.iter().filter(|_| !cpu) {
             if !env.iter().any(|e| e.name == *name) {
-                env.push(EnvVar { name: (*name).into(), value: Some((*value).into()), value_from: None });
+                env.push(EnvVar { name: name.clone(), value: Some(value.clone()), value_from: None });
+            }
+        }
+        if let Some(t) = &svc.tracing {
+            let service = if kind == RoleKind::Decode { &t.decode_service } else { &t.prefill_service };
+            for e in tracing_env(t, service) {
+                if !env.iter().any(|x| x.name == e.name) {
+                    env.push(e);
+                }
             }
         }
     }

@@ -174,6 +174,10 @@ pub fn problems(o: &Object) -> Vec<String> {
         Object::Deployment(_) => {
             serde_json::from_value::<Deployment>(json.clone()).map(|o| Object::Deployment(Box::new(o)))
         }
+        Object::ReplicaSet(_) => serde_json::from_value::<k8s_openapi::api::apps::v1::ReplicaSet>(json.clone())
+            .map(|o| Object::ReplicaSet(Box::new(o))),
+        // No type to go through: the JSON is the object.
+        Object::Dynamic(_) => Ok(o.clone()),
     };
     match back {
         Ok(b) if b == *o => {}
@@ -227,7 +231,31 @@ pub fn problems(o: &Object) -> Vec<String> {
                 p.push(format!("{what}: larger than a ConfigMap may be"));
             }
         }
-        Object::ServiceAccount(_) | Object::ResourceClaimTemplate(_) => {}
+        Object::ReplicaSet(r) => {
+            let spec = r.spec.as_ref().unwrap();
+            let selector = spec.selector.match_labels.clone().unwrap_or_default();
+            let template = spec.template.as_ref().unwrap();
+            let pod_labels = template.metadata.as_ref().and_then(|m| m.labels.clone()).unwrap_or_default();
+            if selector.is_empty() || selector.iter().any(|(k, v)| pod_labels.get(k) != Some(v)) {
+                p.push(format!("{what}: selector does not match the pod labels"));
+            }
+            check_containers(&what, template.spec.as_ref().unwrap(), &mut p);
+        }
+        Object::Dynamic(d) if d.kind == "LeaderWorkerSet" => {
+            // The worker template is a pod template: it must be one.
+            let template = &json["spec"]["leaderWorkerTemplate"]["workerTemplate"];
+            match serde_json::from_value::<k8s_openapi::api::core::v1::PodTemplateSpec>(template.clone()) {
+                Ok(t) => {
+                    check_labels(&what, &t.metadata.as_ref().and_then(|m| m.labels.clone()), &mut p);
+                    check_containers(&what, t.spec.as_ref().unwrap(), &mut p);
+                }
+                Err(e) => p.push(format!("{what}: the worker template is not a pod template: {e}")),
+            }
+            if json["spec"]["leaderWorkerTemplate"]["size"].as_u64().is_none_or(|n| n < 1) {
+                p.push(format!("{what}: no group size"));
+            }
+        }
+        Object::ServiceAccount(_) | Object::ResourceClaimTemplate(_) | Object::Dynamic(_) => {}
     }
     p
 }
