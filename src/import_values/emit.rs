@@ -6,8 +6,25 @@
 pub enum KVal {
     Str(String),
     Int(i64),
+    Float(f64),
     Bool(bool),
     Null,
+}
+
+impl KVal {
+    /// A JSON scalar as a KDL value (arrays and objects are written as nodes, never as values).
+    pub fn from_json(v: &serde_json::Value) -> KVal {
+        match v {
+            serde_json::Value::String(s) => KVal::Str(s.clone()),
+            serde_json::Value::Bool(b) => KVal::Bool(*b),
+            serde_json::Value::Number(n) => match (n.as_i64(), n.as_f64()) {
+                (Some(i), _) => KVal::Int(i),
+                (None, Some(f)) => KVal::Float(f),
+                _ => KVal::Str(n.to_string()),
+            },
+            _ => KVal::Null,
+        }
+    }
 }
 
 impl From<&str> for KVal {
@@ -69,6 +86,25 @@ impl KNode {
     pub fn push(&mut self, c: KNode) {
         self.children.push(c);
     }
+
+    /// Raw Kubernetes fields as nodes (see `lower::raw`).
+    pub fn from_written(w: &crate::lower::raw::Written) -> KNode {
+        KNode {
+            comments: Vec::new(),
+            name: match w.ty {
+                Some(t) => format!("({t}){}", ident(&w.name)),
+                None => w.name.clone(),
+            },
+            args: w.args.iter().map(KVal::from_json).collect(),
+            props: w.props.iter().map(|(k, v)| (k.clone(), KVal::from_json(v))).collect(),
+            children: w.children.iter().map(KNode::from_written).collect(),
+        }
+    }
+
+    /// A block of raw fields: `pod { … }`, `container { … }`.
+    pub fn raw_block(name: &str, fields: &[crate::lower::raw::Written]) -> KNode {
+        KNode { children: fields.iter().map(KNode::from_written).collect(), ..KNode::new(name) }
+    }
 }
 
 /// The document: top-level nodes separated by blank lines, with an opening comment.
@@ -104,7 +140,12 @@ fn print_node(out: &mut String, n: &KNode, depth: usize) {
         push_comment(out, &indent, c);
     }
     out.push_str(&indent);
-    out.push_str(&ident(&n.name));
+    // A type annotation is written in front of the (already quoted) name.
+    if n.name.starts_with('(') {
+        out.push_str(&n.name);
+    } else {
+        out.push_str(&ident(&n.name));
+    }
     for a in &n.args {
         out.push(' ');
         out.push_str(&value(a));
@@ -129,6 +170,10 @@ fn print_node(out: &mut String, n: &KNode, depth: usize) {
 
 /// A node name or property key: bare when KDL v2 allows it and it reads plainly, else quoted.
 pub fn ident(s: &str) -> String {
+    // The element marker of raw lists (`- name="x"`) is a bare identifier in KDL v2.
+    if s == "-" {
+        return s.to_string();
+    }
     let mut chars = s.chars();
     let plain = matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
@@ -142,6 +187,13 @@ pub fn ident(s: &str) -> String {
 pub fn value(v: &KVal) -> String {
     match v {
         KVal::Int(i) => i.to_string(),
+        // Written so that it reads back as a float (`1.0`, not `1`).
+        KVal::Float(f) if f.is_finite() && f.fract() == 0.0 && f.abs() < 1e15 => format!("{f:.1}"),
+        KVal::Float(f) if f.is_finite() && f.fract() == 0.0 => format!("{f:e}"),
+        KVal::Float(f) if f.is_finite() => format!("{f}"),
+        KVal::Float(f) if f.is_nan() => "#nan".into(),
+        KVal::Float(f) if *f > 0.0 => "#inf".into(),
+        KVal::Float(_) => "#-inf".into(),
         KVal::Bool(true) => "#true".into(),
         KVal::Bool(false) => "#false".into(),
         KVal::Null => "#null".into(),

@@ -356,6 +356,14 @@ fn type_annotations(node: &crate::syntax::Node, sink: &mut Sink) {
         );
     }
     for c in node.children() {
-        type_annotations(c, sink);
+        // Raw Kubernetes fields read `(array)` and `(object)` themselves (`lower::raw`).
+        let raw = matches!(
+            c.name.name.as_str(),
+            "pod" | "object" | "relabeling" | "metric-relabeling" | "namespace-selector"
+        ) || (c.name.name == "container" && c.args.is_empty())
+            || node.name.name == "volume";
+        if !raw {
+            type_annotations(c, sink);
+        }
     }
 }

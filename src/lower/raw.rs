@@ -424,6 +424,18 @@ impl Reading<'_, '_> {
 
     /// A field's value from all the nodes of its name.
     fn field(&mut self, schema: &Json, nodes: &[&Node], key: &str) -> Option<Json> {
+        for n in nodes {
+            if let Some(t) = n.ty.as_ref().filter(|t| t.name != "array" && t.name != "object") {
+                self.error(
+                    t.span,
+                    n.origin.as_deref(),
+                    format!("unknown type annotation `({})`", t.name),
+                    "not `(array)` or `(object)`",
+                    Some("the schema says what this field is; remove the annotation".into()),
+                );
+                return None;
+            }
+        }
         let shape = self.schemas.shape(schema);
         if let Shape::List(items) = shape {
             return self.list(items, nodes, key);
@@ -858,4 +870,310 @@ impl Reading<'_, '_> {
 /// boolean).
 fn v_is_var(v: &Value) -> bool {
     matches!(&v.literal, Literal::String(s) if super::vars::Vars::whole_reference(s).is_some())
+}
+
+/// A node to write: the inverse of reading, for `msws import-values`, which turns Kubernetes
+/// fields of chart values into raw blocks. Reading what is written gives the same JSON back.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Written {
+    pub name: String,
+    /// `(array)` or `(object)`, where no schema says what an empty or one-element value is.
+    pub ty: Option<&'static str>,
+    pub args: Vec<Json>,
+    pub props: Vec<(String, Json)>,
+    pub children: Vec<Written>,
+}
+
+impl Written {
+    fn new(name: &str) -> Written {
+        Written { name: name.to_string(), ty: None, args: Vec::new(), props: Vec::new(), children: Vec::new() }
+    }
+}
+
+/// The children of a block holding `fields` of `root` (nulls, which mean "not set", are left
+/// out).
+pub fn write_fields(fields: &Map<String, Json>, root: Root) -> Vec<Written> {
+    let schemas = schemas();
+    let schema = schemas.root(root);
+    let mut w = Writer { schemas };
+    w.struct_children(&schema, fields)
+}
+
+/// The children of a block holding `fields` without a schema.
+pub fn write_free_fields(fields: &Map<String, Json>) -> Vec<Written> {
+    let mut w = Writer { schemas: schemas() };
+    let mut out = Vec::new();
+    for (k, v) in fields {
+        out.push(w.free(k, v));
+    }
+    out
+}
+
+/// The children of an `object { … }` block: typed when msws has the kind's schema.
+pub fn write_object(value: &Map<String, Json>) -> Vec<Written> {
+    let s = |k: &str| value.get(k).and_then(Json::as_str);
+    let def = match (s("apiVersion"), s("kind")) {
+        (Some(av), Some(k)) => OBJECT_KINDS.iter().find(|(a, kk, _)| *a == av && *kk == k).map(|(_, _, d)| *d),
+        _ => None,
+    };
+    match def {
+        Some(def) => {
+            let schema = serde_json::json!({"$ref": format!("#/$defs/{def}")});
+            let mut w = Writer { schemas: schemas() };
+            w.struct_children(&schema, value)
+        }
+        None => write_free_fields(value),
+    }
+}
+
+/// One node `key` holding `value` as a value of the definition `def`.
+pub fn write_as(key: &str, value: &Json, def: &str) -> Written {
+    let schema = serde_json::json!({"$ref": format!("#/$defs/{def}")});
+    let mut w = Writer { schemas: schemas() };
+    w.nodes(key, &schema, value).into_iter().next().unwrap_or_else(|| Written::new(key))
+}
+
+struct Writer {
+    schemas: &'static Schemas,
+}
+
+impl Writer {
+    fn is_scalar(&self, schema: &Json) -> bool {
+        matches!(
+            self.schemas.shape(schema),
+            Shape::String | Shape::Integer { .. } | Shape::Number | Shape::Boolean | Shape::IntOrString { .. }
+        )
+    }
+
+    /// The fields of a struct as children (for a block, whose own properties are not fields).
+    fn struct_children(&mut self, schema: &Json, fields: &Map<String, Json>) -> Vec<Written> {
+        let properties = match self.schemas.shape(schema) {
+            Shape::Struct { properties, .. } => Some(properties),
+            _ => None,
+        };
+        let mut out = Vec::new();
+        for (k, v) in fields.iter().filter(|(_, v)| !v.is_null()) {
+            match properties.and_then(|p| p.get(k)) {
+                Some(field) => out.extend(self.nodes(k, field, v)),
+                None => out.push(self.free(k, v)),
+            }
+        }
+        out
+    }
+
+    /// The nodes of one field: one node, or one per element of a list of objects.
+    fn nodes(&mut self, key: &str, schema: &Json, v: &Json) -> Vec<Written> {
+        match (self.schemas.shape(schema), v) {
+            (Shape::List(items), Json::Array(a)) => {
+                let mut n = Written::new(key);
+                if self.is_scalar(items) && a.iter().all(|x| !x.is_object() && !x.is_array()) {
+                    n.args = a.clone();
+                    return vec![n];
+                }
+                // Objects: a node each, unless an element is empty (it would read as nothing)
+                // or not an object: then `-` elements.
+                let plain = a.iter().all(|x| x.as_object().is_some_and(|m| !m.is_empty()));
+                if plain && !a.is_empty() {
+                    return a.iter().map(|x| self.node(key, items, x)).collect();
+                }
+                n.children = a.iter().map(|x| self.node(ELEMENT, items, x)).collect();
+                vec![n]
+            }
+            _ => vec![self.node(key, schema, v)],
+        }
+    }
+
+    /// One node holding a value of `schema`.
+    fn node(&mut self, key: &str, schema: &Json, v: &Json) -> Written {
+        let mut n = Written::new(key);
+        match (self.schemas.shape(schema), v) {
+            (Shape::Struct { properties, .. }, Json::Object(m)) => {
+                for (k, x) in m.iter().filter(|(_, x)| !x.is_null()) {
+                    match properties.get(k) {
+                        Some(field) if self.is_scalar(field) && is_scalar_json(x) => {
+                            n.props.push((k.clone(), x.clone()))
+                        }
+                        Some(field) => n.children.extend(self.nodes(k, field, x)),
+                        None => n.children.push(self.free(k, x)),
+                    }
+                }
+            }
+            (Shape::Map(values), Json::Object(m)) => {
+                for (k, x) in m.iter().filter(|(_, x)| !x.is_null()) {
+                    if self.is_scalar(values) && is_scalar_json(x) {
+                        n.props.push((k.clone(), x.clone()));
+                    } else {
+                        n.children.push(self.node(k, values, x));
+                    }
+                }
+            }
+            (Shape::List(_), Json::Array(_)) => {
+                return self.nodes(key, schema, v).into_iter().next().unwrap_or(n);
+            }
+            (Shape::Free, _) => return self.free(key, v),
+            (_, x) if is_scalar_json(x) => n.args.push(x.clone()),
+            (_, x) => return self.free(key, x),
+        }
+        n
+    }
+
+    /// A value without a schema, by the schema-less rules (annotated where they would not say).
+    fn free(&mut self, key: &str, v: &Json) -> Written {
+        let mut n = Written::new(key);
+        match v {
+            Json::Array(a) => {
+                if a.len() >= 2 && a.iter().all(is_scalar_json) {
+                    n.args = a.clone();
+                } else if a.iter().all(is_scalar_json) {
+                    n.ty = Some("array");
+                    n.args = a.clone();
+                } else {
+                    n.ty = Some("array");
+                    n.children = a.iter().map(|x| self.element(x)).collect();
+                }
+            }
+            Json::Object(m) if m.is_empty() => n.ty = Some("object"),
+            Json::Object(m) => {
+                // An object whose fields are all `-` would read as a list: annotate it.
+                if m.keys().all(|k| k == ELEMENT) {
+                    n.ty = Some("object");
+                }
+                for (k, x) in m {
+                    if is_scalar_json(x) {
+                        n.props.push((k.clone(), x.clone()));
+                    } else {
+                        n.children.push(self.free(k, x));
+                    }
+                }
+            }
+            x => n.args.push(x.clone()),
+        }
+        n
+    }
+
+    /// An element of a schema-less list: `- value`, `- field=…`, `- { … }`.
+    fn element(&mut self, v: &Json) -> Written {
+        match v {
+            Json::Object(m) if m.is_empty() => Written::new(ELEMENT),
+            x if is_scalar_json(x) => {
+                let mut n = Written::new(ELEMENT);
+                n.args.push(x.clone());
+                n
+            }
+            x => self.free(ELEMENT, x),
+        }
+    }
+}
+
+fn is_scalar_json(v: &Json) -> bool {
+    !v.is_array() && !v.is_object()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// Writes the fields as a block in a workspace, loads it, and gives back what was read.
+    fn round_trip(block: &str, fields: &Json) -> (Json, String) {
+        let written = match block {
+            "pod" => write_fields(fields.as_object().unwrap(), Root::PodSpec),
+            "container" => write_fields(fields.as_object().unwrap(), Root::Container),
+            "object" => write_object(fields.as_object().unwrap()),
+            _ => unreachable!(),
+        };
+        let node = crate::import_values::emit::KNode::raw_block(block, &written);
+        let kdl = crate::import_values::emit::print(&[], &[node]);
+        let indented: String = kdl.lines().map(|l| format!("            {l}\n")).collect();
+        let (container_block, pod_block, object_block) = match block {
+            "pod" => (String::new(), indented, String::new()),
+            "container" => (indented, String::new(), String::new()),
+            _ => (String::new(), String::new(), indented),
+        };
+        let text = format!(
+            "workspace \"w\" format=1\nmodel-service \"m\" {{\n    uri \"hf://org/m\"\n    served-name \"m\"\n{object_block}    decode extends=\"std/vllm-single\" {{\n{pod_block}        container \"vllm\" {{\n{container_block}        }}\n    }}\n}}\n"
+        );
+        let fe = crate::lower::load_str("w.kdl", &text, &Default::default());
+        let Some(ws) = fe.workspace else {
+            let errors: Vec<String> = fe.sink.sorted().into_iter().map(|d| d.message.clone()).collect();
+            panic!("{text}\n{errors:#?}");
+        };
+        let svc = &ws.services[0];
+        let role = svc.decode.as_ref().unwrap();
+        let got = match block {
+            "pod" => Json::Object(role.pod.clone()),
+            "container" => Json::Object(role.containers[0].fields.clone()),
+            _ => Json::Object(svc.objects[0].value.clone()),
+        };
+        (got, text)
+    }
+
+    #[track_caller]
+    fn same(block: &str, fields: Json) {
+        let (got, text) = round_trip(block, &fields);
+        assert_eq!(got, fields, "{text}");
+    }
+
+    #[test]
+    fn what_is_written_reads_back_the_same() {
+        same(
+            "pod",
+            json!({
+                "hostIPC": true,
+                "dnsPolicy": "None",
+                "dnsConfig": {"nameservers": ["10.0.0.10"], "options": [{"name": "ndots", "value": "2"}, {"name": "edns0"}]},
+                "securityContext": {"runAsUser": 1000, "sysctls": [{"name": "net.core.somaxconn", "value": "1024"}]},
+                "affinity": {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
+                    {"labelSelector": {"matchLabels": {"app.kubernetes.io/name": "x"}}, "topologyKey": "kubernetes.io/hostname"}
+                ]}},
+                "topologySpreadConstraints": [{"maxSkew": 1, "topologyKey": "zone", "whenUnsatisfiable": "DoNotSchedule"}],
+                "hostAliases": [{"ip": "10.1.2.3", "hostnames": ["one"]}],
+                "overhead": {"cpu": "250m"},
+                "readinessGates": [],
+            }),
+        );
+        same(
+            "container",
+            json!({
+                "lifecycle": {"preStop": {"exec": {"command": ["sh", "-c", "sleep 5; echo \"done\""]}}, "postStart": {"sleep": {"seconds": 3}}},
+                "envFrom": [{"configMapRef": {"name": "a"}}, {"prefix": "X_", "secretRef": {"name": "b", "optional": true}}],
+                "stdin": true,
+                "tty": false,
+                "livenessProbe": {"httpGet": {"path": "/health", "port": "http", "httpHeaders": [{"name": "X", "value": "${not-a-var}"}]}, "periodSeconds": 10},
+                "resizePolicy": [{"resourceName": "cpu", "restartPolicy": "NotRequired"}],
+                "volumeDevices": [{"name": "raw", "devicePath": "/dev/xvda"}],
+            }),
+        );
+        // An empty element and an empty list, which would read as nothing written plainly.
+        same("pod", json!({"dnsConfig": {"options": [{}, {"name": "ndots"}]}, "readinessGates": []}));
+        // A custom resource, without a schema: one-element lists, empty objects, nesting.
+        same(
+            "object",
+            json!({
+                "apiVersion": "gateway.networking.k8s.io/v1",
+                "kind": "HTTPRoute",
+                "metadata": {"name": "r", "labels": {"a": "b"}},
+                "spec": {
+                    "parentRefs": [{"name": "gw"}],
+                    "hostnames": ["one.example.com"],
+                    "rules": [{"matches": [{"path": {"type": "PathPrefix", "value": "/"}}], "filters": []}],
+                    "empty": {},
+                    "nested": [[1, 2], [3]],
+                    "ratio": 0.5,
+                    "whole": 2.0,
+                    "nothing": null,
+                },
+            }),
+        );
+        // A kind msws has the schema of is written and checked typed.
+        same(
+            "object",
+            json!({
+                "apiVersion": "v1",
+                "kind": "Service",
+                "metadata": {"name": "s"},
+                "spec": {"selector": {"app": "x"}, "ports": [{"port": 80, "targetPort": "http", "name": "http"}]},
+            }),
+        );
+    }
 }
