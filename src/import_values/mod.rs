@@ -18,6 +18,7 @@
 
 pub mod emit;
 pub mod strvals;
+pub mod templates;
 pub mod tpl;
 mod translate;
 pub mod values;
@@ -103,7 +104,7 @@ pub enum ImportError {
 pub fn import(req: &Request) -> Result<String, ImportError> {
     let merged = merged_values(req)?;
     let mut problems = Vec::new();
-    let root = Value::Object(render_templates(merged, &mut problems));
+    let root = Value::Object(render_templates(merged, req, &mut problems));
     literal_tokens(&root, "", &mut problems);
     let out = translate::translate(&root, chart_defaults(), req);
     problems.extend(out.problems);
@@ -185,51 +186,77 @@ pub fn merged_values(req: &Request) -> Result<Map<String, Value>, ImportError> {
     })
 }
 
-/// Renders the templates in the values the chart passes through `tpl`: the model URI, and each
-/// container's `env` and `ports`. Elsewhere the chart prints `{{ … }}` literally, and so does msws.
-fn render_templates(mut root: Map<String, Value>, problems: &mut Vec<Problem>) -> Map<String, Value> {
-    let snapshot = root.clone();
-    let render = |v: &mut Value, key: String, problems: &mut Vec<Problem>| {
-        render_strings(v, &snapshot, &key, problems);
+/// Renders the templates in the values the chart passes through `tpl` (its
+/// `common.tplvalues.render`), each in the context the chart renders it in: the model URI, each
+/// container's `env`, `ports` and `extraConfig`, each role's `extraConfig`, and `extraObjects`.
+/// Elsewhere the chart prints `{{ … }}` literally, and so does msws.
+fn render_templates(mut root: Map<String, Value>, req: &Request, problems: &mut Vec<Problem>) -> Map<String, Value> {
+    if !templates::holds_template(&Value::Object(root.clone())) {
+        return root;
+    }
+    let namespace = req.namespace.clone().unwrap_or_else(|| "default".into());
+    let t = match templates::Templates::new(&root, &req.release, &namespace) {
+        Ok(t) => t,
+        Err(detail) => {
+            problems.push(Problem { kind: ProblemKind::Invalid, key: String::new(), detail });
+            return root;
+        }
     };
+    let render = |v: &mut Value, scope: &templates::Scope, key: String, problems: &mut Vec<Problem>| match t
+        .render_value(v, scope)
+    {
+        Ok(r) => *v = r,
+        Err(detail) => problems.push(Problem {
+            kind: ProblemKind::Invalid,
+            key,
+            detail: format!("its template does not render: {detail}"),
+        }),
+    };
+    let snapshot = root.clone();
+    // The model URI is rendered where the chart renders it: in the arguments of a container.
+    let first_role = ["decode", "prefill"]
+        .into_iter()
+        .find(|r| snapshot.get(*r).and_then(|v| v.get("create")).and_then(Value::as_bool) != Some(false))
+        .unwrap_or("decode");
+    let first_container =
+        snapshot.get(first_role).and_then(|r| r.get("containers")).and_then(|c| c.get(0)).cloned().unwrap_or_default();
     if let Some(Value::Object(ma)) = root.get_mut("modelArtifacts")
         && let Some(uri) = ma.get_mut("uri")
     {
-        render(uri, "modelArtifacts.uri".into(), problems);
+        let scope = templates::Scope::Container { role: first_role, container: &first_container };
+        render(uri, &scope, "modelArtifacts.uri".into(), problems);
     }
     for role in ["decode", "prefill"] {
-        let Some(Value::Array(containers)) = root.get_mut(role).and_then(|r| r.get_mut("containers")) else {
-            continue;
-        };
+        let Some(Value::Object(r)) = root.get_mut(role) else { continue };
+        if let Some(extra) = r.get_mut("extraConfig") {
+            render(extra, &templates::Scope::Pod { role }, format!("{role}.extraConfig"), problems);
+        }
+        let Some(Value::Array(containers)) = r.get_mut("containers") else { continue };
         for (i, c) in containers.iter_mut().enumerate() {
-            for field in ["env", "ports"] {
+            let original = c.clone();
+            let scope = templates::Scope::Container { role, container: &original };
+            for field in ["env", "ports", "extraConfig"] {
                 if let Some(v) = c.get_mut(field) {
-                    render(v, format!("{role}.containers[{i}].{field}"), problems);
+                    render(v, &scope, format!("{role}.containers[{i}].{field}"), problems);
+                }
+            }
+        }
+    }
+    if let Some(Value::Array(objects)) = root.get_mut("extraObjects") {
+        for (i, o) in objects.iter_mut().enumerate() {
+            render(o, &templates::Scope::Top, format!("extraObjects[{i}]"), problems);
+            // A string item is a whole manifest: read as the YAML the chart would apply.
+            if let Value::String(text) = o {
+                match templates::read_yaml(text) {
+                    Ok(v) => *o = v,
+                    Err(detail) => {
+                        problems.push(Problem { kind: ProblemKind::Invalid, key: format!("extraObjects[{i}]"), detail })
+                    }
                 }
             }
         }
     }
     root
-}
-
-fn render_strings(v: &mut Value, root: &Map<String, Value>, key: &str, problems: &mut Vec<Problem>) {
-    match v {
-        Value::String(s) if s.contains("{{") => match values::render_template(s, root) {
-            Ok(r) => *s = r,
-            Err(detail) => problems.push(Problem { kind: ProblemKind::Unsupported, key: key.to_string(), detail }),
-        },
-        Value::Array(items) => {
-            for (i, item) in items.iter_mut().enumerate() {
-                render_strings(item, root, &format!("{key}[{i}]"), problems);
-            }
-        }
-        Value::Object(m) => {
-            for (k, item) in m.iter_mut() {
-                render_strings(item, root, &translate::path_join(key, k), problems);
-            }
-        }
-        _ => {}
-    }
 }
 
 /// A Hugging Face token written into the values would be written into the workspace, which lives

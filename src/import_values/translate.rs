@@ -62,6 +62,7 @@ const PROXY_KEYS: &[&str] = &[
 ];
 const ROLE_KEYS: &[&str] = &[
     "create",
+    "subGroupExclusiveTopology",
     "autoscaling",
     "replicas",
     "strategy",
@@ -79,7 +80,6 @@ const ROLE_KEYS: &[&str] = &[
     "enableServiceLinks",
     "terminationGracePeriodSeconds",
     "subGroupPolicy",
-    "subGroupExclusiveToplogy",
     "acceleratorTypes",
     "monitoring",
     "tolerations",
@@ -142,35 +142,6 @@ const K8S_CONTAINER_UNSUPPORTED: &[&str] = &[
     "terminationMessagePolicy",
     "volumeDevices",
 ];
-const VOLUME_KEYS: &[&str] = &["name", "emptyDir", "persistentVolumeClaim", "configMap", "secret", "hostPath"];
-const K8S_VOLUME_UNSUPPORTED: &[&str] = &[
-    "awsElasticBlockStore",
-    "azureDisk",
-    "azureFile",
-    "cephfs",
-    "cinder",
-    "csi",
-    "downwardAPI",
-    "ephemeral",
-    "fc",
-    "flexVolume",
-    "flocker",
-    "gcePersistentDisk",
-    "gitRepo",
-    "glusterfs",
-    "image",
-    "iscsi",
-    "nfs",
-    "photonPersistentDisk",
-    "portworxVolume",
-    "projected",
-    "quobyte",
-    "rbd",
-    "scaleIO",
-    "storageos",
-    "vsphereVolume",
-];
-
 /// The msws proxy flags, their chart keys, and msws's defaults for them (a flag msws sets by
 /// default must be dropped with `#null` when the chart's values do not set it).
 const PROXY_FLAGS: &[(&str, &str, Option<&str>)] = &[
@@ -448,15 +419,6 @@ impl<'v> Cx<'v> {
         }
     }
 
-    /// A feature that is off unless `switch` is true: its settings are inert while it is off.
-    fn feature(&mut self, at: &At<'v>, switch: &str, what: &str) {
-        let on = truthy(at.key(switch).get());
-        self.take(at);
-        if on {
-            self.unsupported(&at.key(switch), what);
-        }
-    }
-
     /// A setting msws cannot express, fine as long as it is empty, false or absent.
     fn unsupported_if_set(&mut self, at: &At<'v>, what: &str) {
         let set = truthy(at.get());
@@ -542,6 +504,12 @@ struct Service<'v> {
     accel_type: String,
     accel_dra: bool,
     scheduler_name: Option<String>,
+    /// Roles are LeaderWorkerSets (`multinode: true`).
+    multinode: bool,
+    /// The decode role's `requester` node, when the chart renders the requester.
+    requester: Option<KNode>,
+    /// The routing proxy runs as an init container of decode pods.
+    proxy: bool,
 }
 
 pub fn translate(root: &Value, defaults: &Value, req: &Request) -> Translated {
@@ -554,13 +522,11 @@ pub fn translate(root: &Value, defaults: &Value, req: &Request) -> Translated {
     // off as a parent chart's dependency; `global` holds values for parent and sibling charts.
     cx.take(&top.key("enabled"));
     cx.take(&top.key("global"));
-    cx.unsupported_if_set(&top.key("common"), "values for the Bitnami common library chart");
-    cx.feature(&top.key("requester"), "enable", "the dual-pod requester of fast model actuation");
-    cx.feature(&top.key("tracing"), "enabled", "OpenTelemetry tracing");
-    if cx.bool(&top.key("multinode")) == Some(true) {
-        cx.unsupported(&top.key("multinode"), "multi-node serving with a LeaderWorkerSet");
-    }
-    cx.unsupported_if_set(&top.key("extraObjects"), "extra objects rendered with the chart");
+    // Values for the Bitnami common library chart: its only helper the chart uses
+    // (`common.tplvalues.render`) does not read them, so they render nothing by themselves
+    // (templates in other values may read them, and were rendered with them).
+    cx.take(&top.key("common"));
+    let multinode = cx.bool(&top.key("multinode")) == Some(true);
 
     // Names.
     let name_override = cx.text(&top.key("nameOverride"));
@@ -610,10 +576,23 @@ pub fn translate(root: &Value, defaults: &Value, req: &Request) -> Translated {
     let secret = cx.text(&ma.key("authSecretName"));
     let mount_path = cx.string(&ma.key("mountPath"));
     let read_only = cx.bool(&ma.key("readOnly"));
-    cx.unsupported_if_set(&ma.key("imagePullPolicy"), "the pull policy of an oci:// model image");
+    // The pull policy of an oci:// model's image volume (other schemes have no image).
+    let model_pull_policy = cx.text(&ma.key("imagePullPolicy"));
 
     if let Some(uri) = &uri {
         let mut node = KNode::new("uri").arg(uri.to_string());
+        if let (ModelUri::Oci { .. }, Some(p)) = (uri, &model_pull_policy)
+            && p != "Always"
+        {
+            if ["IfNotPresent", "Never"].contains(&p.as_str()) {
+                node = node.prop("pull-policy", p.as_str());
+            } else {
+                cx.invalid(
+                    &ma.key("imagePullPolicy"),
+                    format!("`{p}` is not a pull policy (Always, IfNotPresent, Never)"),
+                );
+            }
+        }
         if let ModelUri::Pvc { claim, path } = uri
             && path.is_empty()
         {
@@ -677,15 +656,12 @@ pub fn translate(root: &Value, defaults: &Value, req: &Request) -> Translated {
     // Read for the types in use only (below); entries for other types change nothing.
     cx.take(&acc.key("resources"));
     cx.take(&acc.key("resourceClaimTemplates"));
-    let env = acc.key("env");
-    cx.take(&env);
-    if env.get() != default_at(defaults, &env.segs) {
-        cx.unsupported(
-            &env,
-            "msws adds the chart's default variables for each accelerator type; other ones are not expressible",
-        );
-    }
-    if accel_type != "nvidia" || accel_dra || resource_override(&acc, &accel_type).is_some() {
+    cx.take(&acc.key("env"));
+    if accel_type != "nvidia"
+        || accel_dra
+        || resource_override(&acc, &accel_type).is_some()
+        || env_override(&mut cx, &acc, &accel_type).is_some()
+    {
         svc.push(accelerator_node(&mut cx, &acc, &accel_type, accel_dra));
     }
 
@@ -696,13 +672,31 @@ pub fn translate(root: &Value, defaults: &Value, req: &Request) -> Translated {
         svc.push(r);
     }
 
-    let service =
-        Service { accelerator: acc.clone(), accel_type, accel_dra, scheduler_name: cx.text(&top.key("schedulerName")) };
+    if let Some(t) = tracing_node(&mut cx, &top.key("tracing")) {
+        svc.push(t);
+    }
+
+    let decode_created = truthy(top.key("decode").key("create").get());
+    let requester = requester_node(&mut cx, &top.key("requester"), decode_created && !multinode);
+    let service = Service {
+        accelerator: acc.clone(),
+        accel_type,
+        accel_dra,
+        scheduler_name: cx.text(&top.key("schedulerName")),
+        multinode,
+        requester,
+        proxy: truthy(top.key("routing").key("proxy").key("enabled").get()),
+    };
     let mut roles = 0;
     for kind in ["decode", "prefill"] {
         if let Some(r) = role(&mut cx, &top.key(kind), kind, &service) {
             roles += 1;
             svc.push(r);
+        }
+    }
+    for o in cx.items(&top.key("extraObjects")) {
+        if let Some(n) = extra_object(&mut cx, &o) {
+            svc.push(n);
         }
     }
     if roles == 0 {
@@ -770,6 +764,12 @@ fn accelerator_node<'v>(cx: &mut Cx<'v>, acc: &At<'v>, kind: &str, dra: bool) ->
     if let Some(r) = resource_override(acc, kind) {
         node = node.prop("resource", r);
     }
+    if let Some(env) = env_override(cx, acc, kind) {
+        node = node.prop("default-env", false);
+        for (k, v) in env {
+            node.push(KNode::new("env").arg(k).arg(v));
+        }
+    }
     if !dra {
         return node;
     }
@@ -799,9 +799,12 @@ fn accelerator_node<'v>(cx: &mut Cx<'v>, acc: &At<'v>, kind: &str, dra: bool) ->
     }
     match m.get("match").and_then(scalar_text).as_deref() {
         None | Some("exactly") => {}
-        Some(other) => {
-            cx.unsupported(&t.key("match"), format!("device match `{other}`; msws knows `exactly`"));
-        }
+        Some(other) => cx.invalid(
+            &t.key("match"),
+            format!(
+                "the chart would render the device request with a field `{other}:`, which Kubernetes refuses (a request is `exactly`, or `firstAvailable` sub-requests, which the chart cannot render)"
+            ),
+        ),
     }
     if let Some(c) = m.get("count").filter(|c| !c.is_null()) {
         match c.as_i64().or_else(|| c.as_str().and_then(|s| s.parse().ok())) {
@@ -809,13 +812,150 @@ fn accelerator_node<'v>(cx: &mut Cx<'v>, acc: &At<'v>, kind: &str, dra: bool) ->
             _ => cx.invalid(&t.key("count"), format!("expected a count of devices, found `{}`", compact(c))),
         }
     }
-    if truthy(m.get("selectors")) {
-        cx.unsupported(&t.key("selectors"), "device selectors in a claim template");
+    // Device selectors: CEL expressions, the only kind a device request has.
+    if let Some(Value::Array(sels)) = m.get("selectors") {
+        for (i, sel) in sels.iter().enumerate() {
+            match sel.pointer("/cel/expression").and_then(Value::as_str) {
+                Some(e) if sel.as_object().is_some_and(|o| o.len() == 1) => {
+                    d.push(KNode::new("selector").arg(e));
+                }
+                _ => cx.invalid(
+                    &t.key("selectors").idx(i),
+                    "a device selector is `cel: {expression: \"…\"}` (Kubernetes knows no other)",
+                ),
+            }
+        }
+    } else if truthy(m.get("selectors")) {
+        cx.invalid(&t.key("selectors"), "expected a list of device selectors");
     }
     for k in m.keys().filter(|k| !["name", "class", "match", "count", "selectors"].contains(&k.as_str())) {
         cx.problems.push(Problem { kind: ProblemKind::Unknown, key: t.key(k).path(), detail: String::new() });
     }
-    if d.props.is_empty() { node.prop("dra", true) } else { node.child(d) }
+    if d.props.is_empty() && d.children.is_empty() { node.prop("dra", true) } else { node.child(d) }
+}
+
+/// The chart's environment for an accelerator type (`accelerator.env[type]`), when it is not
+/// msws's default for the type: `(name, value)` pairs.
+fn env_override<'v>(cx: &mut Cx<'v>, acc: &At<'v>, kind: &str) -> Option<Vec<(String, String)>> {
+    if kind == "cpu" {
+        return None;
+    }
+    let at = acc.key("env").key(kind);
+    let mut chart = Vec::new();
+    if let Some(Value::Array(items)) = at.get() {
+        for (i, item) in items.iter().enumerate() {
+            let name = item.get("name").and_then(scalar_text).filter(|n| !n.is_empty());
+            let value = item.get("value").map(|v| scalar_text(v).unwrap_or_default()).unwrap_or_default();
+            match name {
+                Some(n) => chart.push((n, value)),
+                None => cx.invalid(&at.idx(i).key("name"), "an environment variable needs a name"),
+            }
+        }
+    }
+    (chart != crate::model::accelerator_env(kind)).then_some(chart)
+}
+
+/// `tracing …` when the chart's tracing is on, with the settings that are not the chart's
+/// defaults.
+fn tracing_node<'v>(cx: &mut Cx<'v>, at: &At<'v>) -> Option<KNode> {
+    let on = truthy(at.key("enabled").get());
+    if !on {
+        // Inert while off.
+        cx.take(at);
+        return None;
+    }
+    cx.visit(at, &["enabled", "otlpEndpoint", "sampling", "serviceNames", "vllm"]);
+    cx.take(&at.key("enabled"));
+    let mut n = KNode::new("tracing");
+    let sampling = at.key("sampling");
+    let names = at.key("serviceNames");
+    let vllm = at.key("vllm");
+    cx.visit(&sampling, &["sampler", "samplerArg"]);
+    cx.visit(&names, &["vllmDecode", "vllmPrefill", "routingProxy"]);
+    cx.visit(&vllm, &["collectDetailedTraces"]);
+    for (place, prop, default) in [
+        (at.key("otlpEndpoint"), "endpoint", "http://otel-collector:4317"),
+        (sampling.key("sampler"), "sampler", "parentbased_traceidratio"),
+        (sampling.key("samplerArg"), "sampler-arg", "1.0"),
+        (names.key("vllmDecode"), "decode-service", "vllm-decode"),
+        (names.key("vllmPrefill"), "prefill-service", "vllm-prefill"),
+        (names.key("routingProxy"), "proxy-service", "routing-proxy"),
+        (vllm.key("collectDetailedTraces"), "detailed-traces", "all"),
+    ] {
+        let v = cx.string(&place).unwrap_or_default();
+        if v != default {
+            n = n.prop(prop, v);
+        }
+    }
+    Some(n)
+}
+
+/// The decode role's `requester …` node, when the chart renders the requester (`requester.enable`
+/// with a single-node decode role): its settings that are not the chart's defaults.
+fn requester_node<'v>(cx: &mut Cx<'v>, at: &At<'v>, rendered: bool) -> Option<KNode> {
+    if !truthy(at.key("enable").get()) || !rendered {
+        cx.take(at);
+        return None;
+    }
+    cx.visit(at, &["enable", "image", "adminPort", "port", "readinessProbe", "resources"]);
+    cx.take(&at.key("enable"));
+    let mut n = KNode::new("requester");
+    match cx.text(&at.key("image")) {
+        Some(i) if i != "ghcr.io/llm-d-incubation/llm-d-fast-model-actuation/requester:latest" => {
+            n = n.prop("image", i)
+        }
+        Some(_) => {}
+        None => cx.invalid(&at.key("image"), "the requester needs an image"),
+    }
+    let port = at.key("port");
+    cx.visit(&port, &["probes", "spi"]);
+    for (place, prop, default) in [
+        (at.key("adminPort"), "admin-port", 8081),
+        (port.key("probes"), "probes-port", 8080),
+        (port.key("spi"), "spi-port", 8081),
+    ] {
+        if let Some(p) = cx.int_in(&place, 1, 65535)
+            && p != default
+        {
+            n = n.prop(prop, p);
+        }
+    }
+    let probe = at.key("readinessProbe");
+    cx.visit(&probe, &["initialDelaySeconds", "periodSeconds"]);
+    for (place, prop, default) in
+        [(probe.key("initialDelaySeconds"), "initial-delay", 2), (probe.key("periodSeconds"), "period", 5)]
+    {
+        if let Some(s) = cx.int_in(&place, 0, i64::from(i32::MAX))
+            && s != default
+        {
+            n = n.prop(prop, s);
+        }
+    }
+    let res = at.key("resources");
+    cx.visit(&res, &["limits"]);
+    let limits = res.key("limits");
+    cx.visit(&limits, &["gpus", "cpus", "memory"]);
+    for (key, prop, default) in [("gpus", "gpus", "1"), ("cpus", "cpus", "1"), ("memory", "memory", "250Mi")] {
+        if let Some(q) = cx.quantity(&limits.key(key))
+            && q != default
+        {
+            n = n.prop(prop, q);
+        }
+    }
+    Some(n)
+}
+
+/// One of `extraObjects`, rendered (templates included), as an `object { … }`.
+fn extra_object<'v>(cx: &mut Cx<'v>, at: &At<'v>) -> Option<KNode> {
+    let v = cx.take(at)?;
+    let Value::Object(m) = v else {
+        cx.wrong_type(at, "an object (a Kubernetes manifest)", v);
+        return None;
+    };
+    if m.is_empty() {
+        return None;
+    }
+    Some(KNode::raw_block("object", &crate::lower::raw::write_object(m)))
 }
 
 /// `routing service-port=… { proxy … }`, or nothing when every value is the chart's default.
@@ -903,30 +1043,75 @@ fn role<'v>(cx: &mut Cx<'v>, at: &At<'v>, kind: &str, svc: &Service<'v>) -> Opti
     if at_default {
         node = node.comment(format!("The chart's default {kind} role, which the values leave as it is."));
     }
-    cx.feature(&at.key("autoscaling"), "enabled", "autoscaling");
-    let monitoring = at.key("monitoring");
-    let podmonitor = truthy(monitoring.key("podmonitor").key("enabled").get());
-    cx.take(&monitoring);
-    if podmonitor {
-        cx.unsupported(&monitoring.key("podmonitor").key("enabled"), "a Prometheus PodMonitor");
+    // Autoscaling: an autoscaler owns the replica count (the chart leaves it out of a
+    // LeaderWorkerSet; msws leaves it out of a Deployment too, or every apply would undo the
+    // autoscaler's count).
+    let autoscaling = at.key("autoscaling");
+    let autoscaled = truthy(autoscaling.key("enabled").get());
+    cx.take(&autoscaling);
+    if autoscaled {
+        node = node.prop("autoscaled", true);
     }
-    for (key, what) in [
-        ("hostIPC", "the host's IPC namespace, a LeaderWorkerSet option"),
-        ("hostPID", "the host's PID namespace, a LeaderWorkerSet option"),
-        ("subGroupPolicy", "LeaderWorkerSet sub-groups"),
-        ("subGroupExclusiveToplogy", "LeaderWorkerSet sub-group topology"),
-        ("podSecurityContext", "a pod security context"),
-        ("extraConfig", "extra pod spec fields"),
-    ] {
-        cx.unsupported_if_set(&at.key(key), what);
+    let monitoring = at.key("monitoring");
+    if let Some(pm) = pod_monitor(cx, &monitoring) {
+        node.push(pm);
     }
 
     // `replicas` is 1 when the key is absent (the chart's `ternary … (hasKey …)`).
-    if m.contains_key("replicas")
+    if autoscaled {
+        cx.take(&at.key("replicas"));
+    } else if m.contains_key("replicas")
         && let Some(r) = cx.int_in(&at.key("replicas"), 0, i64::from(i32::MAX))
         && r != 1
     {
         node = node.prop("replicas", r);
+    }
+    if kind == "decode"
+        && let Some(r) = &svc.requester
+    {
+        node.push(r.clone());
+    }
+
+    // A LeaderWorkerSet's own settings; the chart reads them only with `multinode`.
+    let mut pod_fields: Map<String, Value> = Map::new();
+    if svc.multinode {
+        let mut mn = KNode::new("multinode");
+        let policy = at.key("subGroupPolicy");
+        if let Some(pm) = cx.visit(&policy, &["subGroupSize", "type"]) {
+            if pm.contains_key("subGroupSize")
+                && let Some(n) = cx.int_in(&policy.key("subGroupSize"), 1, i64::from(i32::MAX))
+            {
+                mn = mn.prop("subgroup-size", n);
+            }
+            if let Some(t) = cx.text(&policy.key("type")) {
+                if ["LeaderWorker", "LeaderExcluded"].contains(&t.as_str()) {
+                    mn = mn.prop("subgroup-type", t);
+                } else {
+                    cx.invalid(
+                        &policy.key("type"),
+                        format!("`{t}` is not a subgroup type (LeaderWorker, LeaderExcluded)"),
+                    );
+                }
+            }
+        }
+        if truthy(cx.take(&at.key("subGroupExclusiveTopology"))) {
+            mn = mn.prop("exclusive-topology", true);
+        }
+        node.push(mn);
+        for key in ["hostIPC", "hostPID"] {
+            if m.contains_key(key)
+                && let Some(b) = cx.bool(&at.key(key))
+            {
+                pod_fields.insert(key.into(), Value::Bool(b));
+            }
+        }
+    } else {
+        for key in ["subGroupPolicy", "subGroupExclusiveTopology", "hostIPC", "hostPID"] {
+            cx.take(&at.key(key));
+        }
+    }
+    if let Some(psc) = cx.take(&at.key("podSecurityContext")).filter(|v| truthy(Some(v))) {
+        pod_fields.insert("securityContext".into(), psc.clone());
     }
     if let Some(p) = parallelism(cx, &at.key("parallelism")) {
         node.push(p);
@@ -1038,6 +1223,108 @@ fn role<'v>(cx: &mut Cx<'v>, at: &At<'v>, kind: &str, svc: &Service<'v>) -> Opti
             _ => cx.text(s),
         })
         .collect();
+    let has_claims = truthy(at.key("resourceClaims").get()) || r_dra;
+    // extraConfig: pod spec fields the chart inserts as they are. A field the chart writes
+    // itself as well would be in the manifest twice, which Kubernetes' YAML reader refuses.
+    let extra_at = at.key("extraConfig");
+    let mut secrets = secrets;
+    if let Some(v) = cx.take(&extra_at).filter(|v| truthy(Some(v))) {
+        match v {
+            Value::Object(extra) => {
+                let has = |name: &str| node.children.iter().any(|c| c.name == name);
+                let written: Vec<&str> = [
+                    ("serviceAccountName", true),
+                    ("volumes", true),
+                    ("containers", true),
+                    ("initContainers", truthy(at.key("initContainers").get()) || (kind == "decode" && svc.proxy)),
+                    ("imagePullSecrets", !secrets.is_empty()),
+                    ("schedulerName", has("scheduler-name")),
+                    ("priorityClassName", has("priority-class")),
+                    ("securityContext", pod_fields.contains_key("securityContext")),
+                    ("affinity", has("node-affinity")),
+                    ("resourceClaims", has_claims),
+                    ("nodeSelector", has("node-selector")),
+                    ("tolerations", has("toleration")),
+                    ("terminationGracePeriodSeconds", m.contains_key("terminationGracePeriodSeconds")),
+                    ("enableServiceLinks", m.contains_key("enableServiceLinks")),
+                    ("hostIPC", pod_fields.contains_key("hostIPC")),
+                    ("hostPID", pod_fields.contains_key("hostPID")),
+                ]
+                .into_iter()
+                .filter_map(|(f, w)| w.then_some(f))
+                .collect();
+                for (field, value) in extra {
+                    let here = extra_at.key(field);
+                    if written.contains(&field.as_str()) {
+                        cx.invalid(
+                            &here,
+                            format!("the chart writes `{field}` of the pod itself, so with this the manifest has it twice, which Kubernetes' YAML reader refuses; set it in one place"),
+                        );
+                        continue;
+                    }
+                    match field.as_str() {
+                        "imagePullSecrets" => {
+                            for (i, item) in value.as_array().into_iter().flatten().enumerate() {
+                                match item.get("name").and_then(Value::as_str) {
+                                    Some(n) => secrets.push(n.to_string()),
+                                    None => cx.invalid(&here.idx(i), "an image pull secret is `name: …`"),
+                                }
+                            }
+                        }
+                        "schedulerName"
+                        | "priorityClassName"
+                        | "terminationGracePeriodSeconds"
+                        | "enableServiceLinks" => {
+                            let word = match field.as_str() {
+                                "schedulerName" => "scheduler-name",
+                                "priorityClassName" => "priority-class",
+                                "terminationGracePeriodSeconds" => "termination-grace-period",
+                                _ => "enable-service-links",
+                            };
+                            match (field.as_str(), value) {
+                                ("terminationGracePeriodSeconds", v) => {
+                                    match v.as_i64().or_else(|| v.as_f64().map(|f| f as i64)) {
+                                        Some(n) if n >= 0 => node.push(KNode::new(word).arg(format!("{n}s"))),
+                                        _ => cx.invalid(&here, "expected a number of seconds"),
+                                    }
+                                }
+                                ("enableServiceLinks", Value::Bool(b)) => node.push(KNode::new(word).arg(*b)),
+                                (_, Value::String(t)) if !t.is_empty() => node.push(KNode::new(word).arg(t.as_str())),
+                                _ => cx.invalid(&here, "expected a value of the pod spec's type"),
+                            }
+                        }
+                        "nodeSelector" => {
+                            let entries: Vec<(String, String)> = value
+                                .as_object()
+                                .into_iter()
+                                .flatten()
+                                .filter_map(|(k, v)| scalar_text(v).map(|v| (k.clone(), v)))
+                                .collect();
+                            node.push(map_node("node-selector", &entries));
+                        }
+                        "tolerations" => {
+                            for i in 0..value.as_array().map_or(0, Vec::len) {
+                                if let Some(n) = toleration(cx, &here.idx(i)) {
+                                    node.push(n);
+                                }
+                            }
+                        }
+                        "initContainers" => {
+                            for i in 0..value.as_array().map_or(0, Vec::len) {
+                                if let Some(n) = container(cx, &here.idx(i), true, &[]) {
+                                    node.push(n);
+                                }
+                            }
+                        }
+                        _ => {
+                            pod_fields.insert(field.clone(), value.clone());
+                        }
+                    }
+                }
+            }
+            other => cx.wrong_type(&extra_at, "a mapping of pod spec fields", other),
+        }
+    }
     if !secrets.is_empty() {
         let mut n = KNode::new("image-pull-secret");
         for s in secrets {
@@ -1045,7 +1332,71 @@ fn role<'v>(cx: &mut Cx<'v>, at: &At<'v>, kind: &str, svc: &Service<'v>) -> Opti
         }
         node.push(n);
     }
+    if !pod_fields.is_empty() {
+        node.push(KNode::raw_block(
+            "pod",
+            &crate::lower::raw::write_fields(&pod_fields, crate::lower::raw::Root::PodSpec),
+        ));
+    }
     Some(node)
+}
+
+/// `pod-monitor …` when the role's PodMonitor is on, with what is not the chart's default.
+fn pod_monitor<'v>(cx: &mut Cx<'v>, monitoring: &At<'v>) -> Option<KNode> {
+    let at = monitoring.key("podmonitor");
+    if !truthy(at.key("enabled").get()) {
+        cx.take(monitoring);
+        return None;
+    }
+    cx.visit(monitoring, &["podmonitor"]);
+    cx.visit(
+        &at,
+        &[
+            "enabled",
+            "portName",
+            "path",
+            "interval",
+            "scrapeTimeout",
+            "labels",
+            "annotations",
+            "relabelings",
+            "metricRelabelings",
+            "namespaceSelector",
+        ],
+    );
+    cx.take(&at.key("enabled"));
+    let mut n = KNode::new("pod-monitor");
+    // The chart's `| default …`: an empty value is the default.
+    for (key, prop, default) in
+        [("portName", "port", "metrics"), ("path", "path", "/metrics"), ("interval", "interval", "30s")]
+    {
+        let v = cx.string(&at.key(key)).filter(|v| !v.is_empty()).unwrap_or_else(|| default.to_string());
+        if v != default {
+            n = n.prop(prop, v);
+        }
+    }
+    if let Some(t) = cx.text(&at.key("scrapeTimeout")) {
+        n = n.prop("scrape-timeout", t);
+    }
+    for (key, child) in [("labels", "labels"), ("annotations", "annotations")] {
+        let entries = cx.string_map(&at.key(key));
+        if !entries.is_empty() {
+            n.push(map_node(child, &entries));
+        }
+    }
+    for (key, child) in [("relabelings", "relabeling"), ("metricRelabelings", "metric-relabeling")] {
+        if let Some(Value::Array(rules)) = cx.take(&at.key(key)) {
+            for r in rules {
+                let w = crate::lower::raw::write_as(child, r, crate::lower::raw::RELABEL_CONFIG);
+                n.push(KNode::from_written(&w));
+            }
+        }
+    }
+    if let Some(sel) = cx.take(&at.key("namespaceSelector")).filter(|v| truthy(Some(v))) {
+        let w = crate::lower::raw::write_as("namespace-selector", sel, crate::lower::raw::NAMESPACE_SELECTOR);
+        n.push(KNode::from_written(&w));
+    }
+    Some(n)
 }
 
 fn map_node(name: &str, entries: &[(String, String)]) -> KNode {
@@ -1112,15 +1463,27 @@ fn parallelism<'v>(cx: &mut Cx<'v>, at: &At<'v>) -> Option<KNode> {
 
 /// A container (`init`: an init container, which the chart copies into the pod as it is);
 /// `pod_claims` are the role's resource claims, which the chart adds to each container's.
+/// Fields without words go into the container's raw `container { … }` block.
 fn container<'v>(cx: &mut Cx<'v>, at: &At<'v>, init: bool, pod_claims: &[String]) -> Option<KNode> {
     let m = cx.visit(at, if init { INIT_CONTAINER_KEYS } else { CONTAINER_KEYS })?;
-    let of = if init { "an init container" } else { "a container" };
+    let mut raw: Map<String, Value> = Map::new();
     if init {
-        cx.k8s_unsupported(at, m, K8S_CONTAINER_UNSUPPORTED, of);
+        // The chart copies an init container as it is: every Kubernetes field is rendered.
+        for f in K8S_CONTAINER_UNSUPPORTED {
+            if let Some(v) = cx.take(&at.key(f)) {
+                raw.insert((*f).to_string(), v.clone());
+            }
+        }
+        if let Some(k) = cx.known.get_mut(&at.segs) {
+            k.extend_from_slice(K8S_CONTAINER_UNSUPPORTED);
+        }
     } else {
-        cx.unsupported_if_set(&at.key("stdin"), "`stdin` of a container");
-        cx.unsupported_if_set(&at.key("tty"), "`tty` of a container");
-        cx.unsupported_if_set(&at.key("extraConfig"), "extra container fields");
+        // `with`: false and empty are not rendered.
+        for f in ["stdin", "tty"] {
+            if let Some(v) = cx.take(&at.key(f)).filter(|v| truthy(Some(v))) {
+                raw.insert(f.to_string(), v.clone());
+            }
+        }
     }
     let name = cx.text(&at.key("name"));
     let name = match (name, init) {
@@ -1137,8 +1500,19 @@ fn container<'v>(cx: &mut Cx<'v>, at: &At<'v>, init: bool, pod_claims: &[String]
     };
     let mut node = KNode::new(if init { "init-container" } else { "container" }).arg(name).prop("image", image);
     let mut body: Vec<KNode> = Vec::new();
+    // What the container's extraConfig adds (the chart inserts it as it is).
+    let extra = if init { None } else { cx.take(&at.key("extraConfig")).filter(|v| truthy(Some(v))).cloned() };
+    let extra = match extra {
+        Some(Value::Object(e)) => e,
+        Some(other) => {
+            cx.wrong_type(&at.key("extraConfig"), "a mapping of container fields", &other);
+            Map::new()
+        }
+        None => Map::new(),
+    };
 
     let command = cx.string_list(&at.key("command"));
+    let mut kind_word = "custom";
     if init {
         if !command.is_empty() {
             body.push(list_node("command", &command));
@@ -1149,6 +1523,7 @@ fn container<'v>(cx: &mut Cx<'v>, at: &At<'v>, init: bool, pod_claims: &[String]
         match kind.as_deref() {
             Some("vllmServe") | Some("imageDefault") => {
                 let k = if kind.as_deref() == Some("vllmServe") { "vllm-serve" } else { "image-default" };
+                kind_word = k;
                 node = node.prop("command", k);
                 if !command.is_empty() {
                     node = node.comment(format!(
@@ -1195,7 +1570,10 @@ fn container<'v>(cx: &mut Cx<'v>, at: &At<'v>, init: bool, pod_claims: &[String]
         if r == "Always" {
             node = node.prop("restart-policy", r);
         } else {
-            cx.unsupported(&at.key("restartPolicy"), format!("restart policy `{r}` of an init container"));
+            cx.invalid(
+                &at.key("restartPolicy"),
+                format!("an init container's restart policy is `Always` (a sidecar) or none; Kubernetes refuses `{r}`"),
+            );
         }
     }
 
@@ -1222,12 +1600,84 @@ fn container<'v>(cx: &mut Cx<'v>, at: &At<'v>, init: bool, pod_claims: &[String]
         }
     }
     for (key, kind) in [("livenessProbe", "liveness"), ("readinessProbe", "readiness"), ("startupProbe", "startup")] {
-        if let Some(n) = probe(cx, &at.key(key), kind) {
-            body.push(n);
+        match probe(cx, &at.key(key), kind) {
+            Some(Ok(n)) => body.push(n),
+            Some(Err(v)) => {
+                raw.insert(key.to_string(), v);
+            }
+            None => {}
         }
     }
-    if let Some(s) = security_context(cx, &at.key("securityContext")) {
-        body.push(s);
+    match security_context(cx, &at.key("securityContext")) {
+        Some(Ok(n)) => body.push(n),
+        Some(Err(v)) => {
+            raw.insert("securityContext".into(), v);
+        }
+        None => {}
+    }
+
+    // extraConfig, field by field: words where the language has them, raw fields otherwise; a
+    // field the chart also writes from the container's own values would be there twice.
+    let extra_at = at.key("extraConfig");
+    for (field, value) in &extra {
+        let here = extra_at.key(field);
+        let twice = match field.as_str() {
+            "name" | "image" | "env" | "resources" => true,
+            "command" => kind_word != "image-default",
+            "args" => kind_word != "custom" || !args.is_empty(),
+            "securityContext" | "imagePullPolicy" | "ports" | "livenessProbe" | "readinessProbe" | "startupProbe"
+            | "workingDir" | "stdin" | "tty" => truthy(m.get(field)),
+            "volumeMounts" => truthy(m.get("volumeMounts")) || truthy(m.get("mountModelVolume")),
+            _ => false,
+        };
+        if twice {
+            cx.invalid(
+                &here,
+                format!("the chart writes `{field}` of this container itself, so with this the manifest has it twice, which Kubernetes' YAML reader refuses; set it in one place"),
+            );
+            continue;
+        }
+        match field.as_str() {
+            "command" => {
+                // With imageDefault the chart runs the image's entrypoint with the model's
+                // arguments; a command of its own makes it a custom command.
+                cx.invalid(
+                    &here,
+                    "a command with modelCommand imageDefault: write modelCommand custom with this command instead",
+                );
+            }
+            "args" => {
+                let list: Vec<String> = value.as_array().into_iter().flatten().filter_map(scalar_text).collect();
+                body.push(list_node("args", &list));
+            }
+            "imagePullPolicy" | "workingDir" => match value.as_str() {
+                Some(v) => node = node.prop(if field == "imagePullPolicy" { "pull-policy" } else { "working-dir" }, v),
+                None => cx.invalid(&here, "expected a string"),
+            },
+            "ports" => {
+                for i in 0..value.as_array().map_or(0, Vec::len) {
+                    if let Some(n) = port(cx, &here.idx(i)) {
+                        body.push(n);
+                    }
+                }
+            }
+            "volumeMounts" => {
+                for i in 0..value.as_array().map_or(0, Vec::len) {
+                    if let Some(n) = volume_mount(cx, &here.idx(i)) {
+                        body.push(n);
+                    }
+                }
+            }
+            _ => {
+                raw.insert(field.clone(), value.clone());
+            }
+        }
+    }
+    if !raw.is_empty() {
+        body.push(KNode::raw_block(
+            "container",
+            &crate::lower::raw::write_fields(&raw, crate::lower::raw::Root::Container),
+        ));
     }
     node.children = body;
     Some(node)
@@ -1249,7 +1699,8 @@ fn env<'v>(cx: &mut Cx<'v>, at: &At<'v>) -> Option<KNode> {
     };
     let node = KNode::new("env").arg(name);
     let vf = at.key("valueFrom");
-    let Some(from) = cx.visit(&vf, &["fieldRef", "secretKeyRef", "configMapKeyRef", "resourceFieldRef"]) else {
+    let Some(from) = cx.visit(&vf, &["fieldRef", "secretKeyRef", "configMapKeyRef", "resourceFieldRef", "fileKeyRef"])
+    else {
         // No value at all is an empty one, as in Kubernetes.
         return Some(node.arg(cx.string(&at.key("value")).unwrap_or_default()));
     };
@@ -1257,7 +1708,6 @@ fn env<'v>(cx: &mut Cx<'v>, at: &At<'v>) -> Option<KNode> {
     if at.key("value").has() {
         cx.invalid(&at.key("value"), "an environment variable has a value or valueFrom, not both");
     }
-    cx.k8s_unsupported(&vf, from, &["fileKeyRef"], "an environment variable");
     if from.len() != 1 {
         cx.invalid(&vf, "valueFrom names one source");
         return None;
@@ -1267,13 +1717,26 @@ fn env<'v>(cx: &mut Cx<'v>, at: &At<'v>) -> Option<KNode> {
     match kind.as_str() {
         "fieldRef" => {
             cx.visit(&src, &["fieldPath", "apiVersion"])?;
-            if let Some(v) = cx.text(&src.key("apiVersion"))
-                && v != "v1"
-            {
-                cx.unsupported(&src.key("apiVersion"), "a field reference to an API version other than v1");
-            }
             let path = cx.text(&src.key("fieldPath"))?;
-            Some(node.prop("field", path))
+            let mut n = node.prop("field", path);
+            if let Some(v) = cx.text(&src.key("apiVersion")) {
+                n = n.prop("api-version", v);
+            }
+            Some(n)
+        }
+        "fileKeyRef" => {
+            cx.visit(&src, &["path", "volumeName", "key", "optional"])?;
+            let (Some(path), Some(volume), Some(key)) =
+                (cx.text(&src.key("path")), cx.text(&src.key("volumeName")), cx.text(&src.key("key")))
+            else {
+                cx.invalid(&src, "a value from a file needs its path, volumeName and key");
+                return None;
+            };
+            let mut n = node.prop("file", path).prop("volume", volume).prop("key", key);
+            if let Some(o) = cx.bool(&src.key("optional")) {
+                n = n.prop("optional", o);
+            }
+            Some(n)
         }
         "secretKeyRef" | "configMapKeyRef" => {
             cx.visit(&src, &["name", "key", "optional"])?;
@@ -1302,8 +1765,7 @@ fn env<'v>(cx: &mut Cx<'v>, at: &At<'v>) -> Option<KNode> {
 }
 
 fn port<'v>(cx: &mut Cx<'v>, at: &At<'v>) -> Option<KNode> {
-    let m = cx.visit(at, &["containerPort", "name", "protocol"])?;
-    cx.k8s_unsupported(at, m, &["hostIP", "hostPort"], "a container port");
+    cx.visit(at, &["containerPort", "name", "protocol", "hostIP", "hostPort"])?;
     let Some(number) = cx.int_in(&at.key("containerPort"), 1, 65535) else {
         if !at.key("containerPort").has() {
             cx.invalid(&at.key("containerPort"), "a port needs its number");
@@ -1316,6 +1778,12 @@ fn port<'v>(cx: &mut Cx<'v>, at: &At<'v>) -> Option<KNode> {
     }
     if let Some(p) = cx.text(&at.key("protocol")) {
         n = n.prop("protocol", p);
+    }
+    if let Some(h) = cx.int_in(&at.key("hostPort"), 1, 65535) {
+        n = n.prop("host-port", h);
+    }
+    if let Some(ip) = cx.text(&at.key("hostIP")) {
+        n = n.prop("host-ip", ip);
     }
     Some(n)
 }
@@ -1336,13 +1804,16 @@ fn resources<'v>(cx: &mut Cx<'v>, at: &At<'v>, pod_claims: &[String]) -> Option<
     let limits = amounts("limits");
     let requests = amounts("requests");
     let mut claims = pod_claims.to_vec();
+    let mut claim_requests: Vec<(String, String)> = Vec::new();
     for c in cx.items(&at.key("claims")) {
-        let Some(m) = cx.visit(&c, &["name"]) else { continue };
-        cx.k8s_unsupported(&c, m, &["request"], "a container's resource claim");
-        if let Some(n) = cx.text(&c.key("name"))
-            && !claims.contains(&n)
-        {
-            claims.push(n);
+        if cx.visit(&c, &["name", "request"]).is_none() {
+            continue;
+        }
+        let (name, request) = (cx.text(&c.key("name")), cx.text(&c.key("request")));
+        match (name, request) {
+            (Some(n), Some(r)) => claim_requests.push((n, r)),
+            (Some(n), None) if !claims.contains(&n) => claims.push(n),
+            _ => {}
         }
     }
     let mut node = KNode::new("resources");
@@ -1367,12 +1838,17 @@ fn resources<'v>(cx: &mut Cx<'v>, at: &At<'v>, pod_claims: &[String]) -> Option<
     if !claims.is_empty() {
         node.push(list_node("claims", &claims));
     }
+    for (name, request) in claim_requests {
+        node.push(KNode::new("claim").arg(name).prop("request", request));
+    }
     (!node.props.is_empty() || !node.children.is_empty()).then_some(node)
 }
 
 fn volume_mount<'v>(cx: &mut Cx<'v>, at: &At<'v>) -> Option<KNode> {
-    let m = cx.visit(at, &["name", "mountPath", "readOnly", "subPath"])?;
-    cx.k8s_unsupported(at, m, &["mountPropagation", "recursiveReadOnly", "subPathExpr"], "a volume mount");
+    cx.visit(
+        at,
+        &["name", "mountPath", "readOnly", "subPath", "subPathExpr", "mountPropagation", "recursiveReadOnly"],
+    )?;
     let name = cx.text(&at.key("name"));
     let path = cx.text(&at.key("mountPath"));
     let (Some(name), Some(path)) = (name, path) else {
@@ -1386,76 +1862,77 @@ fn volume_mount<'v>(cx: &mut Cx<'v>, at: &At<'v>) -> Option<KNode> {
     if let Some(s) = cx.text(&at.key("subPath")) {
         n = n.prop("sub-path", s);
     }
+    for (key, prop) in [
+        ("subPathExpr", "sub-path-expr"),
+        ("mountPropagation", "propagation"),
+        ("recursiveReadOnly", "recursive-read-only"),
+    ] {
+        if let Some(v) = cx.text(&at.key(key)) {
+            n = n.prop(prop, v);
+        }
+    }
     Some(n)
 }
 
+/// A volume: in words for the sources they have (an empty dir, a claim, a config map or secret by
+/// name, a host path), else as raw `Volume` fields in the node's children.
 fn volume<'v>(cx: &mut Cx<'v>, at: &At<'v>) -> Option<KNode> {
-    let m = cx.visit(at, VOLUME_KEYS)?;
-    cx.k8s_unsupported(at, m, K8S_VOLUME_UNSUPPORTED, "a volume");
-    let Some(name) = cx.text(&at.key("name")) else {
+    let v = cx.take(at)?;
+    let Value::Object(m) = v else {
+        cx.wrong_type(at, "a volume", v);
+        return None;
+    };
+    let Some(name) = m.get("name").and_then(Value::as_str).filter(|n| !n.is_empty()) else {
         cx.invalid(&at.key("name"), "a volume needs a name");
         return None;
     };
     let n = KNode::new("volume").arg(name);
-    let sources: Vec<&str> = ["emptyDir", "persistentVolumeClaim", "configMap", "secret", "hostPath"]
-        .into_iter()
-        .filter(|k| m.get(*k).is_some_and(|v| !v.is_null()))
-        .collect();
-    let source = match sources.as_slice() {
-        [one] => *one,
-        [] => {
-            if !K8S_VOLUME_UNSUPPORTED.iter().any(|k| m.contains_key(*k)) {
-                cx.invalid(at, "the volume has no source");
-            }
-            return None;
-        }
-        _ => {
-            cx.invalid(at, format!("a volume has one source, but this one has {}", sources.join(", ")));
-            return None;
-        }
-    };
-    let s = at.key(source);
-    match source {
-        "emptyDir" => {
-            // `emptyDir: {}` is a mapping with nothing in it.
-            if s.get().is_some_and(|v| v.as_object().is_some_and(Map::is_empty)) {
-                cx.take(&s);
-                return Some(n.prop("empty-dir", true));
-            }
-            cx.visit(&s, &["medium", "sizeLimit"])?;
+    if let Some(words) = volume_words(m, n.clone()) {
+        return Some(words);
+    }
+    let mut fields = m.clone();
+    fields.remove("name");
+    let written = crate::lower::raw::write_fields(&fields, crate::lower::raw::Root::Volume);
+    Some(KNode { children: written.iter().map(KNode::from_written).collect(), ..n })
+}
+
+fn volume_words(m: &Map<String, Value>, n: KNode) -> Option<KNode> {
+    let sources: Vec<(&String, &Value)> = m.iter().filter(|(k, v)| *k != "name" && !v.is_null()).collect();
+    let [(source, s)] = sources.as_slice() else { return None };
+    let o = s.as_object()?;
+    let only = |keys: &[&str]| o.keys().all(|k| keys.contains(&k.as_str()));
+    match source.as_str() {
+        "emptyDir" if only(&["medium", "sizeLimit"]) => {
             let mut n = n.prop("empty-dir", true);
-            match cx.text(&s.key("medium")).as_deref() {
-                None => {}
+            match o.get("medium").and_then(Value::as_str) {
+                None if o.get("medium").is_none() => {}
                 Some("Memory") => n = n.prop("medium", "Memory"),
-                Some(other) => cx.unsupported(&s.key("medium"), format!("emptyDir medium `{other}`")),
+                _ => return None,
             }
-            if let Some(q) = cx.quantity(&s.key("sizeLimit")) {
+            if let Some(q) = o.get("sizeLimit") {
+                let q = scalar_text(q)?;
+                Quantity::parse(&q).ok()?;
                 n = n.prop("size-limit", q);
             }
             Some(n)
         }
-        "persistentVolumeClaim" => {
-            cx.visit(&s, &["claimName", "readOnly"])?;
-            let mut n = n.prop("claim", cx.text(&s.key("claimName"))?);
-            if let Some(r) = cx.bool(&s.key("readOnly")) {
-                n = n.prop("read-only", r);
+        "persistentVolumeClaim" if only(&["claimName", "readOnly"]) => {
+            let mut n = n.prop("claim", o.get("claimName")?.as_str()?);
+            if let Some(r) = o.get("readOnly") {
+                n = n.prop("read-only", r.as_bool()?);
             }
             Some(n)
         }
-        "configMap" | "secret" => {
-            let (key, prop) = if source == "configMap" { ("name", "config-map") } else { ("secretName", "secret") };
-            let sm = cx.visit(&s, &[key])?;
-            cx.k8s_unsupported(&s, sm, &["items", "defaultMode", "optional"], &format!("a {source} volume"));
-            Some(n.prop(prop, cx.text(&s.key(key))?))
-        }
-        _ => {
-            cx.visit(&s, &["path", "type"])?;
-            let mut n = n.prop("host-path", cx.text(&s.key("path"))?);
-            if let Some(t) = cx.text(&s.key("type")) {
-                n = n.prop("type", t);
+        "configMap" if only(&["name"]) => Some(n.prop("config-map", o.get("name")?.as_str()?)),
+        "secret" if only(&["secretName"]) => Some(n.prop("secret", o.get("secretName")?.as_str()?)),
+        "hostPath" if only(&["path", "type"]) => {
+            let mut n = n.prop("host-path", o.get("path")?.as_str()?);
+            if let Some(t) = o.get("type") {
+                n = n.prop("type", t.as_str().filter(|t| !t.is_empty())?);
             }
             Some(n)
         }
+        _ => None,
     }
 }
 
@@ -1524,111 +2001,147 @@ fn toleration<'v>(cx: &mut Cx<'v>, at: &At<'v>) -> Option<KNode> {
     Some(n)
 }
 
-fn probe<'v>(cx: &mut Cx<'v>, at: &At<'v>, kind: &str) -> Option<KNode> {
-    const KEYS: &[&str] = &[
-        "httpGet",
-        "tcpSocket",
-        "exec",
-        "initialDelaySeconds",
-        "periodSeconds",
-        "timeoutSeconds",
-        "failureThreshold",
-        "successThreshold",
+/// A probe: `Ok` in words (`probe "liveness" http-get=… port=…`) when they say exactly what the
+/// values say, else `Err` with the probe as it is, for the container's raw fields.
+fn probe<'v>(cx: &mut Cx<'v>, at: &At<'v>, kind: &str) -> Option<Result<KNode, Value>> {
+    let v = cx.take(at)?;
+    let Value::Object(m) = v else {
+        cx.wrong_type(at, "a probe", v);
+        return None;
+    };
+    if m.is_empty() {
+        return None;
+    }
+    Some(probe_words(m, kind).ok_or_else(|| v.clone()))
+}
+
+fn probe_words(m: &Map<String, Value>, kind: &str) -> Option<KNode> {
+    const TIMES: &[(&str, &str)] = &[
+        ("initialDelaySeconds", "initial-delay"),
+        ("periodSeconds", "period"),
+        ("timeoutSeconds", "timeout"),
+        ("terminationGracePeriodSeconds", "termination-grace-period"),
     ];
-    let m = cx.visit(at, KEYS)?;
-    cx.k8s_unsupported(at, m, &["grpc", "terminationGracePeriodSeconds"], "a probe");
+    const COUNTS: &[(&str, &str)] =
+        &[("failureThreshold", "failure-threshold"), ("successThreshold", "success-threshold")];
+    let whole = |v: &Value| v.as_i64().or_else(|| v.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64));
     let mut n = KNode::new("probe").arg(kind);
-    let http = at.key("httpGet");
-    let tcp = at.key("tcpSocket");
-    let exec = at.key("exec");
-    if let Some(hm) = cx.visit(&http, &["path", "port", "scheme"]) {
-        cx.k8s_unsupported(&http, hm, &["host", "httpHeaders"], "an HTTP probe");
-        if let Some(s) = cx.text(&http.key("scheme"))
-            && s != "HTTP"
-        {
-            cx.unsupported(&http.key("scheme"), format!("probes over {s}"));
+    let mut actions = 0;
+    for (k, v) in m {
+        if let Some((_, prop)) = TIMES.iter().find(|(key, _)| key == k) {
+            n = n.prop(prop, format!("{}s", whole(v).filter(|s| *s >= 0)?));
+            continue;
         }
-        n = n.prop("http-get", cx.text(&http.key("path")).unwrap_or_else(|| "/".into()));
-        n = n.prop("port", probe_port(cx, &http.key("port"))?);
-    }
-    if let Some(tm) = cx.visit(&tcp, &["port"]) {
-        cx.k8s_unsupported(&tcp, tm, &["host"], "a TCP probe");
-        n = n.prop("tcp-port", probe_port(cx, &tcp.key("port"))?);
-    }
-    if cx.visit(&exec, &["command"]).is_some() {
-        n.push(list_node("exec", &cx.string_list(&exec.key("command"))));
-    }
-    for (key, prop) in
-        [("initialDelaySeconds", "initial-delay"), ("periodSeconds", "period"), ("timeoutSeconds", "timeout")]
-    {
-        if let Some(s) = cx.int_in(&at.key(key), 0, i64::from(i32::MAX)) {
-            n = n.prop(prop, format!("{s}s"));
+        if let Some((_, prop)) = COUNTS.iter().find(|(key, _)| key == k) {
+            n = n.prop(prop, whole(v).filter(|s| *s >= 1)?);
+            continue;
+        }
+        let port = |v: Option<&Value>| -> Option<KVal> {
+            match v? {
+                Value::String(s) if s.parse::<i64>().is_err() && crate::lower::check_dns_label(s).is_ok() => {
+                    Some(KVal::Str(s.clone()))
+                }
+                other => whole(other).filter(|p| (1..=65535).contains(p)).map(KVal::Int),
+            }
+        };
+        let o = v.as_object()?;
+        let only = |keys: &[&str]| o.keys().all(|k| keys.contains(&k.as_str()));
+        actions += 1;
+        match k.as_str() {
+            "httpGet" if only(&["path", "port", "scheme", "host", "httpHeaders"]) => {
+                let path = o.get("path").and_then(Value::as_str).filter(|p| !p.is_empty())?;
+                n = n.prop("http-get", path).prop("port", port(o.get("port"))?);
+                if let Some(sch) = o.get("scheme") {
+                    n = n.prop("scheme", sch.as_str().filter(|s| ["HTTP", "HTTPS"].contains(s))?);
+                }
+                if let Some(h) = o.get("host") {
+                    n = n.prop("host", h.as_str().filter(|h| !h.is_empty())?);
+                }
+                for h in o.get("httpHeaders").and_then(Value::as_array).into_iter().flatten() {
+                    let (name, value) = (h.get("name")?.as_str()?, h.get("value")?.as_str()?);
+                    if name.is_empty() || h.as_object()?.len() != 2 {
+                        return None;
+                    }
+                    n.push(KNode::new("header").arg(name).arg(value));
+                }
+                if o.get("httpHeaders").is_some_and(|h| !h.is_array()) {
+                    return None;
+                }
+            }
+            "tcpSocket" if only(&["port", "host"]) => {
+                n = n.prop("tcp-port", port(o.get("port"))?);
+                if let Some(h) = o.get("host") {
+                    n = n.prop("host", h.as_str().filter(|h| !h.is_empty())?);
+                }
+            }
+            "grpc" if only(&["port", "service"]) => {
+                n = n.prop("grpc-port", whole(o.get("port")?).filter(|p| (1..=65535).contains(p))?);
+                if let Some(sv) = o.get("service") {
+                    n = n.prop("grpc-service", sv.as_str()?);
+                }
+            }
+            "exec" if only(&["command"]) => {
+                let cmd: Option<Vec<String>> =
+                    o.get("command")?.as_array()?.iter().map(|c| c.as_str().map(str::to_string)).collect();
+                let cmd = cmd.filter(|c| !c.is_empty())?;
+                n.push(list_node("exec", &cmd));
+            }
+            _ => return None,
         }
     }
-    for (key, prop) in [("failureThreshold", "failure-threshold"), ("successThreshold", "success-threshold")] {
-        if let Some(s) = cx.int_in(&at.key(key), 1, i64::from(i32::MAX)) {
-            n = n.prop(prop, s);
-        }
+    (actions == 1).then_some(n)
+}
+
+/// A container's security context: `Ok` in words when they say all of it, else `Err` as it is.
+fn security_context<'v>(cx: &mut Cx<'v>, at: &At<'v>) -> Option<Result<KNode, Value>> {
+    let v = cx.take(at)?;
+    let Value::Object(m) = v else {
+        cx.wrong_type(at, "a security context", v);
+        return None;
+    };
+    if m.is_empty() {
+        return None;
+    }
+    Some(security_words(m).ok_or_else(|| v.clone()))
+}
+
+fn security_words(m: &Map<String, Value>) -> Option<KNode> {
+    let mut n = KNode::new("security-context");
+    for (k, v) in m {
+        let prop = match k.as_str() {
+            "runAsNonRoot" => "run-as-non-root",
+            "allowPrivilegeEscalation" => "allow-privilege-escalation",
+            "privileged" => "privileged",
+            "readOnlyRootFilesystem" => "read-only-root-filesystem",
+            "runAsUser" | "runAsGroup" => {
+                let id = v.as_i64().filter(|i| *i >= 0)?;
+                n = n.prop(if k == "runAsUser" { "run-as-user" } else { "run-as-group" }, id);
+                continue;
+            }
+            "capabilities" => {
+                let caps = v.as_object()?;
+                for (ck, cv) in caps {
+                    let child = match ck.as_str() {
+                        "add" => "capabilities-add",
+                        "drop" => "capabilities-drop",
+                        _ => return None,
+                    };
+                    let list: Option<Vec<String>> =
+                        cv.as_array()?.iter().map(|c| c.as_str().map(str::to_string)).collect();
+                    let list = list?;
+                    if list.is_empty() {
+                        return None;
+                    }
+                    n.push(list_node(child, &list));
+                }
+                if caps.is_empty() {
+                    return None;
+                }
+                continue;
+            }
+            _ => return None,
+        };
+        n = n.prop(prop, v.as_bool()?);
     }
     Some(n)
-}
-
-/// A probe's port: a number (a named port is not supported yet).
-fn probe_port<'v>(cx: &mut Cx<'v>, at: &At<'v>) -> Option<i64> {
-    match at.get() {
-        Some(Value::String(s)) if s.parse::<i64>().is_err() => {
-            cx.unsupported(at, format!("a probe on the named port `{s}`; give its number"));
-            None
-        }
-        None => {
-            cx.invalid(at, "a probe needs a port");
-            None
-        }
-        _ => cx.int_in(at, 1, 65535),
-    }
-}
-
-fn security_context<'v>(cx: &mut Cx<'v>, at: &At<'v>) -> Option<KNode> {
-    const KEYS: &[&str] = &[
-        "runAsNonRoot",
-        "runAsUser",
-        "runAsGroup",
-        "allowPrivilegeEscalation",
-        "privileged",
-        "readOnlyRootFilesystem",
-        "capabilities",
-    ];
-    let m = cx.visit(at, KEYS)?;
-    cx.k8s_unsupported(
-        at,
-        m,
-        &["appArmorProfile", "procMount", "seLinuxOptions", "seccompProfile", "windowsOptions"],
-        "a security context",
-    );
-    let mut n = KNode::new("security-context");
-    for (key, prop) in [
-        ("runAsNonRoot", "run-as-non-root"),
-        ("allowPrivilegeEscalation", "allow-privilege-escalation"),
-        ("privileged", "privileged"),
-        ("readOnlyRootFilesystem", "read-only-root-filesystem"),
-    ] {
-        if let Some(b) = cx.bool(&at.key(key)) {
-            n = n.prop(prop, b);
-        }
-    }
-    for (key, prop) in [("runAsUser", "run-as-user"), ("runAsGroup", "run-as-group")] {
-        if let Some(i) = cx.int_in(&at.key(key), 0, i64::MAX) {
-            n = n.prop(prop, i);
-        }
-    }
-    let caps = at.key("capabilities");
-    if cx.visit(&caps, &["add", "drop"]).is_some() {
-        for (key, child) in [("add", "capabilities-add"), ("drop", "capabilities-drop")] {
-            let list = cx.string_list(&caps.key(key));
-            if !list.is_empty() {
-                n.push(list_node(child, &list));
-            }
-        }
-    }
-    (!n.props.is_empty() || !n.children.is_empty()).then_some(n)
 }

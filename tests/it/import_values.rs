@@ -329,15 +329,7 @@ fn every_chart_example_imports_loads_and_is_snapshotted_or_names_what_is_not_sup
                 assert_eq!(formatted, text, "{output}: not in `msws fmt` layout");
                 insta::assert_snapshot!(format!("import-{release}"), text);
             }
-            Err(e) => {
-                let p = problems(Err(e));
-                // The requester's dual-pod ReplicaSet is the one example msws cannot express.
-                assert_eq!(*values, "values-requester.yaml", "{output}: {p:#?}");
-                assert_eq!(
-                    p,
-                    vec!["not supported yet: requester.enable (the dual-pod requester of fast model actuation)"]
-                );
-            }
+            Err(e) => panic!("{output} ({values}) does not import: {:#?}", problems(Err(e))),
         }
     }
 }
@@ -397,35 +389,29 @@ fn import_yaml(yaml: &str) -> Result<String, ImportError> {
 #[test]
 fn every_problem_of_the_values_is_listed_at_once() {
     let yaml = r#"
-multinode: true
-tracing: {enabled: true}
-extraObjects: [{kind: ConfigMap}]
 modelArtifacts: {nmae: x}
 decode:
   replica: 2
-  hostIPC: true
-  autoscaling: {enabled: true}
-  monitoring: {podmonitor: {enabled: true}}
+  subGroupExclusiveToplogy: true
+  extraConfig: {serviceAccountName: other}
   containers:
   - image: x
     modelCommand: vllmServe
     envFrom: [{configMapRef: {name: a}}]
-    volumeMounts: [{name: metrics-volume, mountPath: /m, mountPropagation: HostToContainer}]
+    extraConfig: {env: [{name: A, value: b}]}
+  initContainers: [{name: i, image: x, restartPolicy: Never}]
 prefill: {create: false, anything: goes}
 "#;
     let p = problems(import_yaml(yaml));
     assert_eq!(
         p,
         vec![
-            "not supported yet: tracing.enabled (OpenTelemetry tracing)",
-            "not supported yet: multinode (multi-node serving with a LeaderWorkerSet)",
-            "not supported yet: extraObjects (extra objects rendered with the chart)",
-            "not supported yet: decode.autoscaling.enabled (autoscaling)",
-            "not supported yet: decode.monitoring.podmonitor.enabled (a Prometheus PodMonitor)",
-            "not supported yet: decode.hostIPC (the host's IPC namespace, a LeaderWorkerSet option)",
-            "not supported yet: decode.containers[0].volumeMounts[0].mountPropagation (`mountPropagation` of a volume mount)",
+            "decode.containers[0].extraConfig.env: the chart writes `env` of this container itself, so with this the manifest has it twice, which Kubernetes' YAML reader refuses; set it in one place",
+            "decode.initContainers[0].restartPolicy: an init container's restart policy is `Always` (a sidecar) or none; Kubernetes refuses `Never`",
+            "decode.extraConfig.serviceAccountName: the chart writes `serviceAccountName` of the pod itself, so with this the manifest has it twice, which Kubernetes' YAML reader refuses; set it in one place",
             "unknown value: modelArtifacts.nmae (did you mean `name`?)",
             "unknown value: decode.replica (did you mean `replicas`?)",
+            "unknown value: decode.subGroupExclusiveToplogy (did you mean `subGroupExclusiveTopology`?)",
             "unknown value: decode.containers[0].envFrom (did you mean `env`?)",
         ]
     );
@@ -437,46 +423,60 @@ fn an_unknown_key_at_the_chart_s_default_is_harmless() {
     let text =
         imported(import_yaml("common: {}\nrequester: {enable: false, image: other}\nenabled: true\nglobal: {x: 1}"));
     assert_loads("r.kdl", &text);
-    assert!(problems(import_yaml("common: {a: 1}"))[0].starts_with("not supported yet: common"));
+    // The common library chart's values: its one helper the chart uses does not read them.
+    assert_loads("r.kdl", &imported(import_yaml("common: {a: 1}")));
     assert_eq!(problems(import_yaml("routing: {modelName: x}")), vec!["unknown value: routing.modelName"]);
 }
 
 #[test]
-fn values_msws_cannot_express_are_named_with_their_key() {
+fn values_kubernetes_would_refuse_are_named_with_their_key() {
     let cases: &[(&str, &str)] = &[
-        ("requester: {enable: true}", "not supported yet: requester.enable"),
-        ("decode: {podSecurityContext: {runAsUser: 1}}", "not supported yet: decode.podSecurityContext"),
-        ("decode: {extraConfig: {hostNetwork: true}}", "not supported yet: decode.extraConfig"),
-        ("decode: {subGroupPolicy: {subGroupSize: 8}}", "not supported yet: decode.subGroupPolicy"),
-        (
-            "decode: {parallelism: {data: 2}}",
-            "not supported yet: decode.parallelism (data 2 is not dataLocal 1 × workers 1",
-        ),
-        ("accelerator: {env: {nvidia: [{name: A, value: b}]}}", "not supported yet: accelerator.env"),
         (
             "accelerator: {dra: true, resourceClaimTemplates: {nvidia: {name: t, class: c, selectors: [x]}}}",
-            "not supported yet: accelerator.resourceClaimTemplates.nvidia.selectors",
+            "accelerator.resourceClaimTemplates.nvidia.selectors[0]: a device selector is `cel: {expression: \"…\"}`",
         ),
         (
-            "modelArtifacts: {uri: 'hf://{{ .Release.Name }}'}",
-            "not supported yet: modelArtifacts.uri (the template `{{ .Release.Name }}`",
+            "accelerator: {dra: true, resourceClaimTemplates: {nvidia: {name: t, class: c, match: firstAvailable}}}",
+            "accelerator.resourceClaimTemplates.nvidia.match: the chart would render the device request with a field `firstAvailable:`",
         ),
         (
-            "decode: {volumes: [{name: n, nfs: {server: s, path: /}}]}",
-            "not supported yet: decode.volumes[0].nfs (`nfs` of a volume)",
+            "decode: {extraConfig: {volumes: []}}",
+            "decode.extraConfig.volumes: the chart writes `volumes` of the pod itself",
         ),
         (
-            "decode: {containers: [{image: x, modelCommand: vllmServe, readinessProbe: {httpGet: {path: /, port: http}}}]}",
-            "not supported yet: decode.containers[0].readinessProbe.httpGet.port",
-        ),
-        (
-            "decode: {initContainers: [{name: i, image: x, lifecycle: {postStart: {}}}]}",
-            "not supported yet: decode.initContainers[0].lifecycle",
+            "decode: {containers: [{image: x, modelCommand: imageDefault, extraConfig: {command: [sh]}}]}",
+            "decode.containers[0].extraConfig.command: a command with modelCommand imageDefault",
         ),
     ];
     for (yaml, want) in cases {
         let p = problems(import_yaml(yaml));
         assert!(p.iter().any(|p| p.starts_with(want)), "{yaml}: expected `{want}`, got {p:#?}");
+    }
+}
+
+/// What used to be "not supported yet" now imports (each renders as the chart does; the
+/// differential test compares them with real Helm).
+#[test]
+fn every_chart_feature_imports() {
+    for yaml in [
+        "requester: {enable: true}",
+        "decode: {podSecurityContext: {runAsUser: 1}}",
+        "decode: {extraConfig: {hostNetwork: true}}",
+        "multinode: true\ndecode: {subGroupPolicy: {subGroupSize: 8}, hostIPC: true}",
+        "accelerator: {env: {nvidia: [{name: A, value: b}]}}",
+        "accelerator: {dra: true, resourceClaimTemplates: {nvidia: {name: t, class: c, selectors: [{cel: {expression: 'true'}}]}}}",
+        "modelArtifacts: {uri: 'hf://org/{{ .Release.Name }}'}",
+        "decode: {volumes: [{name: metrics-volume, emptyDir: {}}, {name: n, nfs: {server: s, path: /}}]}",
+        "decode: {containers: [{image: x, modelCommand: vllmServe, readinessProbe: {httpGet: {path: /, port: http}}}]}",
+        "decode: {initContainers: [{name: i, image: x, lifecycle: {postStart: {exec: {command: [sh]}}}}]}",
+        "tracing: {enabled: true}",
+        "extraObjects: [{apiVersion: v1, kind: ConfigMap, metadata: {name: '{{ .Release.Name }}-x'}}]",
+        "decode: {autoscaling: {enabled: true}, monitoring: {podmonitor: {enabled: true}}}",
+        "decode: {containers: [{image: x, modelCommand: vllmServe, stdin: true, tty: true, extraConfig: {lifecycle: {preStop: {sleep: {seconds: 5}}}}}]}",
+        "modelArtifacts: {uri: 'oci://registry/model:1', imagePullPolicy: IfNotPresent}\ndecode: {containers: [{image: x, command: [sh], mountModelVolume: true}]}",
+    ] {
+        let text = imported(import_yaml(yaml));
+        assert_loads("r.kdl", &text);
     }
 }
 
@@ -628,10 +628,10 @@ fn the_command_prints_the_workspace_on_stdout_and_exits_0() {
 #[test]
 fn the_command_lists_every_problem_and_exits_1() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("v.yaml"), "multinode: true\ndecode: {replica: 2}\n").unwrap();
+    std::fs::write(dir.path().join("v.yaml"), "decode: {replica: 2, extraConfig: {volumes: []}}\n").unwrap();
     msws().current_dir(dir.path()).args(["import-values", "v.yaml"]).assert().code(1).stdout_eq("").stderr_eq(
         snapbox::str![[r#"
-error: not supported yet: multinode (multi-node serving with a LeaderWorkerSet)
+error: decode.extraConfig.volumes: the chart writes `volumes` of the pod itself, so with this the manifest has it twice, which Kubernetes' YAML reader refuses; set it in one place
 error: unknown value: decode.replica (did you mean `replicas`?)
 error: v.yaml cannot be imported: 2 problems (msws reads the values of the llm-d-modelservice chart v0.4.12)
 
@@ -669,13 +669,6 @@ fn every_imported_example_renders_what_the_chart_renders() {
     let mut failures = Vec::new();
     let mut compared = 0;
     for (output, release, _, _) in CASES {
-        // The one example msws cannot represent says so, by name, and nothing else.
-        if *output == "output-requester.yaml" {
-            let p = problems(import_case(output));
-            assert_eq!(p.len(), 1, "{p:?}");
-            assert!(p[0].contains("not supported yet: requester.enable"), "{p:?}");
-            continue;
-        }
         let text = imported(import_case(output));
         compared += 1;
         let dir = tempfile::tempdir().unwrap();
@@ -687,6 +680,6 @@ fn every_imported_example_renders_what_the_chart_renders() {
         failures
             .extend(crate::manifests::compare(&data(output), &rendered).into_iter().map(|d| format!("{output}: {d}")));
     }
-    assert_eq!(compared, 8, "cpu, pd, pvc, pvc-hf, dra, heterogeneous-pd, pd-mnnvl and xpu-pd are all compared");
+    assert_eq!(compared, 9, "every example is compared, the requester's included");
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

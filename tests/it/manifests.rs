@@ -111,7 +111,22 @@ fn norm(v: Value, key: &str) -> Value {
             for (k, c) in m {
                 let c = match k.as_str() {
                     "labels" | "annotations" | "matchLabels" => match c {
-                        Value::Object(lm) => Value::Object(lm.into_iter().filter(|(k, _)| !tool_key(k)).collect()),
+                        Value::Object(lm) => Value::Object(
+                            lm.into_iter()
+                                .filter(|(k, _)| !tool_key(k))
+                                .map(|(k, v)| {
+                                    // The requester's server patch is YAML text: compared by meaning.
+                                    if k == "dual-pod.llm-d.ai/server-patch"
+                                        && let Some(text) = v.as_str()
+                                        && let Ok(y) = serde_yaml_ng::from_str::<serde_yaml_ng::Value>(text)
+                                    {
+                                        let patch = serde_json::to_value(y).unwrap_or(Value::Null);
+                                        return (k, norm(patch, ""));
+                                    }
+                                    (k, v)
+                                })
+                                .collect(),
+                        ),
                         other => other,
                     },
                     "limits" | "requests" | "capacity" => match c {

@@ -396,10 +396,26 @@ fn insert_define(trees: &mut TreeMap, name: String, root: Vec<parse::Node>, file
 /// Renders a template text as Helm renders a chart file (and `tpl` a string): with `defines`
 /// and the text's own `define`s available, `<no value>` removed from the output.
 pub fn render(text: &str, ctx: &Context, defines: &Defines) -> Result<String, TplError> {
+    render_with(text, ctx, defines, ctx.root())
+}
+
+/// [`render`] with another dot than Helm's top-level map: what a chart's `include` of a define
+/// passes, such as the container template's `(dict "role" … "Values" $.Values …)`.
+pub fn render_with(text: &str, ctx: &Context, defines: &Defines, dot: Val) -> Result<String, TplError> {
     let name = ctx.template_name.clone();
-    let root = ctx.root();
-    let out = run_text(ctx, &defines.trees, &name, text, Ev::new(root), 0)?;
-    Ok(out)
+    run_text(ctx, &defines.trees, &name, text, Ev::new(dot), 0)
+}
+
+impl Context {
+    /// Helm's top-level map (`$` in a chart file): `.Values`, `.Release`, `.Chart`, …
+    pub fn top(&self) -> Val {
+        self.root()
+    }
+}
+
+/// A map as sprig's `dict` makes it (`map[string]interface {}`).
+pub fn dict(entries: Vec<(&str, Val)>) -> Val {
+    map_of(entries, MapTy::Any)
 }
 
 fn run_text(ctx: &Context, base: &TreeMap, name: &str, text: &str, dot: Ev, depth: usize) -> Result<String, TplError> {

@@ -122,6 +122,14 @@ impl Val {
         Val::map(BTreeMap::new())
     }
 
+    /// A map's entry (`None` for a missing key or a value that is not a map).
+    pub fn get(&self, key: &str) -> Option<Val> {
+        match self {
+            Val::Map(m, _) => m.borrow().get(key).cloned(),
+            _ => None,
+        }
+    }
+
     pub fn is_nil(&self) -> bool {
         matches!(self, Val::Nil)
     }
