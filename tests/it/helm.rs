@@ -115,7 +115,8 @@ fn every_example_renders_exactly_as_committed() {
         assert_eq!(ids(&actual), ids(&expected), "{output}: the objects, in order");
         for (a, e) in actual.iter().zip(&expected) {
             if a != e {
-                let diff = similar::TextDiff::from_lines(&pretty(e), &pretty(a))
+                let (pe, pa) = (pretty(e), pretty(a));
+                let diff = similar::TextDiff::from_lines(pe.as_str(), pa.as_str())
                     .unified_diff()
                     .header("committed", "helm")
                     .to_string();
