@@ -1443,18 +1443,12 @@ fn parallelism<'v>(cx: &mut Cx<'v>, at: &At<'v>) -> Option<KNode> {
         _ => None,
     });
     let workers = workers.unwrap_or(1);
-    if data != data_local * workers {
-        cx.unsupported(
-            at,
-            format!(
-                "data {data} is not dataLocal {data_local} × workers {workers}; msws keeps data = dataLocal × workers, so set dataLocal or workers to match"
-            ),
-        );
-        return None;
-    }
     let mut n = KNode::new("parallelism");
+    // Sizes that do not add up are the chart's to pass on as they are: all three are written,
+    // so that msws does not derive one (it warns about them).
+    let consistent = data == data_local * workers;
     for (prop, v) in [("tensor", tensor), ("data", data), ("data-local", data_local), ("workers", workers)] {
-        if v != 1 {
+        if v != 1 || (!consistent && prop != "tensor") {
             n = n.prop(prop, v);
         }
     }

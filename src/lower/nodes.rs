@@ -1219,13 +1219,15 @@ fn parallelism(cx: &mut Cx, node: &Node) -> Option<Parallelism> {
     };
     let (data, data_local, workers) = match (d, dl, w) {
         (Some(d), Some(dl), Some(w)) => {
+            // The chart passes such sizes to vLLM as they are, and so does msws; vLLM is likely
+            // to refuse them, so say so.
             if dl.checked_mul(w) != Some(d) {
-                inconsistent(
-                    cx,
-                    format!("data parallelism {d} is not data-local {dl} × workers {w}"),
-                    "data = data-local × workers; give two of them and msws derives the third",
-                );
-                return None;
+                cx.error(with_origin(
+                    Diagnostic::warning("msws::parallelism", format!("data parallelism {d} is not data-local {dl} × workers {w}"))
+                        .label(node.span, "inconsistent sizes")
+                        .help("vLLM runs data-local ranks on each of the workers: data = data-local × workers; give two of them and msws derives the third"),
+                    node.origin.as_deref(),
+                ));
             }
             (d, dl, w)
         }
