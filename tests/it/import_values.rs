@@ -683,3 +683,32 @@ fn every_imported_example_renders_what_the_chart_renders() {
     assert_eq!(compared, 9, "every example is compared, the requester's included");
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// The values file of the issue that started the work on the chart's whole schema: one vLLM
+/// container with startup, liveness and readiness probes on the named port `vllm`, their periods
+/// and thresholds, shm and cache volumes (shaped like llm-d's benchmarking harness's). It imports,
+/// and renders what real Helm renders from it.
+#[test]
+fn a_real_users_values_file_imports_and_renders_as_helm_does() {
+    let path = root().join("tests/data/import/values-benchmark.yaml");
+    let text =
+        imported(iv::import(&request(&[("values-benchmark.yaml", &data("values-benchmark.yaml"))], &[], "bench")));
+    assert_loads("bench.kdl", &text);
+    for want in [
+        "probe \"startup\" http-get=\"/v1/models\" port=\"vllm\" failure-threshold=60",
+        "probe \"liveness\" tcp-port=\"vllm\"",
+        "volume \"dshm\" empty-dir=#true medium=\"Memory\" size-limit=\"16Gi\"",
+    ] {
+        assert!(text.contains(want), "{want}:\n{text}");
+    }
+    let helm = crate::helm::helm_template("bench", &[&path], &[], &[]).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bench.kdl");
+    std::fs::write(&file, &text).unwrap();
+    let out = std::process::Command::new(cargo_bin!("msws")).arg("render").arg(&file).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let rendered = crate::manifests::parse_stream(&String::from_utf8(out.stdout).unwrap());
+    let helm_yaml: String = helm.iter().map(|o| format!("---\n{}", serde_yaml_ng::to_string(o).unwrap())).collect();
+    let diffs = crate::manifests::compare(&helm_yaml, &rendered);
+    assert!(diffs.is_empty(), "{}", diffs.join("\n"));
+}
