@@ -19,15 +19,73 @@ pub const STDLIB: &[(&str, &str)] = &[
 
 pub trait Files {
     fn read(&self, path: &Path) -> std::io::Result<String>;
+
+    /// Whether `path` is a directory (a Kustomize directory of manifests).
+    fn is_dir(&self, _path: &Path) -> bool {
+        false
+    }
+
+    /// The manifests a Kustomize directory builds, and what built them (`kubectl kustomize
+    /// (Kustomize v5.5.0)`), or why they could not be built.
+    fn kustomize(&self, dir: &Path) -> Result<(String, String), String> {
+        Err(format!("{} is a directory, and this front end builds no Kustomize directories", dir.display()))
+    }
 }
 
-/// The real file system.
+/// The real file system; Kustomize directories are built with `kubectl kustomize` (the kubectl
+/// of `MSWS_KUBECTL`, else of `PATH`).
 pub struct DiskFiles;
 
 impl Files for DiskFiles {
     fn read(&self, path: &Path) -> std::io::Result<String> {
         std::fs::read_to_string(path)
     }
+
+    fn is_dir(&self, path: &Path) -> bool {
+        path.is_dir()
+    }
+
+    fn kustomize(&self, dir: &Path) -> Result<(String, String), String> {
+        let kubectl = std::env::var_os("MSWS_KUBECTL").unwrap_or_else(|| "kubectl".into());
+        let shown = Path::new(&kubectl).display().to_string();
+        let missing = |e: std::io::Error| {
+            format!(
+                "cannot run `{shown} kustomize` to build {}: {e}. msws builds Kustomize directories with kubectl: install kubectl (or set MSWS_KUBECTL to it), or build the manifests yourself (`kubectl kustomize DIR > manifests.yaml`) and name the file",
+                dir.display()
+            )
+        };
+        let out = std::process::Command::new(&kubectl).arg("kustomize").arg(dir).output().map_err(missing)?;
+        if !out.status.success() {
+            return Err(format!(
+                "`{shown} kustomize {}` failed: {}",
+                dir.display(),
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
+        }
+        let text = String::from_utf8(out.stdout)
+            .map_err(|_| format!("`{shown} kustomize` printed something that is not UTF-8"))?;
+        // The version, for the plan to name (best effort: the build itself already worked).
+        let version = std::process::Command::new(&kubectl)
+            .args(["version", "--client"])
+            .output()
+            .ok()
+            .and_then(|o| String::from_utf8(o.stdout).ok())
+            .and_then(|v| v.lines().find_map(|l| l.strip_prefix("Kustomize Version: ").map(str::to_string)));
+        let by = match version {
+            Some(v) => format!("{shown} kustomize (Kustomize {v})"),
+            None => format!("{shown} kustomize"),
+        };
+        Ok((text, by))
+    }
+}
+
+/// The manifests a model service names (`manifests "dir-or-file"`), read while loading.
+#[derive(Clone, Debug)]
+pub struct ManifestText {
+    /// What they are: `file pd.yaml`, or the build command.
+    pub source: String,
+    /// Their text (a YAML stream), or why it could not be had.
+    pub text: Result<String, String>,
 }
 
 /// An in-memory file set, keyed by normalised path.
@@ -80,10 +138,13 @@ pub struct Loaded {
     /// A user file had a syntax error: its declarations are missing, so checking the rest would
     /// only report their absence (no workspace, dangling references).
     pub syntax_errors: bool,
+    /// The manifests model services name, by the span of the path that names them.
+    pub manifests: BTreeMap<Span, ManifestText>,
 }
 
 pub fn load(root: &Path, files: &dyn Files, map: &mut SourceMap, sink: &mut Sink) -> Loaded {
-    let mut loaded = Loaded { nodes: vec![], stdlib: vec![], files: vec![], syntax_errors: false };
+    let mut loaded =
+        Loaded { nodes: vec![], stdlib: vec![], files: vec![], syntax_errors: false, manifests: BTreeMap::new() };
     for (name, text) in STDLIB {
         let id = map.add(format!("<stdlib>/{name}"), None, *text);
         if let Some(doc) = syntax::parse(id, text, sink) {
@@ -100,7 +161,53 @@ pub fn load(root: &Path, files: &dyn Files, map: &mut SourceMap, sink: &mut Sink
     let id = map.add(root.display().to_string(), Some(&normalize(root)), text);
     let mut stack = vec![(normalize(root), None)];
     read_file(id, true, files, map, sink, &mut stack, &mut loaded);
+    read_manifests(files, map, &mut loaded);
     loaded
+}
+
+/// Reads the manifests each model service names (`manifests "path"`, relative to its file): a
+/// YAML file, or a Kustomize directory built with `kubectl kustomize`. Their text joins the
+/// user's files, so that the workspace's hash covers it and a token in it is found.
+fn read_manifests(files: &dyn Files, map: &mut SourceMap, loaded: &mut Loaded) {
+    let mut wanted = Vec::new();
+    for top in loaded.nodes.iter().filter(|t| t.node.name.name == "model-service") {
+        for c in top.node.children().iter().filter(|c| c.name.name == "manifests") {
+            if let Some(arg) = c.args.first()
+                && let syntax::Literal::String(p) = &arg.literal
+            {
+                wanted.push((arg.span, p.clone()));
+            }
+        }
+    }
+    for (span, given) in wanted {
+        let dir = map.get(span.file).path.as_deref().and_then(Path::parent).map(Path::to_path_buf).unwrap_or_default();
+        let path = normalize(&dir.join(&given));
+        let m = if files.is_dir(&path) {
+            match files.kustomize(&path) {
+                Ok((text, by)) => {
+                    ManifestText { source: format!("the Kustomize directory {given}, built by {by}"), text: Ok(text) }
+                }
+                Err(e) => ManifestText { source: format!("the Kustomize directory {given}"), text: Err(e) },
+            }
+        } else {
+            match files.read(&path) {
+                Ok(text) => ManifestText { source: format!("the file {given}"), text: Ok(text) },
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => ManifestText {
+                    source: format!("the file {given}"),
+                    text: Err(format!("{} does not exist (paths are relative to the workspace file)", path.display())),
+                },
+                Err(e) => ManifestText {
+                    source: format!("the file {given}"),
+                    text: Err(format!("cannot read {}: {e}", path.display())),
+                },
+            }
+        };
+        if let Ok(text) = &m.text {
+            let id = map.add(format!("<manifests {given}>"), None, text.as_str());
+            loaded.files.push(id);
+        }
+        loaded.manifests.insert(span, m);
+    }
 }
 
 fn read_file(

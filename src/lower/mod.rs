@@ -186,6 +186,7 @@ fn lower(
     }
 
     let mut cx = Cx::new(sink, vars);
+    cx.manifests = std::mem::take(&mut loaded.manifests);
     cx.steps = loaded
         .nodes
         .iter()

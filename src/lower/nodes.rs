@@ -691,6 +691,9 @@ pub fn model_service(cx: &mut Cx, node: &Node) -> Option<ModelService> {
     let prefill = prefill_node.map(|n| role(cx, n, accel.as_ref()));
     let tracing = r.child(cx, "tracing").and_then(|n| tracing(cx, n));
     let objects = r.children("object").into_iter().filter_map(|n| extra_object(cx, n)).collect();
+    let manifests_node = r.child(cx, "manifests");
+    let serving_container = r.child_value(cx, "serving-container").and_then(|v| cx.name(v, "container"));
+    let manifests = manifests_node.and_then(|n| manifests(cx, n, serving_container.clone()));
     let after = after(cx, &mut r);
     r.finish(cx);
     if let (Some(p), Some(ModelSource::Uri { uri, .. })) = (&image_pull_policy, &model)
@@ -704,7 +707,37 @@ pub fn model_service(cx: &mut Cx, node: &Node) -> Option<ModelService> {
             n.origin.as_deref(),
         ));
     }
-    if decode_node.is_none() && prefill_node.is_none() {
+    if let Some(n) = manifests_node {
+        // The manifests give the workloads; words that shape msws's own roles do not apply.
+        for word in ["decode", "prefill", "fullname", "service-account", "accelerator", "routing", "tracing", "labels"]
+        {
+            if let Some(c) = node.children().iter().find(|c| c.name.name == word) {
+                cx.error(with_origin(
+                    Diagnostic::error("msws::manifests", format!("`{word}` does not go with `manifests`"))
+                        .label(c.name.span, "for msws's own roles")
+                        .label(n.head_span(), "the workloads come from here")
+                        .help("the manifests say how their pods run; msws only points them at the model on the claim. Remove this, or drop `manifests` to describe the roles in the workspace"),
+                    c.origin.as_deref(),
+                ));
+            }
+        }
+        if let Some(ModelSource::Uri { uri, span }) = &model
+            && uri.claim().is_none()
+        {
+            cx.error(
+                Diagnostic::error("msws::manifests", "manifests are served from a claim")
+                    .label(*span, "not a claim")
+                    .help("serve a download of this workspace (`model \"…\"`) or a `pvc://` / `pvc+hf://` URI: msws points the manifests' pods at the model there"),
+            );
+        }
+    } else if let Some(v) = node.children().iter().find(|c| c.name.name == "serving-container") {
+        cx.error(
+            Diagnostic::error("msws::manifests", "`serving-container` goes with `manifests`")
+                .label(v.name.span, "no manifests here")
+                .help("it names which container of the manifests' pods serves the model"),
+        );
+    }
+    if decode_node.is_none() && prefill_node.is_none() && manifests_node.is_none() {
         cx.missing(
             node,
             Diagnostic::error(
@@ -772,9 +805,166 @@ pub fn model_service(cx: &mut Cx, node: &Node) -> Option<ModelService> {
         image_pull_policy,
         tracing,
         objects,
+        manifests,
         after,
         span: node.head_span(),
     })
+}
+
+/// `manifests "dir-or-file.yaml"`: the workloads of the model service, read while loading (a
+/// Kustomize directory built with `kubectl kustomize`). Checked here: that each object is one
+/// msws may apply, that there is a workload, and that each workload's pods have a container
+/// that serves the model, whose command names the model, all the same one.
+fn manifests(cx: &mut Cx, node: &Node, serving_container: Option<String>) -> Option<Manifests> {
+    let mut r = Reader::new(node);
+    let arg = r.arg(cx, 0, "a Kustomize directory or a YAML file");
+    r.finish(cx);
+    let arg = arg?;
+    let _ = cx.nonempty(arg, "a path")?;
+    let fail = |cx: &mut Cx, message: String, help: &str| {
+        cx.error(with_origin(
+            Diagnostic::error("msws::manifests", message).label(arg.span, "these manifests").help(help.to_string()),
+            arg.origin.as_deref(),
+        ));
+    };
+    let Some(m) = cx.manifests.get(&arg.span).cloned() else {
+        fail(
+            cx,
+            "these manifests were not read".into(),
+            "manifests are read from the workspace's own files, not from a preset",
+        );
+        return None;
+    };
+    let text = match &m.text {
+        Ok(t) => t.clone(),
+        Err(e) => {
+            fail(
+                cx,
+                format!("cannot read the manifests: {e}"),
+                "name a YAML file or a Kustomize directory, relative to the workspace file",
+            );
+            return None;
+        }
+    };
+    let mut objects: Vec<Fields> = Vec::new();
+    for doc in serde_yaml_ng::Deserializer::from_str(&text) {
+        let v: Result<serde_yaml_ng::Value, _> = serde::Deserialize::deserialize(doc);
+        let v = match v.map_err(|e| e.to_string()).and_then(|v| serde_json::to_value(v).map_err(|e| e.to_string())) {
+            Ok(v) => v,
+            Err(e) => {
+                fail(
+                    cx,
+                    format!("the manifests are not YAML: {e}"),
+                    "msws reads what `kubectl kustomize` prints: a stream of YAML documents",
+                );
+                return None;
+            }
+        };
+        match v {
+            serde_json::Value::Null => {}
+            serde_json::Value::Object(o)
+                if o.get("kind").and_then(serde_json::Value::as_str).is_some_and(|k| k.ends_with("List")) =>
+            {
+                for item in o.get("items").and_then(serde_json::Value::as_array).into_iter().flatten() {
+                    if let serde_json::Value::Object(i) = item {
+                        objects.push(i.clone());
+                    }
+                }
+            }
+            serde_json::Value::Object(o) => objects.push(o),
+            _ => {
+                fail(
+                    cx,
+                    "a document of the manifests is not an object".into(),
+                    "each YAML document is one Kubernetes object",
+                );
+                return None;
+            }
+        }
+    }
+    let mut ok = true;
+    let mut workloads = 0;
+    let mut models: Vec<(String, String)> = Vec::new();
+    for o in &objects {
+        let s = |k: &str| o.get(k).and_then(serde_json::Value::as_str).unwrap_or("");
+        let name = o.get("metadata").and_then(|m| m.get("name")).and_then(serde_json::Value::as_str).unwrap_or("");
+        let (api_version, kind) = (s("apiVersion"), s("kind"));
+        if api_version.is_empty() || kind.is_empty() || name.is_empty() {
+            fail(
+                cx,
+                format!("an object of the manifests has no apiVersion, kind or metadata.name ({kind} {name})"),
+                "each object needs all three",
+            );
+            ok = false;
+            continue;
+        }
+        let refused = match kind {
+            "Secret" => Some(
+                "a Secret's value would be in the manifests: declare it with `secret \"name\" from-env=…` or `existing=#true`, and leave it out of the manifests",
+            ),
+            "PersistentVolumeClaim" => Some(
+                "the model's claim is a `storage` of the workspace (msws never deletes storage unless asked); leave the claim, and components such as llm-d's model-cache, out of the manifests",
+            ),
+            k if CLUSTER_SCOPED.contains(&k) => {
+                Some("msws applies a workspace's objects in its namespace; create cluster-wide objects another way")
+            }
+            _ => None,
+        };
+        if let Some(why) = refused {
+            fail(cx, format!("the manifests hold {kind} {name}, which msws does not apply from manifests"), why);
+            ok = false;
+            continue;
+        }
+        let v = serde_json::Value::Object(o.clone());
+        let templates = crate::model::workloads::templates(&v);
+        if templates.is_empty() {
+            continue;
+        }
+        workloads += 1;
+        let mut served = false;
+        for t in &templates {
+            let spec = v.pointer(&format!("{}/spec", t.pointer)).cloned().unwrap_or_default();
+            match crate::model::workloads::serving(&spec, serving_container.as_deref()) {
+                Ok(Some(sv)) => {
+                    served = true;
+                    models.push((t.what.clone(), sv.model_id.clone()));
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    fail(cx, format!("{}: {e}", t.what), "msws points the serving container at the model on the claim");
+                    ok = false;
+                }
+            }
+        }
+        if !served {
+            let what = format!("{kind} {name}");
+            fail(
+                cx,
+                format!("no container of {what} serves a model that msws can find"),
+                "msws looks for a container whose command runs `vllm serve <model>` or passes `--model`; name it with `serving-container \"…\"`",
+            );
+            ok = false;
+        }
+    }
+    if workloads == 0 && ok {
+        fail(
+            cx,
+            "the manifests hold no workload".into(),
+            "a model service's manifests hold a Deployment, a LeaderWorkerSet or a DisaggregatedSet that serves the model",
+        );
+        ok = false;
+    }
+    let distinct: std::collections::BTreeSet<&str> = models.iter().map(|(_, m)| m.as_str()).collect();
+    if distinct.len() > 1 {
+        let list = models.iter().map(|(w, m)| format!("{w}: {m}")).collect::<Vec<_>>().join("; ");
+        fail(
+            cx,
+            format!("the manifests serve more than one model ({list})"),
+            "a model service serves one model: split the manifests into one model service each",
+        );
+        ok = false;
+    }
+    ok.then(|| Manifests { source: m.source.clone(), objects, serving_container, span: arg.span })
 }
 
 /// `tracing endpoint="http://otel-collector:4317" …`: every setting defaults to the chart's.

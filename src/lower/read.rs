@@ -20,6 +20,8 @@ pub struct Cx<'a> {
     pub incomplete: BTreeSet<Span>,
     /// The steps the file declares, `kind/name`, for suggestions when an `after` names no kind.
     pub steps: Vec<String>,
+    /// The manifests model services name, read while loading, by the span of their path.
+    pub manifests: BTreeMap<Span, super::load::ManifestText>,
 }
 
 /// Adds "preset X is used here" notes for a node or value that came from a preset.
@@ -37,7 +39,7 @@ pub fn with_origin(mut d: Diagnostic, origin: Option<&Origin>) -> Diagnostic {
 
 impl<'a> Cx<'a> {
     pub fn new(sink: &'a mut Sink, vars: &'a mut Vars) -> Cx<'a> {
-        Cx { sink, vars, incomplete: BTreeSet::new(), steps: vec![] }
+        Cx { sink, vars, incomplete: BTreeSet::new(), steps: vec![], manifests: BTreeMap::new() }
     }
 
     pub fn error(&mut self, d: Diagnostic) {

@@ -6,6 +6,7 @@
 
 mod units;
 mod uri;
+pub mod workloads;
 
 use std::collections::BTreeMap;
 
@@ -264,6 +265,8 @@ pub struct ModelService {
     pub tracing: Option<Tracing>,
     /// Other objects applied with the model service, each given whole (`object { … }`).
     pub objects: Vec<ExtraObject>,
+    /// The workloads come from the user's manifests (llm-d's Kustomize recipes) instead of roles.
+    pub manifests: Option<Manifests>,
     pub after: Vec<After>,
     pub span: Span,
 }
@@ -280,6 +283,28 @@ pub struct Tracing {
     pub proxy_service: String,
     pub detailed_traces: String,
 }
+
+/// A model service's workloads as the user's manifests give them: Deployments, LeaderWorkerSets,
+/// DisaggregatedSets (whose pod templates msws points at the model on the claim) and the objects
+/// around them, applied as they are.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Manifests {
+    /// Where they come from, as the plan names it: a file, or the `kubectl kustomize` that built
+    /// them.
+    pub source: String,
+    pub objects: Vec<Fields>,
+    /// The container that serves the model, when the rule (a `vllm serve` command or a model
+    /// argument) is not to be trusted.
+    pub serving_container: Option<String>,
+    pub span: Span,
+}
+
+/// The workload kinds whose pods msws points at the model: (apiVersion, kind).
+pub const WORKLOAD_KINDS: &[(&str, &str)] = &[
+    ("apps/v1", "Deployment"),
+    ("leaderworkerset.x-k8s.io/v1", "LeaderWorkerSet"),
+    ("disaggregatedset.x-k8s.io/v1", "DisaggregatedSet"),
+];
 
 /// An object applied with a model service, as the API takes it (`apiVersion`, `kind`, `metadata`
 /// with at least a name, and the rest).

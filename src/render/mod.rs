@@ -13,6 +13,7 @@
 //! annotation.
 
 mod download;
+mod manifests;
 mod service;
 mod yaml;
 
@@ -311,7 +312,16 @@ pub fn render(ws: &Workspace, graph: &StepGraph, opts: &Options) -> Rendered {
                 )),
             ),
             StepKind::ModelService => match lookup.services.get(step.name.as_str()) {
-                Some(s) => (service::objects(s, ws, &lookup, &meta, &step), None),
+                Some(s) => match &s.manifests {
+                    Some(m) => {
+                        let (mut objects, changes) = manifests::objects(s, m, ws, &lookup, &meta, &step);
+                        objects.extend(service::extra_objects(s, &meta, &step));
+                        let note =
+                            format!("the workloads of {}, changed by msws:\n  {}", m.source, changes.join("\n  "));
+                        (objects, Some(note))
+                    }
+                    None => (service::objects(s, ws, &lookup, &meta, &step), None),
+                },
                 None => (vec![], None),
             },
         };

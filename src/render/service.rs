@@ -79,10 +79,17 @@ pub(super) fn objects(svc: &ModelService, ws: &Workspace, lookup: &Lookup, meta:
             out.push(Object::Dynamic(Box::new(pod_monitor(svc, kind, m, meta, step))));
         }
     }
-    for o in &svc.objects {
-        out.push(Object::Dynamic(Box::new(extra_object(o, meta, step))));
-    }
+    out.extend(extra_objects(svc, meta, step));
     out
+}
+
+/// The model service's objects given whole (`object { … }`).
+pub(super) fn extra_objects<'a>(
+    svc: &'a ModelService,
+    meta: &'a Meta,
+    step: &'a StepId,
+) -> impl Iterator<Item = Object> + 'a {
+    svc.objects.iter().map(move |o| Object::Dynamic(Box::new(extra_object(o, meta, step))))
 }
 
 /// The labels of a role's pods, which are also its workload's selector.

@@ -18,7 +18,15 @@ pub fn to_yaml_stream(r: &Rendered) -> String {
     let mut seen = std::collections::HashSet::new();
     for s in &r.steps {
         if let Some(note) = &s.note {
-            out.push_str(&format!("# step {}: {note}\n", s.step));
+            // Every line of the note is a comment (the changes msws makes to manifests are
+            // listed one a line).
+            for (i, line) in note.lines().enumerate() {
+                if i == 0 {
+                    out.push_str(&format!("# step {}: {line}\n", s.step));
+                } else {
+                    out.push_str(&format!("#   {}\n", line.trim_start()));
+                }
+            }
         }
         for o in s.objects.iter().filter(|o| seen.insert((o.kind(), o.name().to_string()))) {
             out.push_str("---\n");

@@ -21,6 +21,7 @@ mod progress;
 mod props;
 mod pyenv;
 mod rbac;
+mod recipes;
 mod render;
 mod robustness;
 mod support;
