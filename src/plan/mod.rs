@@ -136,6 +136,9 @@ pub struct StepPlan {
     /// Said for steps with nothing of their own (an existing claim or secret).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// What msws changes in the user's manifests to serve the model from the claim.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adapted: Option<crate::render::Adapted>,
 }
 
 impl StepPlan {
@@ -315,6 +318,7 @@ pub fn plan(input: &PlanInput, live: &Live) -> Plan {
             download: None,
             release: None,
             note: s.note.clone(),
+            adapted: s.adapted.clone(),
         };
         for o in &s.objects {
             let json = o.to_json();

@@ -71,6 +71,14 @@ pub fn to_text(plan: &Plan, style: Style) -> String {
                 }
             }
         }
+        if let Some(a) = &step.adapted {
+            // Said whenever the workloads change: the review of a change to the manifests is also
+            // the review of what msws does to them.
+            let _ = writeln!(out, "  msws changes the workloads of {}:", a.source);
+            for c in &a.changes {
+                let _ = writeln!(out, "    {}", style.paint("2", c));
+            }
+        }
         if let Some(d) = &step.download
             && d.action != DownloadAction::Skip
         {

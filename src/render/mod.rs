@@ -195,6 +195,17 @@ pub struct StepObjects {
     pub objects: Vec<Object>,
     /// Said in `msws render` output where a step has no object of its own.
     pub note: Option<String>,
+    /// What msws changed in the user's manifests (a model service with `manifests`).
+    pub adapted: Option<Adapted>,
+}
+
+/// The changes msws makes to a user's workloads to serve the model from a claim, one a line, each
+/// with its reason: shown by `msws plan` and `msws render` so none of them is a surprise.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Adapted {
+    /// Where the manifests came from ("the file recipe.yaml", "the Kustomize directory …").
+    pub source: String,
+    pub changes: Vec<String>,
 }
 
 /// Every step's objects, in apply order.
@@ -294,6 +305,7 @@ pub fn render(ws: &Workspace, graph: &StepGraph, opts: &Options) -> Rendered {
     let script = (!ws.downloads.is_empty()).then(|| std::sync::Arc::new(download::script_config_map(&meta)));
     let one = |i: petgraph::graph::NodeIndex| -> StepObjects {
         let step = graph.step(i).id.clone();
+        let mut adapted = None;
         let (objects, note) = match step.kind {
             StepKind::Storage => storage(&lookup, &meta, &step),
             StepKind::Secret => secret(&lookup, &meta, &step, opts),
@@ -316,9 +328,8 @@ pub fn render(ws: &Workspace, graph: &StepGraph, opts: &Options) -> Rendered {
                     Some(m) => {
                         let (mut objects, changes) = manifests::objects(s, m, ws, &lookup, &meta, &step);
                         objects.extend(service::extra_objects(s, &meta, &step));
-                        let note =
-                            format!("the workloads of {}, changed by msws:\n  {}", m.source, changes.join("\n  "));
-                        (objects, Some(note))
+                        adapted = Some(Adapted { source: m.source.clone(), changes });
+                        (objects, None)
                     }
                     None => (service::objects(s, ws, &lookup, &meta, &step), None),
                 },
@@ -336,7 +347,7 @@ pub fn render(ws: &Workspace, graph: &StepGraph, opts: &Options) -> Rendered {
                     .insert(keys::ARGOCD_SYNC_WAVE.into(), level.to_string());
             }
         }
-        StepObjects { step, level, objects, note }
+        StepObjects { step, level, objects, note, adapted }
     };
     // Steps render independently: a large workspace is split over the cores, in order, so the
     // result is the same as rendering one step after another.

@@ -18,14 +18,12 @@ pub fn to_yaml_stream(r: &Rendered) -> String {
     let mut seen = std::collections::HashSet::new();
     for s in &r.steps {
         if let Some(note) = &s.note {
-            // Every line of the note is a comment (the changes msws makes to manifests are
-            // listed one a line).
-            for (i, line) in note.lines().enumerate() {
-                if i == 0 {
-                    out.push_str(&format!("# step {}: {line}\n", s.step));
-                } else {
-                    out.push_str(&format!("#   {}\n", line.trim_start()));
-                }
+            out.push_str(&format!("# step {}: {note}\n", s.step));
+        }
+        if let Some(a) = &s.adapted {
+            out.push_str(&format!("# step {}: msws changes the workloads of {}:\n", s.step, a.source));
+            for line in &a.changes {
+                out.push_str(&format!("#   {line}\n"));
             }
         }
         for o in s.objects.iter().filter(|o| seen.insert((o.kind(), o.name().to_string()))) {
@@ -51,8 +49,22 @@ pub fn to_files(r: &Rendered) -> Vec<OutFile> {
     let mut out = Vec::with_capacity(total);
     for (n, (step, o)) in r.unique_objects().enumerate() {
         let name = format!("{:0width$}-{}-{}.yaml", n + 1, o.kind().to_ascii_lowercase(), o.name());
+        // A workload of the user's manifests says what msws changed in it.
+        let mine = format!("{}/{} ", o.kind(), o.name());
+        let changes: String = r
+            .steps
+            .iter()
+            .filter(|s| &s.step == step)
+            .filter_map(|s| s.adapted.as_ref())
+            .flat_map(|a| {
+                let source = &a.source;
+                let lines: Vec<&String> = a.changes.iter().filter(|c| c.starts_with(&mine)).collect();
+                let head = (!lines.is_empty()).then(|| format!("# msws changed this {} of {source}:\n", o.kind()));
+                head.into_iter().chain(lines.into_iter().map(|l| format!("#   {}\n", &l[mine.len()..])))
+            })
+            .collect();
         let contents = format!(
-            "{GENERATED} from workspace {} (namespace {}); step {step}. Edit the workspace, not this file.\n{}",
+            "{GENERATED} from workspace {} (namespace {}); step {step}. Edit the workspace, not this file.\n{changes}{}",
             r.workspace,
             r.namespace,
             yaml(&o.to_json())

@@ -46,7 +46,8 @@ fn note(r: &Rendered) -> String {
     r.steps
         .iter()
         .find(|s| s.step.to_string().starts_with("model-service/"))
-        .and_then(|s| s.note.clone())
+        .and_then(|s| s.adapted.clone())
+        .map(|a| format!("{}:\n{}", a.source, a.changes.join("\n")))
         .unwrap_or_default()
 }
 
@@ -147,7 +148,7 @@ fn a_deployment_recipe_is_pointed_at_the_model_on_the_claim_and_every_change_is_
     assert_eq!(object(&r, "ServiceAccount", "sa")["metadata"]["labels"]["msws.io/workspace"], "w");
     let n = note(&r);
     for want in [
-        "the workloads of the file recipe.yaml, changed by msws:",
+        "the file recipe.yaml:",
         "Deployment/decode spec.template.spec.containers[modelserver].args[0]: Qwen/Qwen3-0.6B → /model-cache/models/Qwen/Qwen3-0.6B: serve the model from the claim, not from the hub",
         "Deployment/decode spec.template.spec.containers[modelserver].args: + --served-model-name Qwen/Qwen3-0.6B",
         "HF_HUB_OFFLINE=1: vLLM loads the model from the claim and never downloads it",
@@ -160,6 +161,15 @@ fn a_deployment_recipe_is_pointed_at_the_model_on_the_claim_and_every_change_is_
     // `msws render` prints the changes, as comments.
     let yaml = msws::render::to_yaml_stream(&r);
     assert!(yaml.contains("#   Deployment/decode spec.template.spec.containers[modelserver].volumeMounts: + mount model-storage at /model-cache"), "{yaml}");
+    // `msws render --out` says them in the workload's own file, and only there.
+    let files = msws::render::to_files(&r);
+    let file = |kind: &str| files.iter().find(|f| f.name.contains(kind)).map(|f| f.contents.clone()).unwrap();
+    assert!(
+        file("-deployment-decode").contains("# msws changed this Deployment of the file recipe.yaml:\n#   spec.template.spec.volumes: + volume model-storage"),
+        "{}",
+        file("-deployment-decode")
+    );
+    assert!(!file("-podmonitor-vllm").contains("msws changed"), "{}", file("-podmonitor-vllm"));
 }
 
 #[test]
