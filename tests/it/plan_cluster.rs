@@ -214,7 +214,7 @@ fn reading_a_hundred_services_costs_one_list_per_kind() {
     assert_eq!(
         c.requests().keys().filter(|(v, _)| !matches!(v, Verb::List | Verb::Get | Verb::ApplyDryRun)).count(),
         0,
-        "a plan changes nothing"
+        "a plan changes nothing, and needs no discovery: every kind it renders is built in"
     );
 
     // Once applied, the lists return everything: no GETs at all.
@@ -225,6 +225,133 @@ fn reading_a_hundred_services_costs_one_list_per_kind() {
     assert_eq!(count(Verb::List), 7 + 1);
     assert_eq!(count(Verb::Get), 0, "{:?}", c.requests());
     assert_eq!(count(Verb::ApplyDryRun), desired);
+}
+
+/// The example with every chart feature: a LeaderWorkerSet, PodMonitors, the dual-pod
+/// requester ReplicaSet, a DRA claim template, and extra objects (a ConfigMap, an HTTPRoute).
+fn chart_features() -> Loaded {
+    load_ws(Path::new("tests/data/valid/chart-features.kdl"))
+}
+
+fn llm_d_cluster() -> FakeCluster {
+    let c = FakeCluster::new("llm-d");
+    c.install_llm_d_crds();
+    c
+}
+
+#[test]
+fn custom_resources_apply_and_then_plan_no_changes_despite_their_defaults() {
+    let l = chart_features();
+    let c = llm_d_cluster();
+    let before = plan_on(&l, &c, &[]);
+    assert!(before.refusals.is_empty(), "{:?}", before.refusals);
+    assert!(
+        changes(&before).contains(&(Action::Create, "LeaderWorkerSet/wide-decode".into()))
+            && changes(&before).contains(&(Action::Create, "HTTPRoute/wide-route".into())),
+        "{:?}",
+        changes(&before)
+    );
+    apply_all(&l, &c, &[]);
+    // The server's defaults are there (the LWS webhook's, Gateway API's)…
+    let lws = c
+        .peek(&ObjectRef::new("leaderworkerset.x-k8s.io/v1", "LeaderWorkerSet", Some("llm-d"), "wide-decode"))
+        .unwrap();
+    assert_eq!(lws["spec"]["startupPolicy"], "LeaderCreated");
+    assert_eq!(lws["spec"]["rolloutStrategy"]["rollingUpdateConfiguration"]["maxUnavailable"], 1);
+    let route =
+        c.peek(&ObjectRef::new("gateway.networking.k8s.io/v1", "HTTPRoute", Some("llm-d"), "wide-route")).unwrap();
+    assert_eq!(route["spec"]["rules"][0]["backendRefs"][0]["weight"], 1);
+    // …and do not show as changes.
+    let p = plan_on(&l, &c, &[]);
+    assert!(!p.has_changes(), "{}", show::to_text(&p, show::Style { color: false }));
+    assert!(p.refusals.is_empty(), "{:?}", p.refusals);
+}
+
+#[test]
+fn a_kind_the_cluster_does_not_serve_is_refused_naming_what_to_install() {
+    let l = chart_features();
+    // Gateway API and DRA, but neither LeaderWorkerSet nor the Prometheus Operator.
+    let c = FakeCluster::new("llm-d");
+    c.install_crd("gateway.networking.k8s.io/v1", "HTTPRoute", "httproutes", true);
+    let p = plan_on(&l, &c, &[]);
+    let all = p.refusals.join("\n");
+    assert!(
+        p.refusals.contains(&"the cluster does not serve LeaderWorkerSet (leaderworkerset.x-k8s.io/v1): install the LeaderWorkerSet controller and its CRD leaderworkersets.leaderworkerset.x-k8s.io (https://github.com/kubernetes-sigs/lws); needed by LeaderWorkerSet llm-d/wide-decode".to_string()),
+        "{all}"
+    );
+    assert!(
+        all.contains("the cluster does not serve PodMonitor (monitoring.coreos.com/v1): install the Prometheus Operator and its CRD podmonitors.monitoring.coreos.com"),
+        "{all}"
+    );
+    assert_eq!(p.refusals.len(), 2, "{all}");
+    // Nothing is asked of kinds that are not there, and nothing changes.
+    assert_eq!(c.count(Verb::ApplyDryRun, "LeaderWorkerSet") + c.count(Verb::List, "LeaderWorkerSet"), 0);
+    assert!(
+        c.requests().keys().all(|(v, _)| matches!(v, Verb::List | Verb::Get | Verb::ApplyDryRun | Verb::Discover)),
+        "{:?}",
+        c.requests()
+    );
+
+    // An unknown kind is named with its apiVersion.
+    let text = "workspace \"w\" format=1 {\n    namespace \"llm-d\"\n}\nmodel-service \"m\" {\n    uri \"hf://org/m\"\n    served-name \"m\"\n    decode extends=\"std/vllm-single\"\n    object {\n        apiVersion \"example.org/v1\"\n        kind \"Gadget\"\n        metadata name=\"g\"\n    }\n}\n";
+    let p = plan_on(&loaded(text), &c, &[]);
+    assert_eq!(
+        p.refusals,
+        [
+            "the cluster does not serve Gadget (example.org/v1): install the CRD (or the API server) that defines it; needed by Gadget llm-d/g"
+        ]
+    );
+}
+
+#[test]
+fn an_extra_object_of_a_cluster_scoped_kind_is_refused() {
+    let c = FakeCluster::new("llm-d");
+    c.install_crd("example.org/v1", "ClusterGadget", "clustergadgets", false);
+    let object = |av: &str, kind: &str| {
+        format!(
+            "workspace \"w\" format=1 {{\n    namespace \"llm-d\"\n}}\nmodel-service \"m\" {{\n    uri \"hf://org/m\"\n    served-name \"m\"\n    decode extends=\"std/vllm-single\"\n    object {{\n        apiVersion \"{av}\"\n        kind \"{kind}\"\n        metadata name=\"x\"\n    }}\n}}\n"
+        )
+    };
+    // (The front end refuses the cluster-scoped kinds it knows, a Namespace say; a custom
+    // resource's scope only the cluster knows.)
+    for (av, kind) in [("example.org/v1", "ClusterGadget")] {
+        let p = plan_on(&loaded(&object(av, kind)), &c, &[]);
+        assert_eq!(p.refusals.len(), 1, "{:?}", p.refusals);
+        assert!(
+            p.refusals[0].contains(&format!(
+                "{kind} ({av}) is cluster-scoped: msws applies a workspace's objects into its namespace (llm-d)"
+            )),
+            "{:?}",
+            p.refusals
+        );
+        assert_eq!(c.count(Verb::ApplyDryRun, kind), 0);
+    }
+}
+
+fn loaded(text: &str) -> Loaded {
+    let mut fe = msws::lower::load_str("w.kdl", text, &Default::default());
+    let ws = fe.workspace.take().unwrap_or_else(|| panic!("{text}"));
+    let graph = msws::graph::build(&ws, &mut fe.sink).unwrap();
+    Loaded { ws, graph }
+}
+
+#[test]
+fn custom_resources_cost_one_discovery_per_group_version_and_one_list_per_kind() {
+    let l = chart_features();
+    let c = llm_d_cluster();
+    let count = |v: Verb| c.requests().iter().filter(|((verb, _), _)| *verb == v).map(|(_, n)| n).sum::<usize>();
+    plan_on(&l, &c, &[]);
+    // Discovery of each group-version not every Kubernetes serves: resource.k8s.io/v1 (DRA),
+    // leaderworkerset.x-k8s.io/v1, monitoring.coreos.com/v1, gateway.networking.k8s.io/v1.
+    assert_eq!(count(Verb::Discover), 4, "{:?}", c.request_log());
+    // The 7 kinds msws always lists, and the rendered kinds beyond them: LeaderWorkerSet,
+    // PodMonitor, HTTPRoute, ReplicaSet.
+    assert_eq!(count(Verb::List), 7 + 4, "{:?}", c.requests());
+    // Desired objects: per service a ServiceAccount; for wide a ResourceClaimTemplate, the
+    // LeaderWorkerSet, the prefill Deployment, a PodMonitor, a ConfigMap and an HTTPRoute; for
+    // fast the requester ReplicaSet.
+    assert_eq!(count(Verb::Get), 9);
+    assert_eq!(count(Verb::ApplyDryRun), 9);
 }
 
 #[test]

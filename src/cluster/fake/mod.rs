@@ -57,6 +57,7 @@ pub(crate) mod clock;
 mod controllers;
 mod defaults;
 mod fields;
+mod lws;
 mod selector;
 mod server;
 mod snapshot;
@@ -73,7 +74,7 @@ use serde_json::{Value, json};
 
 pub use snapshot::Snapshot;
 
-use super::{ApplyOptions, Cluster, ClusterError, ObjectRef, Propagation};
+use super::{ApplyOptions, BUILT_IN, Cluster, ClusterError, KINDS, Kind, ObjectRef, Propagation};
 
 /// A request verb, as counted by [`FakeCluster::requests`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -86,6 +87,9 @@ pub enum Verb {
     Replace,
     Delete,
     Logs,
+    /// API discovery (`/api/v1`, `/apis/<group>[/<version>]`), counted under the kind
+    /// `APIResourceList` (a group-version) or `APIGroup` (a group's preferred version).
+    Discover,
 }
 
 impl Verb {
@@ -99,6 +103,7 @@ impl Verb {
             Verb::Replace => "replace",
             Verb::Delete => "delete",
             Verb::Logs => "logs",
+            Verb::Discover => "discover",
         }
     }
 }
@@ -315,6 +320,49 @@ impl FakeCluster {
         self.lock().deployment_scripts.insert(deployment.to_string(), fate);
     }
 
+    /// What the pods of the workload named `name` create from now on do: a Deployment, a
+    /// ReplicaSet no Deployment owns, a LeaderWorkerSet (every pod of every group), or a
+    /// DisaggregatedSet (the pods of all its LeaderWorkerSets). Default [`PodFate::Ready`].
+    pub fn script_workload(&self, name: &str, fate: PodFate) {
+        self.script_deployment(name, fate);
+    }
+
+    // ---- custom resources ----
+
+    /// Installs a CRD: from now on the cluster serves `kind` under `api_version` (discovery
+    /// lists it, and its objects can be stored), with `plural` as its resource name. Nothing
+    /// but storage and the defaults `defaults.rs` knows for it: a controller runs only for the
+    /// kinds `controllers.rs` simulates (LeaderWorkerSet, DisaggregatedSet).
+    pub fn install_crd(&self, api_version: &str, kind: &str, plural: &str, namespaced: bool) {
+        let leak = |s: &str| -> &'static str { Box::leak(s.to_string().into_boxed_str()) };
+        let k: &'static Kind = match KINDS.iter().find(|k| k.api_version == api_version && k.kind == kind) {
+            Some(k) if k.plural == plural && k.namespaced == namespaced => k,
+            _ => Box::leak(Box::new(Kind {
+                api_version: leak(api_version),
+                kind: leak(kind),
+                plural: leak(plural),
+                namespaced,
+            })),
+        };
+        self.lock().crds.insert((api_version.to_string(), kind.to_string()), k);
+    }
+
+    /// The CRDs an llm-d stack brings: LeaderWorkerSet and DisaggregatedSet (LWS 0.10 with
+    /// DisaggregatedSet enabled), PodMonitor (Prometheus Operator), HTTPRoute (Gateway API),
+    /// InferencePool (Gateway API Inference Extension, v1 and the older v1alpha2).
+    pub fn install_llm_d_crds(&self) {
+        for (av, kind, plural) in [
+            ("leaderworkerset.x-k8s.io/v1", "LeaderWorkerSet", "leaderworkersets"),
+            ("disaggregatedset.x-k8s.io/v1", "DisaggregatedSet", "disaggregatedsets"),
+            ("monitoring.coreos.com/v1", "PodMonitor", "podmonitors"),
+            ("gateway.networking.k8s.io/v1", "HTTPRoute", "httproutes"),
+            ("inference.networking.k8s.io/v1", "InferencePool", "inferencepools"),
+            ("inference.networking.x-k8s.io/v1alpha2", "InferencePool", "inferencepools"),
+        ] {
+            self.install_crd(av, kind, plural, true);
+        }
+    }
+
     /// What pods created from now on with a container running `image` do; wins over a
     /// Deployment's script, and applies to Job pods (a crash loop there is a failed attempt).
     pub fn script_image(&self, image: &str, fate: PodFate) {
@@ -430,6 +478,7 @@ impl Cluster for FakeCluster {
     }
 
     async fn get(&self, r: &ObjectRef) -> Result<Option<Value>, ClusterError> {
+        server::State::known(&r.api_version, &r.kind)?;
         let mut s = self.serve().await;
         s.begin(Verb::Get, &r.kind, r.namespace.as_deref(), Some(&r.name))?;
         let (r, _) = s.resolve(&r.api_version, &r.kind, r.namespace.as_deref(), &r.name)?;
@@ -443,12 +492,14 @@ impl Cluster for FakeCluster {
         namespace: Option<&str>,
         selector: &str,
     ) -> Result<Vec<Value>, ClusterError> {
+        server::State::known(api_version, kind)?;
         let mut s = self.serve().await;
         s.begin(Verb::List, kind, namespace, None)?;
         s.list(api_version, kind, namespace, selector)
     }
 
     async fn apply(&self, obj: &Value, opts: ApplyOptions) -> Result<Value, ClusterError> {
+        known_obj(obj)?;
         let mut s = self.serve().await;
         let verb = if opts.dry_run { Verb::ApplyDryRun } else { Verb::Apply };
         let (kind, ns, name) = describe_obj(obj);
@@ -457,6 +508,7 @@ impl Cluster for FakeCluster {
     }
 
     async fn create(&self, obj: &Value) -> Result<Value, ClusterError> {
+        known_obj(obj)?;
         let mut s = self.serve().await;
         let (kind, ns, name) = describe_obj(obj);
         s.begin(Verb::Create, &kind, ns.as_deref(), name.as_deref())?;
@@ -464,6 +516,7 @@ impl Cluster for FakeCluster {
     }
 
     async fn replace(&self, obj: &Value) -> Result<Value, ClusterError> {
+        known_obj(obj)?;
         let mut s = self.serve().await;
         let (kind, ns, name) = describe_obj(obj);
         s.begin(Verb::Replace, &kind, ns.as_deref(), name.as_deref())?;
@@ -476,6 +529,7 @@ impl Cluster for FakeCluster {
         propagation: Propagation,
         dry_run: bool,
     ) -> Result<Option<Value>, ClusterError> {
+        server::State::known(&r.api_version, &r.kind)?;
         let mut s = self.serve().await;
         s.begin(Verb::Delete, &r.kind, r.namespace.as_deref(), Some(&r.name))?;
         let (r, _) = s.resolve(&r.api_version, &r.kind, r.namespace.as_deref(), &r.name)?;
@@ -489,6 +543,7 @@ impl Cluster for FakeCluster {
         resource_version: &str,
         propagation: Propagation,
     ) -> Result<Option<Value>, ClusterError> {
+        server::State::known(&r.api_version, &r.kind)?;
         let mut s = self.serve().await;
         s.begin(Verb::Delete, &r.kind, r.namespace.as_deref(), Some(&r.name))?;
         let (r, _) = s.resolve(&r.api_version, &r.kind, r.namespace.as_deref(), &r.name)?;
@@ -508,6 +563,24 @@ impl Cluster for FakeCluster {
         s.logs(namespace, pod, container, tail)
     }
 
+    async fn discover(&self, api_version: &str) -> Result<Option<Vec<Kind>>, ClusterError> {
+        let mut s = self.serve().await;
+        s.begin(Verb::Discover, "APIResourceList", None, Some(api_version))?;
+        Ok(s.resource_list(api_version).map(|list| super::kinds_of_resource_list(api_version, &list)))
+    }
+
+    async fn preferred_version(&self, group: &str) -> Result<Option<String>, ClusterError> {
+        if group.is_empty() {
+            return Ok(Some("v1".into()));
+        }
+        let mut s = self.serve().await;
+        s.begin(Verb::Discover, "APIGroup", None, Some(group))?;
+        // A built-in group's version msws knows; a custom one's first installed version.
+        let builtin = KINDS.iter().find(|k| k.group() == group && BUILT_IN.contains(&k.api_version));
+        let installed = s.crds.values().copied().find(|k| k.group() == group);
+        Ok(builtin.or(installed).map(|k| k.version().to_string()))
+    }
+
     async fn events(&self, about: &ObjectRef, uid: Option<&str>) -> Result<Vec<Value>, ClusterError> {
         let mut s = self.serve().await;
         s.begin(Verb::List, "Event", about.namespace.as_deref(), None)?;
@@ -524,6 +597,16 @@ impl Cluster for FakeCluster {
             .collect();
         events.sort_by(|a, b| super::event_time(a).cmp(super::event_time(b)));
         Ok(events)
+    }
+}
+
+/// [`server::State::known`] for an object to send (one without apiVersion or kind goes on, to
+/// be refused by the server's own checks).
+fn known_obj(obj: &Value) -> Result<(), ClusterError> {
+    let s = |p: &str| obj.pointer(p).and_then(Value::as_str);
+    match (s("/apiVersion"), s("/kind")) {
+        (Some(av), Some(kind)) => server::State::known(av, kind),
+        _ => Ok(()),
     }
 }
 
