@@ -268,6 +268,32 @@ fn custom_resources_apply_and_then_plan_no_changes_despite_their_defaults() {
 }
 
 #[test]
+fn status_reads_leader_worker_sets_and_replica_sets_and_names_a_crashing_group() {
+    let l = chart_features();
+    let c = llm_d_cluster();
+    c.script_workload("fast-decode", PodFate::CrashLoop { exit_code: 1, log: String::new() });
+    plan_on(&l, &c, &[]);
+    apply_all(&l, &c, &[]);
+    let opts = msws::render::Options { namespace: "llm-d".into(), ..Default::default() };
+    let rendered = msws::render::render(&l.ws, &l.graph, &opts);
+    let states = rt().block_on(msws::plan::status::status(&c, &l.ws, &l.graph, &rendered)).unwrap();
+    let by = |s: &str| states.iter().find(|x| x.step == s).unwrap().clone();
+    let wide = by("model-service/wide");
+    assert_eq!(wide.state, "ready", "{wide:?}");
+    assert_eq!(wide.detail, "decode 2/2 groups of 2 ready; prefill 1/1 available");
+    let fast = by("model-service/fast");
+    assert_eq!(fast.state, "failed", "{fast:?}");
+    assert!(
+        fast.detail.starts_with("decode 0/1 available; pod fast-decode-") && fast.detail.contains("CrashLoopBackOff"),
+        "{fast:?}"
+    );
+    // Without the CRDs, nothing of it can be there.
+    let bare = FakeCluster::new("llm-d");
+    let states = rt().block_on(msws::plan::status::status(&bare, &l.ws, &l.graph, &rendered)).unwrap();
+    assert!(states.iter().all(|s| s.state == "absent"), "{states:?}");
+}
+
+#[test]
 fn a_kind_the_cluster_does_not_serve_is_refused_naming_what_to_install() {
     let l = chart_features();
     // Gateway API and DRA, but neither LeaderWorkerSet nor the Prometheus Operator.
@@ -314,18 +340,16 @@ fn an_extra_object_of_a_cluster_scoped_kind_is_refused() {
     };
     // (The front end refuses the cluster-scoped kinds it knows, a Namespace say; a custom
     // resource's scope only the cluster knows.)
-    for (av, kind) in [("example.org/v1", "ClusterGadget")] {
-        let p = plan_on(&loaded(&object(av, kind)), &c, &[]);
-        assert_eq!(p.refusals.len(), 1, "{:?}", p.refusals);
-        assert!(
-            p.refusals[0].contains(&format!(
-                "{kind} ({av}) is cluster-scoped: msws applies a workspace's objects into its namespace (llm-d)"
-            )),
-            "{:?}",
-            p.refusals
-        );
-        assert_eq!(c.count(Verb::ApplyDryRun, kind), 0);
-    }
+    let p = plan_on(&loaded(&object("example.org/v1", "ClusterGadget")), &c, &[]);
+    assert_eq!(p.refusals.len(), 1, "{:?}", p.refusals);
+    assert!(
+        p.refusals[0].starts_with(
+            "ClusterGadget llm-d/x: ClusterGadget (example.org/v1) is cluster-scoped: msws applies a workspace's objects into its namespace (llm-d)"
+        ),
+        "{:?}",
+        p.refusals
+    );
+    assert_eq!(c.count(Verb::ApplyDryRun, "ClusterGadget"), 0);
 }
 
 fn loaded(text: &str) -> Loaded {
@@ -579,4 +603,108 @@ fn a_saved_plan_knows_when_it_went_stale() {
     assert!(why.iter().any(|w| w.ends_with("opt-decode was created")), "{why:?}");
     let why = saved.staleness(&hash, &empty.read);
     assert!(why.iter().any(|w| w.ends_with("opt-decode was deleted")), "{why:?}");
+}
+
+#[test]
+fn a_kind_msws_always_lists_but_the_cluster_does_not_serve_is_skipped() {
+    // A cluster before DRA: no resource.k8s.io/v1, so no ResourceClaimTemplate to own or prune.
+    struct NoDra(FakeCluster);
+    #[async_trait::async_trait]
+    impl msws::cluster::Cluster for NoDra {
+        fn default_namespace(&self) -> &str {
+            self.0.default_namespace()
+        }
+        fn describe(&self) -> String {
+            "fake without DRA".into()
+        }
+        async fn get(&self, r: &ObjectRef) -> Result<Option<serde_json::Value>, msws::cluster::ClusterError> {
+            self.0.get(r).await
+        }
+        async fn list(
+            &self,
+            av: &str,
+            kind: &str,
+            ns: Option<&str>,
+            sel: &str,
+        ) -> Result<Vec<serde_json::Value>, msws::cluster::ClusterError> {
+            match av {
+                "resource.k8s.io/v1" => {
+                    Err(msws::cluster::ClusterError::NotFound(format!("the API for {kind} ({av}) on fake not found")))
+                }
+                _ => self.0.list(av, kind, ns, sel).await,
+            }
+        }
+        async fn apply(
+            &self,
+            o: &serde_json::Value,
+            opts: ApplyOptions,
+        ) -> Result<serde_json::Value, msws::cluster::ClusterError> {
+            self.0.apply(o, opts).await
+        }
+        async fn create(&self, o: &serde_json::Value) -> Result<serde_json::Value, msws::cluster::ClusterError> {
+            self.0.create(o).await
+        }
+        async fn replace(&self, o: &serde_json::Value) -> Result<serde_json::Value, msws::cluster::ClusterError> {
+            self.0.replace(o).await
+        }
+        async fn delete(
+            &self,
+            r: &ObjectRef,
+            p: msws::cluster::Propagation,
+            d: bool,
+        ) -> Result<Option<serde_json::Value>, msws::cluster::ClusterError> {
+            self.0.delete(r, p, d).await
+        }
+        async fn delete_exact(
+            &self,
+            r: &ObjectRef,
+            uid: &str,
+            rv: &str,
+            p: msws::cluster::Propagation,
+        ) -> Result<Option<serde_json::Value>, msws::cluster::ClusterError> {
+            self.0.delete_exact(r, uid, rv, p).await
+        }
+        async fn logs(
+            &self,
+            ns: &str,
+            pod: &str,
+            c: Option<&str>,
+            t: Option<i64>,
+        ) -> Result<String, msws::cluster::ClusterError> {
+            self.0.logs(ns, pod, c, t).await
+        }
+        async fn discover(&self, av: &str) -> Result<Option<Vec<msws::cluster::Kind>>, msws::cluster::ClusterError> {
+            match av {
+                "resource.k8s.io/v1" => Ok(None),
+                _ => self.0.discover(av).await,
+            }
+        }
+        async fn preferred_version(&self, g: &str) -> Result<Option<String>, msws::cluster::ClusterError> {
+            self.0.preferred_version(g).await
+        }
+        async fn events(
+            &self,
+            about: &ObjectRef,
+            uid: Option<&str>,
+        ) -> Result<Vec<serde_json::Value>, msws::cluster::ClusterError> {
+            self.0.events(about, uid).await
+        }
+    }
+    let l = load_ws(Path::new("workspaces/opt-125m-rwx.kdl"));
+    let c = NoDra(seeded(&l));
+    let p = rt()
+        .block_on(msws::plan::make(&request(&l, &SECRETS), Source::Cluster(&c, ObserveOptions::default())))
+        .unwrap();
+    assert!(p.refusals.is_empty(), "{:?}", p.refusals);
+    // A workspace that asks for DRA there is refused, saying why.
+    let dra = chart_features();
+    let c = NoDra(llm_d_cluster());
+    let p =
+        rt().block_on(msws::plan::make(&request(&dra, &[]), Source::Cluster(&c, ObserveOptions::default()))).unwrap();
+    assert_eq!(
+        p.refusals,
+        [
+            "the cluster does not serve ResourceClaimTemplate (resource.k8s.io/v1): dynamic resource allocation (resource.k8s.io/v1) needs Kubernetes 1.34 or newer; needed by ResourceClaimTemplate llm-d/nvidia-claim-template-prefill"
+        ]
+    );
 }

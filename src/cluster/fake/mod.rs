@@ -3,6 +3,13 @@
 //! It answers the [`Cluster`] trait the way a v1.36 API server does for the requests msws makes
 //! (ground truth: `tests/data/apiserver/`, recorded from a real one):
 //!
+//! - **what it serves**: the built-in kinds of [`KINDS`] (their group-versions are
+//!   [`BUILT_IN`]) always, a custom resource once its CRD is installed
+//!   ([`FakeCluster::install_crd`], [`FakeCluster::install_llm_d_crds`]); discovery answers an
+//!   `APIResourceList` for a served group-version and `None` (a real server's 404) for any
+//!   other; a request for a kind it does not serve fails as on a real server (the kube
+//!   adapter's "the API for … not found", or the 404 of a write), and a request for a kind msws
+//!   has not discovered is refused before it is counted, as the adapter refuses it;
 //! - **storage**: objects by (apiVersion, kind, namespace, name), with a uid, a
 //!   `resourceVersion` from one global counter, a `generation` bumped when the spec changes
 //!   (kinds that have one: Deployment, ReplicaSet, Job, Pod), a `creationTimestamp` from the
@@ -18,15 +25,31 @@
 //!   ([`FakeCluster::advance`], or the per-request latency) — or, with
 //!   [`FakeCluster::with_runtime_clock`], with tokio's clock, so that code that polls with
 //!   `tokio::time::sleep` can be tested under `#[tokio::test(start_paused = true)]`: claims bind,
-//!   Jobs run pods that succeed or fail as scripted, Deployments roll out through ReplicaSets,
-//!   the garbage collector follows owner references;
+//!   Jobs run pods that succeed or fail as scripted, Deployments roll out through ReplicaSets, a
+//!   ReplicaSet no Deployment owns runs its pods, LeaderWorkerSets run groups of pods and roll
+//!   them out, DisaggregatedSets run a LeaderWorkerSet per role and slice (`lws.rs`), the
+//!   garbage collector follows owner references; PodMonitors, Services, HTTPRoutes and any other
+//!   kind are stored, with no controller;
 //! - **faults and accounting**: the Nth matching request fails, the connection drops; requests
 //!   are counted by verb and kind;
 //! - **snapshots** ([`Snapshot`]) to compare the whole cluster before and after.
 //!
+//! **Recorded or inferred.** Storage, server-side apply, the errors, and the defaults, status
+//! and controllers of claims, volumes, Secrets, ServiceAccounts, Jobs, Deployments (and their
+//! ReplicaSets), pods and Leases are held to the recordings. Everything else is inferred from
+//! the API types and the projects' sources, not recorded from a server, and says so where it is
+//! written: the defaults of Services (and their cluster IP and node port allocation),
+//! StatefulSets, DaemonSets, HorizontalPodAutoscalers, LeaderWorkerSets (the LWS webhook and
+//! CRD), DisaggregatedSets and HTTPRoutes (`defaults.rs`); discovery documents (real ones also
+//! carry short names, categories and storage version hashes); a standalone ReplicaSet's
+//! behaviour (the same controller as a Deployment's); the LeaderWorkerSet and DisaggregatedSet
+//! controllers, their names, labels, status and conditions (`lws.rs`, with their own list of
+//! simplifications); the growth of a crash-looping container's restart count.
+//!
 //! Deliberate simplifications, each because msws does not depend on the difference:
 //! - SSA uses a table of list merge keys and atomic structs instead of the OpenAPI schema
-//!   (containers, env, volumes, mounts, ports, conditions, … are keyed; other lists atomic); a
+//!   (containers, env, volumes, mounts, ports, conditions, … are keyed; other lists atomic, a
+//!   custom resource's included, whatever its CRD's schema says); a
 //!   merged keyed list holds the applied items in the applied order, then the others;
 //! - managed fields of controllers' writes are approximate (the fake's controllers write with
 //!   the same rules as any update); only msws's own entries are checked against the recordings;
@@ -37,8 +60,9 @@
 //! - pods are deleted at once (no grace period), and a deleted namespace's content goes at the
 //!   next controller run; an orphaning delete drops owner references at once;
 //! - a rolling update creates all new pods at once (full surge) and removes the old ones when the
-//!   new ones are all available; `minReadySeconds` is ignored; a crash-looping pod stays at one
-//!   restart; a Job's `OnFailure` pods fail like `Never` ones; no TTL controller;
+//!   new ones are all available; `minReadySeconds` is ignored; a crash-looping container is
+//!   restarted with the kubelet's back-off (10 s, doubling, at most 5 min), its restart count
+//!   growing; a Job's `OnFailure` pods fail like `Never` ones; no TTL controller;
 //! - events: only the persistent volume controller's about claims (`WaitForFirstConsumer`,
 //!   `ExternalProvisioning`, `ProvisioningFailed` for a missing class, `FailedBinding`,
 //!   `VolumeMismatch`, with the real controller's messages), each recorded once (a real recorder
@@ -51,6 +75,10 @@
 //! - the immutable-claim message holds a diff of the spec as JSON (the server's prints Go field
 //!   names);
 //! - list items carry `apiVersion` and `kind` (a real list leaves them out of each item);
+//! - installing a CRD stores no CustomResourceDefinition object, and a custom resource's
+//!   `status` is a subresource only for the kinds whose controllers the fake runs;
+//! - no admission webhook validates (the LWS and DisaggregatedSet webhooks' refusals are not
+//!   simulated);
 //! - a dry-run delete answers as the delete would: `None` when the object would go at once.
 
 pub(crate) mod clock;

@@ -531,6 +531,25 @@ impl State {
         }
     }
 
+    /// An update of a Service keeps its cluster IPs (a write that leaves them out gets the old
+    /// ones, as the Service strategy carries them over), and a port that lost its node port
+    /// gets a new one.
+    fn keep_allocations(&mut self, kind: &Kind, live: &Value, new: &mut Value) {
+        if kind.kind != "Service" {
+            return;
+        }
+        if let Some(spec) = new.get_mut("spec").and_then(Value::as_object_mut) {
+            for k in ["clusterIP", "clusterIPs", "ipFamilies", "ipFamilyPolicy"] {
+                if spec.get(k).is_none_or(Value::is_null)
+                    && let Some(v) = live.pointer(&format!("/spec/{k}"))
+                {
+                    spec.insert(k.into(), v.clone());
+                }
+            }
+        }
+        self.allocate(new);
+    }
+
     /// What the Service IP and node port allocators give a new Service: a cluster IP (none for
     /// a headless or ExternalName Service), its families, node ports for NodePort and
     /// LoadBalancer ports.
@@ -660,6 +679,7 @@ impl State {
         }
         fields::normalize(&mut new);
         defaults::apply(&mut new, kind.kind);
+        self.keep_allocations(kind, &live, &mut new);
         // Fields another manager owns with another value are conflicts, unless forced.
         let mut conflicts = Vec::new();
         let mut taken = Vec::new();
@@ -779,6 +799,7 @@ impl State {
             m.insert("status".into(), s.clone());
         }
         defaults::apply(&mut new, kind.kind);
+        self.keep_allocations(kind, &live, &mut new);
         self.lookup_validate(kind, &live, &new)?;
         bump_generation(kind, &live, &mut new);
         let time = self.time();
