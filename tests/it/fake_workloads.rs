@@ -291,8 +291,6 @@ async fn a_leader_worker_set_makes_groups_of_pods_and_becomes_available() {
     assert_eq!(lws_state(&fake, "wide-decode").await, State::Ready("2/2 groups of 3 ready".into()));
 
     // Scaling down removes the highest groups.
-    let mut one = leader_worker_set("wide-decode", 1, 3, "img:1");
-    one["metadata"].as_object_mut().unwrap().remove("labels");
     fake.apply(&leader_worker_set("wide-decode", 1, 3, "img:1"), APPLY).await.unwrap();
     fake.advance(Duration::ZERO);
     assert_eq!(pods(&fake, "leaderworkerset.sigs.k8s.io/group-index=1").len(), 0);
