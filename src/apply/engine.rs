@@ -65,6 +65,11 @@ impl Default for Options {
     }
 }
 
+/// Kinds deleted in the foreground by destroy (and by a replacement), so that their pods are
+/// gone when the deletion is.
+const FOREGROUND: &[&str] =
+    &["Deployment", "Job", "LeaderWorkerSet", "DisaggregatedSet", "ReplicaSet", "StatefulSet", "DaemonSet"];
+
 /// Default wait timeouts by what is waited for (a download's own `timeout` wins for downloads).
 pub const CLAIM_TIMEOUT: Duration = Duration::from_secs(5 * 60);
 pub const ROLLOUT_TIMEOUT: Duration = Duration::from_secs(15 * 60);
@@ -577,6 +582,10 @@ impl<'a> Engine<'a> {
                     let how = self.wait(&sp.step, Wait::Rollout(op.object.clone()), ROLLOUT_TIMEOUT).await?;
                     summary.push(format!("{}: {how}", op.object.name));
                 }
+                kind if readiness::is_workload(kind) => {
+                    let how = self.wait(&sp.step, Wait::Workload(op.object.clone()), ROLLOUT_TIMEOUT).await?;
+                    summary.push(format!("{}: {how}", op.object.name));
+                }
                 _ => {}
             }
         }
@@ -774,7 +783,9 @@ impl<'a> Engine<'a> {
             });
             return Ok(false);
         }
-        let foreground = matches!(r.kind.as_str(), "Deployment" | "Job");
+        // Workloads go in the foreground: their pods are gone before the claims they mounted
+        // are used again (a single-attach claim admits one pod) or deleted.
+        let foreground = FOREGROUND.contains(&r.kind.as_str());
         let propagation = if foreground { Propagation::Foreground } else { Propagation::Background };
         self.delete_object(step, r, propagation, prior).await?;
         if foreground {
@@ -963,6 +974,10 @@ impl<'a> Engine<'a> {
                     self.cluster.list("v1", "Pod", Some(self.namespace()), &selector).await?
                 };
                 Ok(readiness::deployment(&d, &pods))
+            }
+            Wait::Workload(r) => {
+                let Some(obj) = self.cluster.get(r).await? else { return Ok(State::Failed(format!("{r} is gone"))) };
+                Ok(crate::plan::status::workload_state(self.cluster.as_ref(), &obj).await?)
             }
         }
     }
@@ -1246,6 +1261,8 @@ enum Wait {
     JobGone(ObjectRef),
     Gone(ObjectRef),
     Rollout(ObjectRef),
+    /// A LeaderWorkerSet, a standalone ReplicaSet or a DisaggregatedSet to be ready.
+    Workload(ObjectRef),
 }
 
 impl Wait {
@@ -1256,6 +1273,7 @@ impl Wait {
             Wait::JobGone(r) => format!("Job {} and its pods to be deleted", r.name),
             Wait::Gone(r) => format!("{r} to be deleted"),
             Wait::Rollout(r) => format!("Deployment {} to roll out", r.name),
+            Wait::Workload(r) => format!("{} {} to be ready", r.kind, r.name),
         }
     }
 }

@@ -8,6 +8,12 @@
 //! between a missing object (a `Status` 404) and an API the server does not serve (a plain-text
 //! 404), and a DELETE answered by a `Status` rather than by the object.
 //!
+//! A kind outside [`KINDS`](super::KINDS) is addressed once API discovery found it
+//! ([`Cluster::discover`]: `GET /api/v1` or `/apis/<group>/<version>`, an `APIResourceList`,
+//! built with `http::Request` as kube's own `Client::list_api_group_resources` does, and sent
+//! the same way); a 404 at a discovery path means the group-version is not served. Discovery
+//! needs no permission beyond being authenticated (the default `system:discovery` role).
+//!
 //! Every request runs under a timeout (30 s unless [`KubeCluster::with_timeout`] says otherwise)
 //! that covers sending it and reading the whole answer. kube's own retry layer is switched off:
 //! it retries 429/503/504 up to 15 times with a backoff that can grow past any sensible timeout,
@@ -170,7 +176,9 @@ impl KubeCluster {
     /// before any request.
     fn collection(&self, api_version: &str, kind: &str, namespace: Option<&str>) -> Result<Request, ClusterError> {
         let k = Kind::find(api_version, kind).ok_or_else(|| {
-            ClusterError::Client(format!("msws does not handle the kind {kind} (apiVersion {api_version})"))
+            ClusterError::Client(format!(
+                "msws does not handle the kind {kind} (apiVersion {api_version}): it is not one of its kinds, and API discovery has not found it"
+            ))
         })?;
         let namespace = match k.namespaced {
             true => Some(check_segment("namespace", namespace.unwrap_or(&self.namespace))?),
@@ -189,10 +197,7 @@ impl KubeCluster {
     }
 
     /// Sends one request and reads the whole answer, within the timeout.
-    async fn send(
-        &self,
-        request: Result<http::Request<Vec<u8>>, ::kube::core::request::Error>,
-    ) -> Result<Answer, ClusterError> {
+    async fn send<E: StdError>(&self, request: Result<http::Request<Vec<u8>>, E>) -> Result<Answer, ClusterError> {
         let mut request =
             request.map_err(|e| ClusterError::Client(format!("cannot build the request: {}", chain(&e))))?;
         // kube's builder leaves a bare `?` on a path without parameters and starts the query with
@@ -276,6 +281,18 @@ impl KubeCluster {
     fn is_missing_object(answer: &Answer) -> bool {
         answer.code == 404
             && answer.status().is_some_and(|s| s.get("reason").and_then(Value::as_str) == Some("NotFound"))
+    }
+
+    /// A discovery document (`/api/v1`, `/apis/<group>`, `/apis/<group>/<version>`): its JSON,
+    /// or `None` when the server answers 404 — a plain-text `404 page not found`, or a `Status`:
+    /// at a discovery path either means the API is not served, there is no object to miss.
+    async fn discovery(&self, path: &str) -> Result<Option<Value>, ClusterError> {
+        let request = http::Request::builder().method("GET").uri(path).body(Vec::new());
+        let answer = self.send(request).await?;
+        if answer.code == 404 {
+            return Ok(None);
+        }
+        self.object(answer).map(Some)
     }
 
     /// The server has no such API (reads "the API for … on … not found").
@@ -417,6 +434,35 @@ impl Cluster for KubeCluster {
             return Err(self.error(&answer));
         }
         Ok(answer.text())
+    }
+
+    async fn discover(&self, api_version: &str) -> Result<Option<Vec<Kind>>, ClusterError> {
+        let path = match api_version.split_once('/') {
+            None => format!("/api/{}", check_segment("version", api_version)?),
+            Some((group, version)) => {
+                format!("/apis/{}/{}", check_segment("API group", group)?, check_segment("version", version)?)
+            }
+        };
+        let Some(list) = self.discovery(&path).await? else { return Ok(None) };
+        if list.get("kind").and_then(Value::as_str) != Some("APIResourceList") {
+            return Err(ClusterError::Server {
+                code: 200,
+                message: format!("{} answered {path} with something that is not an APIResourceList", self.description),
+            });
+        }
+        Ok(Some(super::kinds_of_resource_list(api_version, &list)))
+    }
+
+    async fn preferred_version(&self, group: &str) -> Result<Option<String>, ClusterError> {
+        if group.is_empty() {
+            return Ok(Some("v1".into()));
+        }
+        let path = format!("/apis/{}", check_segment("API group", group)?);
+        let Some(doc) = self.discovery(&path).await? else { return Ok(None) };
+        let preferred = doc.pointer("/preferredVersion/version").and_then(Value::as_str);
+        // A group without a preferred version (never seen, but the field is optional): its first.
+        let first = doc.pointer("/versions/0/version").and_then(Value::as_str);
+        Ok(preferred.or(first).map(str::to_string))
     }
 
     async fn events(&self, about: &ObjectRef, uid: Option<&str>) -> Result<Vec<Value>, ClusterError> {

@@ -21,7 +21,12 @@ use serde_json::Value;
 /// The field manager msws applies as.
 pub const FIELD_MANAGER: &str = "msws";
 
-/// A kind msws reads or writes.
+/// A kind msws reads or writes: where its objects live in the API (`plural`, `namespaced`).
+///
+/// The strings are `&'static`: the kinds of [`KINDS`] are constants, and a kind learnt through
+/// API discovery ([`Cluster::discover`]) is made permanent by [`Kind::remember`], once per kind
+/// and process (a process meets a handful of them), so a `&'static Kind` can be handed around as
+/// freely as before.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Kind {
     pub api_version: &'static str,
@@ -30,33 +35,117 @@ pub struct Kind {
     pub namespaced: bool,
 }
 
-/// Every kind msws touches. Anything else is refused before a request is made.
+const fn kind(api_version: &'static str, kind: &'static str, plural: &'static str, namespaced: bool) -> Kind {
+    Kind { api_version, kind, plural, namespaced }
+}
+
+/// The kinds msws knows without asking the server: what it renders and reads for itself, the
+/// custom resources of llm-d's stack, and the built-in kinds a model service's extra objects
+/// commonly have. Any other kind is usable once [`Cluster::discover`] found it; before that it
+/// is refused without a request.
 pub const KINDS: &[Kind] = &[
-    Kind { api_version: "v1", kind: "PersistentVolumeClaim", plural: "persistentvolumeclaims", namespaced: true },
-    Kind { api_version: "v1", kind: "Secret", plural: "secrets", namespaced: true },
-    Kind { api_version: "v1", kind: "ConfigMap", plural: "configmaps", namespaced: true },
-    Kind { api_version: "v1", kind: "ServiceAccount", plural: "serviceaccounts", namespaced: true },
-    Kind { api_version: "v1", kind: "Pod", plural: "pods", namespaced: true },
-    Kind { api_version: "v1", kind: "Event", plural: "events", namespaced: true },
-    Kind { api_version: "v1", kind: "PersistentVolume", plural: "persistentvolumes", namespaced: false },
-    Kind { api_version: "v1", kind: "Namespace", plural: "namespaces", namespaced: false },
-    Kind { api_version: "apps/v1", kind: "Deployment", plural: "deployments", namespaced: true },
-    Kind { api_version: "apps/v1", kind: "ReplicaSet", plural: "replicasets", namespaced: true },
-    Kind { api_version: "batch/v1", kind: "Job", plural: "jobs", namespaced: true },
-    Kind { api_version: "coordination.k8s.io/v1", kind: "Lease", plural: "leases", namespaced: true },
-    Kind { api_version: "storage.k8s.io/v1", kind: "StorageClass", plural: "storageclasses", namespaced: false },
-    Kind {
-        api_version: "resource.k8s.io/v1",
-        kind: "ResourceClaimTemplate",
-        plural: "resourceclaimtemplates",
-        namespaced: true,
-    },
+    kind("v1", "PersistentVolumeClaim", "persistentvolumeclaims", true),
+    kind("v1", "Secret", "secrets", true),
+    kind("v1", "ConfigMap", "configmaps", true),
+    kind("v1", "ServiceAccount", "serviceaccounts", true),
+    kind("v1", "Service", "services", true),
+    kind("v1", "Pod", "pods", true),
+    kind("v1", "Event", "events", true),
+    kind("v1", "PersistentVolume", "persistentvolumes", false),
+    kind("v1", "Namespace", "namespaces", false),
+    kind("apps/v1", "Deployment", "deployments", true),
+    kind("apps/v1", "ReplicaSet", "replicasets", true),
+    kind("apps/v1", "StatefulSet", "statefulsets", true),
+    kind("apps/v1", "DaemonSet", "daemonsets", true),
+    kind("batch/v1", "Job", "jobs", true),
+    kind("batch/v1", "CronJob", "cronjobs", true),
+    kind("autoscaling/v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers", true),
+    kind("policy/v1", "PodDisruptionBudget", "poddisruptionbudgets", true),
+    kind("networking.k8s.io/v1", "NetworkPolicy", "networkpolicies", true),
+    kind("networking.k8s.io/v1", "Ingress", "ingresses", true),
+    kind("rbac.authorization.k8s.io/v1", "Role", "roles", true),
+    kind("rbac.authorization.k8s.io/v1", "RoleBinding", "rolebindings", true),
+    kind("coordination.k8s.io/v1", "Lease", "leases", true),
+    kind("storage.k8s.io/v1", "StorageClass", "storageclasses", false),
+    kind("resource.k8s.io/v1", "ResourceClaimTemplate", "resourceclaimtemplates", true),
+    kind("leaderworkerset.x-k8s.io/v1", "LeaderWorkerSet", "leaderworkersets", true),
+    kind("disaggregatedset.x-k8s.io/v1", "DisaggregatedSet", "disaggregatedsets", true),
+    kind("monitoring.coreos.com/v1", "PodMonitor", "podmonitors", true),
 ];
 
+/// The group-versions of [`KINDS`] that Kubernetes serves by itself; the others are custom
+/// resources, served only where their CRD is installed.
+pub const BUILT_IN: &[&str] = &[
+    "v1",
+    "apps/v1",
+    "batch/v1",
+    "autoscaling/v2",
+    "policy/v1",
+    "networking.k8s.io/v1",
+    "rbac.authorization.k8s.io/v1",
+    "coordination.k8s.io/v1",
+    "storage.k8s.io/v1",
+    "resource.k8s.io/v1",
+];
+
+/// Of [`BUILT_IN`], those every Kubernetes msws supports serves (1.23 and later), so a plan
+/// need not ask. `resource.k8s.io/v1` (DRA) is served from 1.34 on only: a plan asks.
+pub const ALWAYS_SERVED: &[&str] = &[
+    "v1",
+    "apps/v1",
+    "batch/v1",
+    "autoscaling/v2",
+    "policy/v1",
+    "networking.k8s.io/v1",
+    "rbac.authorization.k8s.io/v1",
+    "coordination.k8s.io/v1",
+    "storage.k8s.io/v1",
+];
+
+/// Kinds learnt through discovery, for the rest of the process (see [`Kind`]).
+static DISCOVERED: std::sync::RwLock<Vec<&'static Kind>> = std::sync::RwLock::new(Vec::new());
+
 impl Kind {
+    /// A kind of [`KINDS`], or one discovered earlier in this process.
     pub fn find(api_version: &str, kind: &str) -> Option<&'static Kind> {
-        KINDS.iter().find(|k| k.api_version == api_version && k.kind == kind)
+        KINDS.iter().find(|k| k.api_version == api_version && k.kind == kind).or_else(|| {
+            let found = DISCOVERED.read().unwrap_or_else(|e| e.into_inner());
+            // The latest discovery wins, should two servers disagree about a kind.
+            found.iter().rev().find(|k| k.api_version == api_version && k.kind == kind).copied()
+        })
     }
+
+    /// Makes a kind the server described known to [`Kind::find`] from now on. A kind of
+    /// [`KINDS`] stays as msws knows it; a kind discovered before with the same plural and scope
+    /// is reused, so each distinct kind is allocated (and leaked) once.
+    pub fn remember(api_version: &str, kind: &str, plural: &str, namespaced: bool) -> &'static Kind {
+        if let Some(k) = KINDS.iter().find(|k| k.api_version == api_version && k.kind == kind) {
+            return k;
+        }
+        let mut found = DISCOVERED.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(k) = found.iter().rev().find(|k| k.api_version == api_version && k.kind == kind)
+            && k.plural == plural
+            && k.namespaced == namespaced
+        {
+            return k;
+        }
+        let leak = |s: &str| -> &'static str { Box::leak(s.to_string().into_boxed_str()) };
+        let k: &'static Kind = Box::leak(Box::new(Kind {
+            api_version: leak(api_version),
+            kind: leak(kind),
+            plural: leak(plural),
+            namespaced,
+        }));
+        found.push(k);
+        k
+    }
+
+    /// A kind of [`KINDS`] by API group and kind (any version), for a group-kind known without
+    /// its version.
+    pub fn find_group_kind(group: &str, kind: &str) -> Option<&'static Kind> {
+        KINDS.iter().find(|k| k.group() == group && k.kind == kind)
+    }
+
     /// The API group (`""` for the core group).
     pub fn group(&self) -> &'static str {
         self.api_version.rsplit_once('/').map_or("", |(g, _)| g)
@@ -64,6 +153,27 @@ impl Kind {
     pub fn version(&self) -> &'static str {
         self.api_version.rsplit_once('/').map_or(self.api_version, |(_, v)| v)
     }
+}
+
+/// The kinds of an `APIResourceList` (the answer to discovery), subresources (`pods/log`) left
+/// out, each [remembered](Kind::remember). Entries without a name or kind are skipped.
+pub fn kinds_of_resource_list(api_version: &str, list: &Value) -> Vec<Kind> {
+    list.get("resources")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|r| {
+            let name = r.get("name").and_then(Value::as_str).filter(|n| !n.is_empty() && !n.contains('/'))?;
+            let kind = r.get("kind").and_then(Value::as_str).filter(|k| !k.is_empty())?;
+            let namespaced = r.get("namespaced").and_then(Value::as_bool).unwrap_or(true);
+            Some(*Kind::remember(api_version, kind, name, namespaced))
+        })
+        .collect()
+}
+
+/// The API group of an `apiVersion` (`""` for the core group's `v1`).
+pub fn group_of(api_version: &str) -> &str {
+    api_version.rsplit_once('/').map_or("", |(g, _)| g)
 }
 
 /// Which object: kind, namespace (none for cluster-scoped kinds) and name.
@@ -342,6 +452,17 @@ pub trait Cluster: Send + Sync {
         tail: Option<i64>,
     ) -> Result<String, ClusterError>;
 
+    /// API discovery of one group-version (`GET /api/v1`, `GET /apis/<group>/<version>`): the
+    /// kinds it serves, subresources left out, each made known to msws from then on (so get,
+    /// list, apply and delete accept a kind outside [`KINDS`] once it was discovered). `None`
+    /// when the server does not serve that group-version (a CRD that is not installed).
+    async fn discover(&self, api_version: &str) -> Result<Option<Vec<Kind>>, ClusterError>;
+
+    /// The version of an API group the server prefers (`GET /apis/<group>`; `v1` for the core
+    /// group), for a group-kind known without its version (an ApplySet parent's
+    /// `contains-group-kinds`). `None` when the server does not serve the group.
+    async fn preferred_version(&self, group: &str) -> Result<Option<String>, ClusterError>;
+
     /// The events about one object (core `v1` Events whose `involvedObject` is it, as `kubectl
     /// describe` shows them), oldest first. With `uid`, only those about that very object (a
     /// claim deleted and created again under the same name has the old one's events too).
@@ -403,5 +524,27 @@ mod tests {
         assert_eq!((d.group(), d.version(), d.plural), ("apps", "v1", "deployments"));
         assert_eq!(Kind::find("v1", "Secret").unwrap().group(), "");
         assert!(Kind::find("v1", "Nope").is_none());
+        let lws = Kind::find("leaderworkerset.x-k8s.io/v1", "LeaderWorkerSet").unwrap();
+        assert_eq!((lws.group(), lws.plural, lws.namespaced), ("leaderworkerset.x-k8s.io", "leaderworkersets", true));
+    }
+
+    #[test]
+    fn discovered_kinds_are_found_afterwards_and_allocated_once() {
+        let list = serde_json::json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": "example.com/v1",
+            "resources": [
+                {"name": "widgets", "singularName": "widget", "namespaced": true, "kind": "Widget", "verbs": ["get"]},
+                {"name": "widgets/status", "singularName": "", "namespaced": true, "kind": "Widget", "verbs": ["get"]},
+                {"name": "gadgets", "singularName": "gadget", "namespaced": false, "kind": "Gadget", "verbs": ["get"]}]});
+        assert!(Kind::find("example.com/v1", "Widget").is_none());
+        let kinds = kinds_of_resource_list("example.com/v1", &list);
+        assert_eq!(
+            kinds.iter().map(|k| (k.kind, k.plural, k.namespaced)).collect::<Vec<_>>(),
+            [("Widget", "widgets", true), ("Gadget", "gadgets", false)]
+        );
+        let w = Kind::find("example.com/v1", "Widget").unwrap();
+        assert_eq!(w.group(), "example.com");
+        assert!(std::ptr::eq(w, Kind::remember("example.com/v1", "Widget", "widgets", true)));
+        // A kind msws knows stays as it knows it.
+        assert!(std::ptr::eq(Kind::remember("v1", "Secret", "secrets", true), Kind::find("v1", "Secret").unwrap()));
     }
 }

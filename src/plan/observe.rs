@@ -1,8 +1,13 @@
 //! Reading the cluster for a plan: what exists, what msws owns, what the inventory records, and
 //! what a server-side dry run says each object would become.
 //!
-//! Requests: one LIST per kind msws may own, in the workspace's namespace, selected by msws's
-//! workspace label (that returns the inventory too); a GET for each desired object the lists did
+//! Requests: API discovery of each group-version the rendered objects have that not every
+//! Kubernetes serves (LeaderWorkerSet, PodMonitor, DRA, any custom resource: one GET each), so a
+//! kind the cluster does not serve is refused before anything changes, naming what to install;
+//! one LIST per kind msws may own, in the workspace's namespace, selected by msws's workspace
+//! label (that returns the inventory too) — the kinds it always owns, the kinds rendered, then
+//! the group-kinds the inventory records that neither covers (discovered first, skipped with a
+//! warning when the cluster no longer serves them); a GET for each desired object the lists did
 //! not return (an object someone else made under the same name), for existing claims and secrets,
 //! and for the storage classes and volumes the preflight checks need; then one dry-run apply per
 //! desired object, several at a time.
@@ -13,11 +18,12 @@ use futures::stream::{self, StreamExt};
 use serde_json::Value;
 
 use super::{Inventory, Mode, owned_by};
-use crate::cluster::{ApplyOptions, Cluster, ClusterError, ObjectRef};
+use crate::cluster::{ALWAYS_SERVED, ApplyOptions, Cluster, ClusterError, KINDS, Kind, ObjectRef, group_of};
 use crate::model::{EnvValue, Workspace};
 use crate::render::{Rendered, applyset_parent_name, keys};
 
-/// Kinds whose objects msws may own, and so lists for pruning.
+/// Kinds whose objects msws may own whatever the workspace renders now, and so always lists for
+/// pruning; the kinds it renders and those its inventory records are listed as well.
 const OWNED_KINDS: &[(&str, &str)] = &[
     ("v1", "PersistentVolumeClaim"),
     ("v1", "Secret"),
@@ -133,25 +139,88 @@ pub async fn observe(
     let mut live = Live { mode: Mode::Cluster, ..Live::empty() };
     let selector = format!("{}={}", keys::WORKSPACE, ws.name);
 
-    // One LIST per kind msws may own.
-    let lists = stream::iter(OWNED_KINDS.iter().map(|(av, k)| {
-        let selector = selector.clone();
-        async move { cluster.list(av, k, Some(ns), &selector).await }
-    }))
-    .buffered(opts.concurrency.max(1))
-    .collect::<Vec<_>>()
-    .await;
-    for l in lists {
-        for obj in l? {
-            live.add(obj, &ws.name);
+    // The rendered objects' kinds: served by the cluster, and namespaced?
+    let mut discovery = Discovery::default();
+    let mut users: BTreeMap<(String, String), Vec<ObjectRef>> = BTreeMap::new();
+    for (_, o) in rendered.unique_objects() {
+        if let Some(r) = ObjectRef::of(&o.to_json()) {
+            users.entry((r.api_version.clone(), r.kind.clone())).or_default().push(r);
         }
     }
+    let mut excluded: BTreeSet<ObjectRef> = BTreeSet::new();
+    let mut listed: Vec<(String, String)> = OWNED_KINDS.iter().map(|(av, k)| (av.to_string(), k.to_string())).collect();
+    for ((av, kind), objects) in &users {
+        let named = objects.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
+        match discovery.kind(cluster, av, kind).await? {
+            Served::Yes(k) if !k.namespaced => {
+                live.problems.push(format!(
+                    "{named}: {kind} ({av}) is cluster-scoped: msws applies a workspace's objects into its namespace ({ns}) and does not manage cluster-wide ones (create it another way)"
+                ));
+                excluded.extend(objects.iter().cloned());
+            }
+            Served::Yes(_) => {
+                if !listed.contains(&(av.clone(), kind.clone())) {
+                    listed.push((av.clone(), kind.clone()));
+                }
+            }
+            Served::NoGroupVersion => {
+                live.problems.push(format!(
+                    "the cluster does not serve {kind} ({av}): {}; needed by {named}",
+                    install_hint(av, kind)
+                ));
+                excluded.extend(objects.iter().cloned());
+            }
+            Served::NoKind => {
+                live.problems.push(format!(
+                    "the cluster serves {av} but not the kind {kind}: {}; needed by {named}",
+                    install_hint(av, kind)
+                ));
+                excluded.extend(objects.iter().cloned());
+            }
+        }
+    }
+
+    // One LIST per kind msws may own.
+    list_owned(cluster, &listed, ns, &selector, opts, &ws.name, &mut live).await?;
     live.inventory = find_inventory(&live, &ws.name);
+
+    // The group-kinds the inventory says its members have, that the lists did not cover (a kind
+    // the workspace no longer renders): listed too, so their objects are pruned. One the cluster
+    // no longer serves has no objects left to prune.
+    let mut more: Vec<(String, String)> = Vec::new();
+    for gk in inventory_group_kinds(&live, &ws.name) {
+        let (kind, group) = gk.split_once('.').unwrap_or((gk.as_str(), ""));
+        if listed.iter().chain(&more).any(|(av, k)| k == kind && group_of(av) == group) {
+            continue;
+        }
+        let av = match Kind::find_group_kind(group, kind) {
+            Some(k) => Some(k.api_version.to_string()),
+            None => cluster.preferred_version(group).await?.map(|v| match group {
+                "" => v,
+                g => format!("{g}/{v}"),
+            }),
+        };
+        let served = match &av {
+            Some(av) => discovery.kind(cluster, av, kind).await?,
+            None => Served::NoGroupVersion,
+        };
+        match (served, av) {
+            (Served::Yes(k), Some(av)) if k.namespaced => more.push((av, kind.to_string())),
+            (Served::Yes(_), _) => {}
+            _ => live.warnings.push(format!(
+                "the inventory records objects of kind {gk}, which the cluster no longer serves: there is nothing of it left to prune"
+            )),
+        }
+    }
+    list_owned(cluster, &more, ns, &selector, opts, &ws.name, &mut live).await?;
 
     // A GET for what the lists did not return: desired objects (someone may have made one under
     // the same name), existing claims and secrets, storage classes and volumes.
-    let mut wanted: BTreeSet<ObjectRef> =
-        rendered.unique_objects().filter_map(|(_, o)| ObjectRef::of(&o.to_json())).collect();
+    let mut wanted: BTreeSet<ObjectRef> = rendered
+        .unique_objects()
+        .filter_map(|(_, o)| ObjectRef::of(&o.to_json()))
+        .filter(|r| !excluded.contains(r))
+        .collect();
     // A claim that names no class gets the cluster's default one (the DefaultStorageClass
     // admission plugin): the preflight needs to know which that is.
     if ws.storages.iter().any(|s| !s.existing && s.class.is_none()) {
@@ -208,6 +277,7 @@ pub async fn observe(
                 let j = o.to_json();
                 ObjectRef::of(&j).map(|r| (r, j))
             })
+            .filter(|(r, _)| !excluded.contains(r))
             // An object someone else owns is refused by the plan; asking the server would only
             // show what msws would take over.
             .filter(|(r, _)| live.objects.get(r).is_none_or(|v| owned_by(v, &ws.name)))
@@ -231,6 +301,104 @@ pub async fn observe(
     }
     preflight(ws, ns, &mut live);
     Ok(live)
+}
+
+/// LISTs of these kinds, with the workspace's label, several at a time; what they return is
+/// added to `live`.
+async fn list_owned(
+    cluster: &dyn Cluster,
+    kinds: &[(String, String)],
+    ns: &str,
+    selector: &str,
+    opts: ObserveOptions,
+    workspace: &str,
+    live: &mut Live,
+) -> Result<(), ClusterError> {
+    let lists = stream::iter(kinds.iter().map(|(av, k)| async move { cluster.list(av, k, Some(ns), selector).await }))
+        .buffered(opts.concurrency.max(1))
+        .collect::<Vec<_>>()
+        .await;
+    for l in lists {
+        let items = match l {
+            // A LIST is never a 404 for a kind the server serves (an empty namespace lists
+            // nothing): this kind is not served here (DRA before Kubernetes 1.34), so there is
+            // nothing of it to own. Rendered objects of it are refused by the discovery above.
+            Err(ClusterError::NotFound(_)) => continue,
+            other => other?,
+        };
+        for obj in items {
+            live.add(obj, workspace);
+        }
+    }
+    Ok(())
+}
+
+/// The group-kinds (`Kind.group`) the inventory's ApplySet annotation lists.
+fn inventory_group_kinds(live: &Live, workspace: &str) -> Vec<String> {
+    let key = super::inventory::APPLYSET_GROUP_KINDS.replace('/', "~1");
+    live.objects
+        .iter()
+        .find(|(r, _)| r.kind == "ConfigMap" && r.name == applyset_parent_name(workspace))
+        .and_then(|(_, cm)| cm.pointer(&format!("/metadata/annotations/{key}")).and_then(Value::as_str))
+        .map(|s| s.split(',').map(str::trim).filter(|k| !k.is_empty()).map(str::to_string).collect())
+        .unwrap_or_default()
+}
+
+/// Whether the cluster serves a kind.
+enum Served {
+    Yes(Kind),
+    /// Its whole group-version is missing (a CRD that is not installed).
+    NoGroupVersion,
+    /// The group-version is there, without this kind.
+    NoKind,
+}
+
+/// API discovery for a plan: once per group-version, and not at all for the kinds msws knows in
+/// the group-versions every Kubernetes serves.
+#[derive(Default)]
+struct Discovery {
+    found: BTreeMap<String, Option<Vec<Kind>>>,
+}
+
+impl Discovery {
+    async fn kind(&mut self, cluster: &dyn Cluster, av: &str, kind: &str) -> Result<Served, ClusterError> {
+        if ALWAYS_SERVED.contains(&av)
+            && let Some(k) = KINDS.iter().find(|k| k.api_version == av && k.kind == kind)
+        {
+            return Ok(Served::Yes(*k));
+        }
+        if !self.found.contains_key(av) {
+            let kinds = cluster.discover(av).await?;
+            self.found.insert(av.to_string(), kinds);
+        }
+        Ok(match self.found.get(av) {
+            Some(Some(kinds)) => match kinds.iter().find(|k| k.kind == kind) {
+                Some(k) => Served::Yes(*k),
+                None => Served::NoKind,
+            },
+            _ => Served::NoGroupVersion,
+        })
+    }
+}
+
+/// What to install for a kind the cluster does not serve.
+fn install_hint(av: &str, kind: &str) -> String {
+    let group = group_of(av);
+    match (group, kind) {
+        ("leaderworkerset.x-k8s.io", "LeaderWorkerSet") => "install the LeaderWorkerSet controller and its CRD leaderworkersets.leaderworkerset.x-k8s.io (https://github.com/kubernetes-sigs/lws)".into(),
+        ("disaggregatedset.x-k8s.io", "DisaggregatedSet") => "install the LeaderWorkerSet controller, v0.9 or newer, with DisaggregatedSet enabled (Helm: --set enableDisaggregatedSet=true); it brings the CRD disaggregatedsets.disaggregatedset.x-k8s.io (https://github.com/kubernetes-sigs/lws)".into(),
+        ("monitoring.coreos.com", "PodMonitor") => "install the Prometheus Operator and its CRD podmonitors.monitoring.coreos.com (https://github.com/prometheus-operator/prometheus-operator)".into(),
+        ("gateway.networking.k8s.io", _) => format!(
+            "install the Gateway API CRDs, which include {}.gateway.networking.k8s.io (https://gateway-api.sigs.k8s.io)",
+            kind.to_lowercase() + "s"
+        ),
+        ("inference.networking.k8s.io" | "inference.networking.x-k8s.io", _) => format!(
+            "install the Gateway API Inference Extension CRDs, which include {}.{group} (https://gateway-api-inference-extension.sigs.k8s.io)",
+            kind.to_lowercase() + "s"
+        ),
+        ("resource.k8s.io", _) => "dynamic resource allocation (resource.k8s.io/v1) needs Kubernetes 1.34 or newer".into(),
+        _ => "install the CRD (or the API server) that defines it".into(),
+    }
 }
 
 /// Secrets the workspace uses but does not create: they must exist.

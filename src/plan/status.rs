@@ -146,39 +146,85 @@ async fn service_state(
     live: &Live,
     name: &str,
 ) -> Result<State, ClusterError> {
-    let deployments: Vec<ObjectRef> = rendered
+    let objects: Vec<ObjectRef> = rendered
         .steps
         .iter()
         .filter(|s| s.step.kind == StepKind::ModelService && s.step.name == name)
         .flat_map(|s| &s.objects)
-        .filter(|o| o.kind() == "Deployment")
         .filter_map(|o| ObjectRef::of(&o.to_json()))
         .collect();
     let mut parts = Vec::new();
-    let (mut failed, mut waiting, mut absent) = (false, false, 0);
-    for r in &deployments {
-        let role = r.name.rsplit('-').next().unwrap_or(&r.name).to_string();
-        let Some(d) = live.objects.get(r) else {
-            absent += 1;
-            parts.push(format!("{role}: absent"));
+    let mut missing = Vec::new();
+    let (mut failed, mut waiting) = (false, false);
+    for r in &objects {
+        let Some(obj) = live.objects.get(r) else {
+            missing.push(r);
             continue;
         };
-        let selector =
-            d.pointer("/spec/selector/matchLabels").and_then(Value::as_object).map(selector_of).unwrap_or_default();
-        let pods = pods(cluster, r.namespace.as_deref().unwrap_or(""), &selector).await?;
-        let s = readiness::deployment(d, &pods);
+        if !readiness::is_workload(&r.kind) {
+            continue;
+        }
+        let role = r.name.rsplit('-').next().unwrap_or(&r.name).to_string();
+        let s = workload_state(cluster, obj).await?;
         failed |= matches!(s, State::Failed(_));
         waiting |= matches!(s, State::Waiting(_));
         parts.push(format!("{role} {}", s.detail()));
     }
+    for r in &missing {
+        match readiness::is_workload(&r.kind) {
+            true => parts.push(format!("{}: absent", r.name.rsplit('-').next().unwrap_or(&r.name))),
+            false => parts.push(format!("{} {}: absent", r.kind, r.name)),
+        }
+    }
     let detail = parts.join("; ");
-    Ok(if absent == deployments.len() && absent > 0 {
+    Ok(if missing.len() == objects.len() && !objects.is_empty() {
         State::Absent
     } else if failed {
         State::Failed(detail)
-    } else if waiting || absent > 0 {
+    } else if waiting || !missing.is_empty() {
         State::Waiting(detail)
     } else {
         State::Ready(detail)
+    })
+}
+
+/// A live object's state, reading the pods (and for a DisaggregatedSet nothing more: its
+/// status sums its LeaderWorkerSets') that say why it is not ready: a Deployment's pods by its
+/// selector, a LeaderWorkerSet's and a DisaggregatedSet's by the label their controllers give
+/// them, a ReplicaSet's by its selector and owner (the dual-pod requesters of several services
+/// share a selector). Kinds without a status are ready once applied.
+pub async fn workload_state(cluster: &dyn Cluster, obj: &Value) -> Result<State, ClusterError> {
+    let str_at = |p: &str| obj.pointer(p).and_then(Value::as_str).unwrap_or("");
+    let (kind, name, ns) = (str_at("/kind"), str_at("/metadata/name"), str_at("/metadata/namespace"));
+    let selector =
+        obj.pointer("/spec/selector/matchLabels").and_then(Value::as_object).map(selector_of).unwrap_or_default();
+    let listed = |selector: String| async move {
+        match selector.is_empty() {
+            true => Ok(Vec::new()),
+            false => pods(cluster, ns, &selector).await,
+        }
+    };
+    Ok(match kind {
+        "Deployment" => readiness::deployment(obj, &listed(selector).await?),
+        "LeaderWorkerSet" => {
+            readiness::leader_worker_set(obj, &listed(format!("leaderworkerset.sigs.k8s.io/name={name}")).await?)
+        }
+        "DisaggregatedSet" => {
+            readiness::disaggregated_set(obj, &listed(format!("disaggregatedset.x-k8s.io/name={name}")).await?)
+        }
+        "ReplicaSet" => {
+            let uid = str_at("/metadata/uid");
+            let owned: Vec<Value> = listed(selector)
+                .await?
+                .into_iter()
+                .filter(|p| {
+                    p.pointer("/metadata/ownerReferences")
+                        .and_then(Value::as_array)
+                        .is_some_and(|o| o.iter().any(|o| o.get("uid").and_then(Value::as_str) == Some(uid)))
+                })
+                .collect();
+            readiness::replica_set(obj, &owned)
+        }
+        other => readiness::applied(other),
     })
 }

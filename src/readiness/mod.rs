@@ -4,6 +4,20 @@
 //! Pure functions of the objects' JSON. A wait built on "is it complete yet?" alone hangs on a
 //! failed Job (kube-rs's `is_job_completed` never reports failure); every function here also
 //! recognises failure.
+//!
+//! Workloads without a progress deadline of their own (LeaderWorkerSet, a ReplicaSet no
+//! Deployment owns, DisaggregatedSet) fail on what their pods say waiting will not fix
+//! ([`pod_failure`]: a container that crashed [`CRASH_LIMIT`] times, an image that does not
+//! exist or may not be pulled, a container that cannot be configured). Everything else — an
+//! unschedulable pod (an autoscaler may add a node; a rolling update frees accelerators), an
+//! image pull that is slow or rate-limited, a first crash — is a reason to wait, named with its
+//! group (and role and slice), until the wait's timeout ends it. A LeaderWorkerSet restarts a
+//! whole group when one of its pods restarts (`RecreateGroupOnPodRestart`, the default), so on
+//! a real cluster its pods' restart counts may stay low: there the timeout, with the crash as
+//! its reason, is what ends a crash loop.
+//!
+//! Kinds with no status to wait for (PodMonitor, ConfigMap, Service, HTTPRoute, any kind msws
+//! does not know) are ready once applied ([`applied`]).
 
 use serde_json::Value;
 
@@ -156,6 +170,201 @@ pub fn pod_problem(pod: &Value) -> Option<String> {
         }
     }
     None
+}
+
+/// How many times a container may have crashed before its workload is failed rather than
+/// waited for.
+pub const CRASH_LIMIT: i64 = 3;
+
+/// Kinds whose objects apply waits for after applying them, and whose pods `status` reads.
+pub fn is_workload(kind: &str) -> bool {
+    matches!(kind, "Deployment" | "LeaderWorkerSet" | "ReplicaSet" | "DisaggregatedSet")
+}
+
+/// A kind without a status to wait for: ready once the server accepted it.
+pub fn applied(kind: &str) -> State {
+    State::Ready(format!("applied ({kind} has no status to wait for)"))
+}
+
+/// What a pod says waiting will not fix, if anything: a container crashed [`CRASH_LIMIT`]
+/// times, its image does not exist or may not be pulled (a rate limit or a slow registry is
+/// waited for), its image name is invalid, or it cannot be configured (a missing key of a
+/// ConfigMap or Secret).
+pub fn pod_failure(pod: &Value) -> Option<String> {
+    let statuses = pod
+        .pointer("/status/initContainerStatuses")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .chain(pod.pointer("/status/containerStatuses").and_then(Value::as_array).into_iter().flatten());
+    for cs in statuses {
+        let Some(w) = cs.pointer("/state/waiting") else { continue };
+        let reason = w.get("reason").and_then(Value::as_str).unwrap_or("");
+        let message = w.get("message").and_then(Value::as_str).unwrap_or("").to_lowercase();
+        let restarts = cs.get("restartCount").and_then(Value::as_i64).unwrap_or(0);
+        let final_pull = ["not found", "manifest unknown", "unauthorized", "denied", "forbidden"]
+            .iter()
+            .any(|m| message.contains(m));
+        let fails = match reason {
+            "CrashLoopBackOff" => restarts >= CRASH_LIMIT,
+            "InvalidImageName" | "ErrImageNeverPull" | "CreateContainerConfigError" => true,
+            "ImagePullBackOff" | "ErrImagePull" => final_pull,
+            _ => false,
+        };
+        if fails {
+            return pod_problem(pod);
+        }
+    }
+    None
+}
+
+/// A pod's problem (or failure) with the group it belongs to, as people look for it: `role
+/// decode, slice 0, group 1: pod …` for a DisaggregatedSet's pod, `group 1: pod …` for a
+/// LeaderWorkerSet's.
+fn in_group(pod: &Value, problem: String) -> String {
+    let label = |k: &str| pod.pointer("/metadata/labels").and_then(|l| l.get(k)).and_then(Value::as_str);
+    let mut place = Vec::new();
+    if let Some(role) = label("disaggregatedset.x-k8s.io/role") {
+        place.push(format!("role {role}"));
+        if let Some(slice) = label("disaggregatedset.x-k8s.io/slice") {
+            place.push(format!("slice {slice}"));
+        }
+    }
+    if let Some(g) = label("leaderworkerset.sigs.k8s.io/group-index") {
+        place.push(format!("group {g}"));
+    }
+    match place.is_empty() {
+        true => problem,
+        false => format!("{}: {problem}", place.join(", ")),
+    }
+}
+
+/// The first failure among `pods`, with its group, then the first problem.
+fn pods_say(pods: &[Value]) -> (Option<String>, Option<String>) {
+    let failure = pods.iter().find_map(|p| pod_failure(p).map(|f| in_group(p, f)));
+    let problem = pods.iter().find_map(|p| pod_problem(p).map(|f| in_group(p, f)));
+    (failure, problem)
+}
+
+fn condition_true(obj: &Value, ty: &str) -> bool {
+    matches!(condition(obj, ty), Some(("True", _, _)))
+}
+
+/// A LeaderWorkerSet (`pods`: those labelled with its name): ready when every group (leader and
+/// workers) is ready and at the latest revision, no surge group is left, the controller says
+/// `Available` and no update is in progress — and, when its status has `observedGeneration`
+/// (newer LWS releases only; without it the counts and conditions are all there is), when it
+/// saw the latest spec. Failed when a pod says waiting will not help ([`pod_failure`]).
+pub fn leader_worker_set(lws: &Value, pods: &[Value]) -> State {
+    let want = lws.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(1);
+    let size = lws.pointer("/spec/leaderWorkerTemplate/size").and_then(Value::as_i64).unwrap_or(1);
+    let generation = int_at(lws, "/metadata/generation");
+    let observed = lws.pointer("/status/observedGeneration").and_then(Value::as_i64);
+    let ready = int_at(lws, "/status/readyReplicas");
+    let updated = int_at(lws, "/status/updatedReplicas");
+    let total = int_at(lws, "/status/replicas");
+    let counts = format!("{ready}/{want} groups of {size} ready");
+    let (failure, problem) = pods_say(pods);
+    if let Some(f) = failure {
+        return State::Failed(format!("{counts}; {f}"));
+    }
+    let stale = observed.is_some_and(|o| o < generation);
+    let updating = condition_true(lws, "UpdateInProgress");
+    if !stale && !updating && ready >= want && updated >= want && total <= want && condition_true(lws, "Available") {
+        return State::Ready(counts);
+    }
+    let mut why = counts;
+    if stale {
+        why += ", the controller has not seen the latest change yet";
+    } else if updating || updated < want {
+        why += &format!(", rolling update in progress ({updated}/{want} updated)");
+    } else if total > want {
+        why += &format!(", {} surge groups still there", total - want);
+    }
+    if let Some(p) = problem {
+        why += &format!("; {p}");
+    }
+    State::Waiting(why)
+}
+
+/// A ReplicaSet no Deployment owns (the dual-pod requester; `pods`: those it owns): ready when
+/// the controller saw the latest spec and every replica is available; failed when it cannot
+/// create its pods (`ReplicaFailure`) or a pod says waiting will not help.
+pub fn replica_set(rs: &Value, pods: &[Value]) -> State {
+    let want = rs.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(1);
+    let generation = int_at(rs, "/metadata/generation");
+    let observed = int_at(rs, "/status/observedGeneration");
+    let available = int_at(rs, "/status/availableReplicas");
+    let total = int_at(rs, "/status/replicas");
+    if let Some(("True", reason, message)) = condition(rs, "ReplicaFailure") {
+        return State::Failed(format!("{reason}: {message}"));
+    }
+    let counts = format!("{available}/{want} available");
+    let (failure, problem) = pods_say(pods);
+    if let Some(f) = failure {
+        return State::Failed(format!("{counts}; {f}"));
+    }
+    if observed >= generation && available >= want && total == want {
+        return State::Ready(counts);
+    }
+    let mut why = counts;
+    if observed < generation {
+        why += ", the controller has not seen the latest change yet";
+    } else if total > want {
+        why += &format!(", {} pods still terminating", total - want);
+    }
+    if let Some(p) = problem {
+        why += &format!("; {p}");
+    }
+    State::Waiting(why)
+}
+
+/// A DisaggregatedSet (`pods`: those labelled with its name): ready when the controller saw the
+/// latest spec (when it says: `observedGeneration` is in newer releases only), says `Available`,
+/// and every role has its replicas per slice times the slices, all ready and at the current
+/// revision. Failed when its role scalers cannot be made (`ReplicaTargetsUnresolved`) or a pod
+/// says waiting will not help — named by role, slice and group.
+pub fn disaggregated_set(ds: &Value, pods: &[Value]) -> State {
+    let generation = int_at(ds, "/metadata/generation");
+    let observed = ds.pointer("/status/observedGeneration").and_then(Value::as_i64);
+    let slices = ds.pointer("/spec/slices").and_then(Value::as_i64).unwrap_or(1).max(1);
+    let statuses: Vec<&Value> =
+        ds.pointer("/status/roleStatuses").and_then(Value::as_array).into_iter().flatten().collect();
+    let mut parts = Vec::new();
+    let mut all = true;
+    for role in ds.pointer("/spec/roles").and_then(Value::as_array).into_iter().flatten() {
+        let name = str_at(role, "/name").unwrap_or("?");
+        let desired = role.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(1) * slices;
+        let st = statuses.iter().find(|s| str_at(s, "/name") == Some(name));
+        let at = |p: &str| st.map_or(0, |s| int_at(s, p));
+        let (replicas, ready, updated) = (at("/replicas"), at("/readyReplicas"), at("/updatedReplicas"));
+        all &= replicas == desired && ready == desired && updated == desired;
+        let mut part = format!("{name} {ready}/{desired} ready");
+        if updated < desired {
+            part += &format!(" ({updated} updated)");
+        }
+        parts.push(part);
+    }
+    let counts = parts.join(", ");
+    if let Some(("True", reason @ "ReplicaTargetsUnresolved", message)) = condition(ds, "Progressing") {
+        return State::Failed(format!("{counts}; {reason}: {message}"));
+    }
+    let (failure, problem) = pods_say(pods);
+    if let Some(f) = failure {
+        return State::Failed(format!("{counts}; {f}"));
+    }
+    let stale = observed.is_some_and(|o| o < generation);
+    if !stale && all && condition_true(ds, "Available") {
+        return State::Ready(counts);
+    }
+    let mut why = counts;
+    if stale {
+        why += ", the controller has not seen the latest change yet";
+    }
+    if let Some(p) = problem {
+        why += &format!("; {p}");
+    }
+    State::Waiting(why)
 }
 
 /// A Deployment's rollout: ready when the controller has seen the latest spec and every replica

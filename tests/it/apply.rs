@@ -19,7 +19,7 @@ use msws::cluster::fake::{
 };
 use msws::cluster::{Cluster, ClusterError, ObjectRef};
 use msws::plan::{Inventory, Plan};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::plan::{Loaded, load_ws};
 use crate::support::root;
@@ -1104,4 +1104,197 @@ async fn a_cluster_that_goes_away_briefly_and_comes_back_does_not_stop_the_run()
     let report = w.applied().await;
     assert!(report.error.is_none(), "{report:#?}");
     assert!(!w.journal().exists());
+}
+
+// ---- custom resources and the workloads beyond Deployments ----
+
+/// The example with every chart feature (a LeaderWorkerSet of 2 groups of 2, PodMonitors, the
+/// dual-pod requester ReplicaSet, extra objects including an HTTPRoute) on a cluster with the
+/// CRDs of an llm-d stack.
+fn chart_world() -> World {
+    let w = world_from(&root().join("tests/data/valid/chart-features.kdl"));
+    w.cluster.install_llm_d_crds();
+    w
+}
+
+fn lws_ref(name: &str) -> ObjectRef {
+    ObjectRef::new("leaderworkerset.x-k8s.io/v1", "LeaderWorkerSet", Some("llm-d"), name)
+}
+
+/// A snapshot without what controllers derive (pods, their events, the Deployments' replica
+/// sets — but not a ReplicaSet msws applied) and the lock.
+fn without_derived(s: &Snapshot) -> Snapshot {
+    let mut s = s.without_kinds(&["Pod", "Event", "Lease"]);
+    s.objects.retain(|r, o| !(r.kind == "ReplicaSet" && o.pointer("/metadata/ownerReferences").is_some()));
+    s
+}
+
+#[tokio::test(start_paused = true)]
+async fn custom_resources_apply_with_their_waits_and_a_second_apply_changes_nothing() {
+    let w = chart_world();
+    let (r, events) = w.apply().await;
+    let (plan, report) = r.unwrap_or_else(|e| panic!("{e}\n{events:#?}"));
+    assert!(plan.refusals.is_empty(), "{:?}", plan.refusals);
+    assert_eq!(report.outcome, Outcome::Applied, "{report:#?}\n{events:#?}");
+    let done: Vec<String> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::StepDone { step, summary, .. } => Some(format!("{step}: {summary}")),
+            _ => None,
+        })
+        .collect();
+    let wide = done.iter().find(|d| d.starts_with("model-service/wide")).unwrap();
+    assert!(
+        wide.contains("wide-decode: 2/2 groups of 2 ready") && wide.contains("wide-prefill: 1/1 available"),
+        "{wide}"
+    );
+    let fast = done.iter().find(|d| d.starts_with("model-service/fast")).unwrap();
+    assert!(fast.contains("fast-decode: 1/1 available"), "{fast}");
+    let lws = w.cluster.peek(&lws_ref("wide-decode")).unwrap();
+    assert_eq!(lws["status"]["readyReplicas"], 2);
+    let pods =
+        w.cluster.list("v1", "Pod", Some("llm-d"), "leaderworkerset.sigs.k8s.io/name=wide-decode").await.unwrap();
+    assert_eq!(pods.len(), 4);
+    // The inventory records every group-kind, custom ones included.
+    let cm = w.cluster.peek(&ObjectRef::new("v1", "ConfigMap", Some("llm-d"), "msws-chart-features")).unwrap();
+    let kinds = cm["metadata"]["annotations"]["applyset.kubernetes.io/contains-group-kinds"].as_str().unwrap();
+    for gk in [
+        "LeaderWorkerSet.leaderworkerset.x-k8s.io",
+        "PodMonitor.monitoring.coreos.com",
+        "HTTPRoute.gateway.networking.k8s.io",
+        "ReplicaSet.apps",
+    ] {
+        assert!(kinds.split(',').any(|k| k == gk), "{gk} not in {kinds}");
+    }
+
+    w.settle().await;
+    w.cluster.reset_requests();
+    let (r, events) = w.apply().await;
+    let (plan, report) = r.unwrap();
+    assert_eq!(report.outcome, Outcome::NoChanges, "{:#?}\n{events:#?}", plan.steps);
+    assert_eq!(mutating(&w.cluster), 0, "{:?}", w.cluster.requests());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_crash_looping_leader_worker_set_fails_its_wait_with_the_reason_and_is_rolled_back() {
+    let w = chart_world();
+    w.cluster.script_workload("wide-decode", PodFate::CrashLoop { exit_code: 1, log: "NCCL timeout".into() });
+    let before = w.cluster.snapshot();
+    let t = tokio::time::Instant::now();
+    let (r, events) = w.apply().await;
+    let (_, report) = r.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(report.outcome, Outcome::RolledBack, "{report:#?}\n{events:#?}");
+    let error = report.error.clone().unwrap();
+    assert!(
+        error.starts_with("model-service/wide: ")
+            && error.contains("groups of 2 ready; group ")
+            && error.contains("container vllm: CrashLoopBackOff (restarted 3 times)"),
+        "{error}"
+    );
+    assert!(t.elapsed() < Duration::from_secs(5 * 60), "failed on the crashes, not on the timeout: {:?}", t.elapsed());
+    assert!(report.rolled_back.iter().any(|r| r.contains("LeaderWorkerSet llm-d/wide-decode")), "{report:#?}");
+    w.settle().await;
+    // Everything this run created is gone, pods included.
+    assert_eq!(without_derived(&before).diff(&without_derived(&w.cluster.snapshot())), Vec::<String>::new());
+    assert!(w.cluster.list("v1", "Pod", Some("llm-d"), "").await.unwrap().is_empty());
+    assert!(!w.journal().exists());
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_update_whose_pods_crash_loop_puts_the_previous_leader_worker_set_back() {
+    let w = chart_world();
+    w.applied().await;
+    w.settle().await;
+    let before = w.cluster.snapshot();
+    // A new sampling rate changes every role of `wide`; its decode pods now crash.
+    let text = std::fs::read_to_string(&w.file).unwrap().replace("sampler-arg=\"0.1\"", "sampler-arg=\"0.5\"");
+    std::fs::write(&w.file, text).unwrap();
+    let mut w2 = world_from(&w.file);
+    w2.cluster = w.cluster.clone();
+    w2.cluster.script_workload("wide-decode", PodFate::CrashLoop { exit_code: 1, log: String::new() });
+    let (r, events) = w2.apply().await;
+    let (_, report) = r.unwrap();
+    assert_eq!(report.outcome, Outcome::RolledBack, "{events:#?}");
+    assert!(report.error.clone().unwrap().contains("CrashLoopBackOff"));
+    assert!(report.rolled_back.iter().any(|r| r == "restored LeaderWorkerSet llm-d/wide-decode"), "{report:#?}");
+    w2.cluster.script_workload("wide-decode", PodFate::Ready);
+    w2.settle().await;
+    // What msws wrote is as it was; the controllers' status says so again.
+    let spec_only = |s: &Snapshot| {
+        let mut s = without_derived(s);
+        for o in s.objects.values_mut() {
+            o.as_object_mut().unwrap().remove("status");
+            if let Some(a) = o.pointer_mut("/metadata/annotations").and_then(Value::as_object_mut) {
+                a.remove("deployment.kubernetes.io/revision");
+            }
+        }
+        s
+    };
+    assert_eq!(spec_only(&before).diff(&spec_only(&w2.cluster.snapshot())), Vec::<String>::new());
+    let lws = w2.cluster.peek(&lws_ref("wide-decode")).unwrap();
+    let env = lws["spec"]["leaderWorkerTemplate"]["workerTemplate"]["spec"]["containers"][0]["env"].to_string();
+    assert!(env.contains("\"0.1\""), "{env}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_cluster_without_the_leader_worker_set_crd_is_refused_before_anything_changes() {
+    let w = world_from(&root().join("tests/data/valid/chart-features.kdl"));
+    // Everything but LeaderWorkerSet.
+    w.cluster.install_crd("monitoring.coreos.com/v1", "PodMonitor", "podmonitors", true);
+    w.cluster.install_crd("gateway.networking.k8s.io/v1", "HTTPRoute", "httproutes", true);
+    let before = w.cluster.snapshot();
+    let (r, _) = w.apply().await;
+    let Err(RunError::Refused(why)) = r else { panic!("{r:?}") };
+    assert_eq!(why.len(), 1, "{why:?}");
+    assert!(
+        why[0].starts_with("the cluster does not serve LeaderWorkerSet (leaderworkerset.x-k8s.io/v1): install the LeaderWorkerSet controller and its CRD leaderworkersets.leaderworkerset.x-k8s.io (https://github.com/kubernetes-sigs/lws)"),
+        "{why:?}"
+    );
+    assert_eq!(mutating(&w.cluster), 0, "{:?}", w.cluster.requests());
+    assert_eq!(before, w.cluster.snapshot());
+    assert!(!w.journal().exists());
+}
+
+#[tokio::test(start_paused = true)]
+async fn destroy_deletes_the_workloads_in_the_foreground_and_prunes_by_the_inventory_s_kinds() {
+    let w = chart_world();
+    w.applied().await;
+    w.settle().await;
+    // The HTTPRoute leaves the workspace: the inventory lists its kind, so the next plan finds
+    // it, and apply prunes it.
+    let text = std::fs::read_to_string(&w.file).unwrap();
+    let start = text.find("    object {\n        apiVersion \"gateway.networking.k8s.io/v1\"").unwrap();
+    let end = start + text[start..].find("\n    }\n").unwrap() + "\n    }\n".len();
+    std::fs::write(&w.file, format!("{}{}", &text[..start], &text[end..])).unwrap();
+    let mut w2 = world_from(&w.file);
+    w2.cluster = w.cluster.clone();
+    let (r, events) = w2.apply().await;
+    let (plan, report) = r.unwrap_or_else(|e| panic!("{e}\n{events:#?}"));
+    assert_eq!(report.outcome, Outcome::Applied, "{events:#?}");
+    let pruned: Vec<String> = plan.prune.iter().map(|p| p.object.to_string()).collect();
+    assert_eq!(pruned, ["HTTPRoute llm-d/wide-route"]);
+    let route = ObjectRef::new("gateway.networking.k8s.io/v1", "HTTPRoute", Some("llm-d"), "wide-route");
+    assert!(w2.cluster.peek(&route).is_none());
+    w2.settle().await;
+
+    // Destroy: the LeaderWorkerSet and the ReplicaSet go in the foreground, pods first.
+    let mut req = w2.request(Command::Destroy, fast());
+    req.delete_storage = true;
+    let (r, events) = w2.run(req, Stop::default()).await;
+    let (_, report) = r.unwrap_or_else(|e| panic!("{e}\n{events:#?}"));
+    assert_eq!(report.outcome, Outcome::Applied, "{events:#?}");
+    assert!(w2.cluster.peek(&lws_ref("wide-decode")).is_none());
+    assert!(
+        w2.cluster.list("v1", "Pod", Some("llm-d"), "").await.unwrap().is_empty(),
+        "the pods went with their workloads"
+    );
+    let foreground: Vec<String> =
+        w2.cluster.request_log().iter().filter(|r| r.verb == Verb::Delete).map(|r| r.kind.clone()).collect();
+    for kind in ["LeaderWorkerSet", "ReplicaSet", "PodMonitor", "HTTPRoute"] {
+        if kind == "HTTPRoute" {
+            assert_eq!(foreground.iter().filter(|k| *k == kind).count(), 1, "pruned once, not destroyed again");
+        } else {
+            assert!(foreground.iter().any(|k| k == kind), "{kind}: {foreground:?}");
+        }
+    }
 }

@@ -5,6 +5,7 @@ mod cli;
 mod docs;
 mod downloader;
 mod fake;
+mod fake_workloads;
 mod fmt;
 mod frontend;
 mod graph;

@@ -214,7 +214,7 @@ fn reading_a_hundred_services_costs_one_list_per_kind() {
     assert_eq!(
         c.requests().keys().filter(|(v, _)| !matches!(v, Verb::List | Verb::Get | Verb::ApplyDryRun)).count(),
         0,
-        "a plan changes nothing"
+        "a plan changes nothing, and needs no discovery: every kind it renders is built in"
     );
 
     // Once applied, the lists return everything: no GETs at all.
@@ -225,6 +225,157 @@ fn reading_a_hundred_services_costs_one_list_per_kind() {
     assert_eq!(count(Verb::List), 7 + 1);
     assert_eq!(count(Verb::Get), 0, "{:?}", c.requests());
     assert_eq!(count(Verb::ApplyDryRun), desired);
+}
+
+/// The example with every chart feature: a LeaderWorkerSet, PodMonitors, the dual-pod
+/// requester ReplicaSet, a DRA claim template, and extra objects (a ConfigMap, an HTTPRoute).
+fn chart_features() -> Loaded {
+    load_ws(Path::new("tests/data/valid/chart-features.kdl"))
+}
+
+fn llm_d_cluster() -> FakeCluster {
+    let c = FakeCluster::new("llm-d");
+    c.install_llm_d_crds();
+    c
+}
+
+#[test]
+fn custom_resources_apply_and_then_plan_no_changes_despite_their_defaults() {
+    let l = chart_features();
+    let c = llm_d_cluster();
+    let before = plan_on(&l, &c, &[]);
+    assert!(before.refusals.is_empty(), "{:?}", before.refusals);
+    assert!(
+        changes(&before).contains(&(Action::Create, "LeaderWorkerSet/wide-decode".into()))
+            && changes(&before).contains(&(Action::Create, "HTTPRoute/wide-route".into())),
+        "{:?}",
+        changes(&before)
+    );
+    apply_all(&l, &c, &[]);
+    // The server's defaults are there (the LWS webhook's, Gateway API's)…
+    let lws = c
+        .peek(&ObjectRef::new("leaderworkerset.x-k8s.io/v1", "LeaderWorkerSet", Some("llm-d"), "wide-decode"))
+        .unwrap();
+    assert_eq!(lws["spec"]["startupPolicy"], "LeaderCreated");
+    assert_eq!(lws["spec"]["rolloutStrategy"]["rollingUpdateConfiguration"]["maxUnavailable"], 1);
+    let route =
+        c.peek(&ObjectRef::new("gateway.networking.k8s.io/v1", "HTTPRoute", Some("llm-d"), "wide-route")).unwrap();
+    assert_eq!(route["spec"]["rules"][0]["backendRefs"][0]["weight"], 1);
+    // …and do not show as changes.
+    let p = plan_on(&l, &c, &[]);
+    assert!(!p.has_changes(), "{}", show::to_text(&p, show::Style { color: false }));
+    assert!(p.refusals.is_empty(), "{:?}", p.refusals);
+}
+
+#[test]
+fn status_reads_leader_worker_sets_and_replica_sets_and_names_a_crashing_group() {
+    let l = chart_features();
+    let c = llm_d_cluster();
+    c.script_workload("fast-decode", PodFate::CrashLoop { exit_code: 1, log: String::new() });
+    plan_on(&l, &c, &[]);
+    apply_all(&l, &c, &[]);
+    let opts = msws::render::Options { namespace: "llm-d".into(), ..Default::default() };
+    let rendered = msws::render::render(&l.ws, &l.graph, &opts);
+    let states = rt().block_on(msws::plan::status::status(&c, &l.ws, &l.graph, &rendered)).unwrap();
+    let by = |s: &str| states.iter().find(|x| x.step == s).unwrap().clone();
+    let wide = by("model-service/wide");
+    assert_eq!(wide.state, "ready", "{wide:?}");
+    assert_eq!(wide.detail, "decode 2/2 groups of 2 ready; prefill 1/1 available");
+    let fast = by("model-service/fast");
+    assert_eq!(fast.state, "failed", "{fast:?}");
+    assert!(
+        fast.detail.starts_with("decode 0/1 available; pod fast-decode-") && fast.detail.contains("CrashLoopBackOff"),
+        "{fast:?}"
+    );
+    // Without the CRDs, nothing of it can be there.
+    let bare = FakeCluster::new("llm-d");
+    let states = rt().block_on(msws::plan::status::status(&bare, &l.ws, &l.graph, &rendered)).unwrap();
+    assert!(states.iter().all(|s| s.state == "absent"), "{states:?}");
+}
+
+#[test]
+fn a_kind_the_cluster_does_not_serve_is_refused_naming_what_to_install() {
+    let l = chart_features();
+    // Gateway API and DRA, but neither LeaderWorkerSet nor the Prometheus Operator.
+    let c = FakeCluster::new("llm-d");
+    c.install_crd("gateway.networking.k8s.io/v1", "HTTPRoute", "httproutes", true);
+    let p = plan_on(&l, &c, &[]);
+    let all = p.refusals.join("\n");
+    assert!(
+        p.refusals.contains(&"the cluster does not serve LeaderWorkerSet (leaderworkerset.x-k8s.io/v1): install the LeaderWorkerSet controller and its CRD leaderworkersets.leaderworkerset.x-k8s.io (https://github.com/kubernetes-sigs/lws); needed by LeaderWorkerSet llm-d/wide-decode".to_string()),
+        "{all}"
+    );
+    assert!(
+        all.contains("the cluster does not serve PodMonitor (monitoring.coreos.com/v1): install the Prometheus Operator and its CRD podmonitors.monitoring.coreos.com"),
+        "{all}"
+    );
+    assert_eq!(p.refusals.len(), 2, "{all}");
+    // Nothing is asked of kinds that are not there, and nothing changes.
+    assert_eq!(c.count(Verb::ApplyDryRun, "LeaderWorkerSet") + c.count(Verb::List, "LeaderWorkerSet"), 0);
+    assert!(
+        c.requests().keys().all(|(v, _)| matches!(v, Verb::List | Verb::Get | Verb::ApplyDryRun | Verb::Discover)),
+        "{:?}",
+        c.requests()
+    );
+
+    // An unknown kind is named with its apiVersion.
+    let text = "workspace \"w\" format=1 {\n    namespace \"llm-d\"\n}\nmodel-service \"m\" {\n    uri \"hf://org/m\"\n    served-name \"m\"\n    decode extends=\"std/vllm-single\"\n    object {\n        apiVersion \"example.org/v1\"\n        kind \"Gadget\"\n        metadata name=\"g\"\n    }\n}\n";
+    let p = plan_on(&loaded(text), &c, &[]);
+    assert_eq!(
+        p.refusals,
+        [
+            "the cluster does not serve Gadget (example.org/v1): install the CRD (or the API server) that defines it; needed by Gadget llm-d/g"
+        ]
+    );
+}
+
+#[test]
+fn an_extra_object_of_a_cluster_scoped_kind_is_refused() {
+    let c = FakeCluster::new("llm-d");
+    c.install_crd("example.org/v1", "ClusterGadget", "clustergadgets", false);
+    let object = |av: &str, kind: &str| {
+        format!(
+            "workspace \"w\" format=1 {{\n    namespace \"llm-d\"\n}}\nmodel-service \"m\" {{\n    uri \"hf://org/m\"\n    served-name \"m\"\n    decode extends=\"std/vllm-single\"\n    object {{\n        apiVersion \"{av}\"\n        kind \"{kind}\"\n        metadata name=\"x\"\n    }}\n}}\n"
+        )
+    };
+    // (The front end refuses the cluster-scoped kinds it knows, a Namespace say; a custom
+    // resource's scope only the cluster knows.)
+    let p = plan_on(&loaded(&object("example.org/v1", "ClusterGadget")), &c, &[]);
+    assert_eq!(p.refusals.len(), 1, "{:?}", p.refusals);
+    assert!(
+        p.refusals[0].starts_with(
+            "ClusterGadget llm-d/x: ClusterGadget (example.org/v1) is cluster-scoped: msws applies a workspace's objects into its namespace (llm-d)"
+        ),
+        "{:?}",
+        p.refusals
+    );
+    assert_eq!(c.count(Verb::ApplyDryRun, "ClusterGadget"), 0);
+}
+
+fn loaded(text: &str) -> Loaded {
+    let mut fe = msws::lower::load_str("w.kdl", text, &Default::default());
+    let ws = fe.workspace.take().unwrap_or_else(|| panic!("{text}"));
+    let graph = msws::graph::build(&ws, &mut fe.sink).unwrap();
+    Loaded { ws, graph }
+}
+
+#[test]
+fn custom_resources_cost_one_discovery_per_group_version_and_one_list_per_kind() {
+    let l = chart_features();
+    let c = llm_d_cluster();
+    let count = |v: Verb| c.requests().iter().filter(|((verb, _), _)| *verb == v).map(|(_, n)| n).sum::<usize>();
+    plan_on(&l, &c, &[]);
+    // Discovery of each group-version not every Kubernetes serves: resource.k8s.io/v1 (DRA),
+    // leaderworkerset.x-k8s.io/v1, monitoring.coreos.com/v1, gateway.networking.k8s.io/v1.
+    assert_eq!(count(Verb::Discover), 4, "{:?}", c.request_log());
+    // The 7 kinds msws always lists, and the rendered kinds beyond them: LeaderWorkerSet,
+    // PodMonitor, HTTPRoute, ReplicaSet.
+    assert_eq!(count(Verb::List), 7 + 4, "{:?}", c.requests());
+    // Desired objects: per service a ServiceAccount; for wide a ResourceClaimTemplate, the
+    // LeaderWorkerSet, the prefill Deployment, a PodMonitor, a ConfigMap and an HTTPRoute; for
+    // fast the requester ReplicaSet.
+    assert_eq!(count(Verb::Get), 9);
+    assert_eq!(count(Verb::ApplyDryRun), 9);
 }
 
 #[test]
@@ -452,4 +603,108 @@ fn a_saved_plan_knows_when_it_went_stale() {
     assert!(why.iter().any(|w| w.ends_with("opt-decode was created")), "{why:?}");
     let why = saved.staleness(&hash, &empty.read);
     assert!(why.iter().any(|w| w.ends_with("opt-decode was deleted")), "{why:?}");
+}
+
+#[test]
+fn a_kind_msws_always_lists_but_the_cluster_does_not_serve_is_skipped() {
+    // A cluster before DRA: no resource.k8s.io/v1, so no ResourceClaimTemplate to own or prune.
+    struct NoDra(FakeCluster);
+    #[async_trait::async_trait]
+    impl msws::cluster::Cluster for NoDra {
+        fn default_namespace(&self) -> &str {
+            self.0.default_namespace()
+        }
+        fn describe(&self) -> String {
+            "fake without DRA".into()
+        }
+        async fn get(&self, r: &ObjectRef) -> Result<Option<serde_json::Value>, msws::cluster::ClusterError> {
+            self.0.get(r).await
+        }
+        async fn list(
+            &self,
+            av: &str,
+            kind: &str,
+            ns: Option<&str>,
+            sel: &str,
+        ) -> Result<Vec<serde_json::Value>, msws::cluster::ClusterError> {
+            match av {
+                "resource.k8s.io/v1" => {
+                    Err(msws::cluster::ClusterError::NotFound(format!("the API for {kind} ({av}) on fake not found")))
+                }
+                _ => self.0.list(av, kind, ns, sel).await,
+            }
+        }
+        async fn apply(
+            &self,
+            o: &serde_json::Value,
+            opts: ApplyOptions,
+        ) -> Result<serde_json::Value, msws::cluster::ClusterError> {
+            self.0.apply(o, opts).await
+        }
+        async fn create(&self, o: &serde_json::Value) -> Result<serde_json::Value, msws::cluster::ClusterError> {
+            self.0.create(o).await
+        }
+        async fn replace(&self, o: &serde_json::Value) -> Result<serde_json::Value, msws::cluster::ClusterError> {
+            self.0.replace(o).await
+        }
+        async fn delete(
+            &self,
+            r: &ObjectRef,
+            p: msws::cluster::Propagation,
+            d: bool,
+        ) -> Result<Option<serde_json::Value>, msws::cluster::ClusterError> {
+            self.0.delete(r, p, d).await
+        }
+        async fn delete_exact(
+            &self,
+            r: &ObjectRef,
+            uid: &str,
+            rv: &str,
+            p: msws::cluster::Propagation,
+        ) -> Result<Option<serde_json::Value>, msws::cluster::ClusterError> {
+            self.0.delete_exact(r, uid, rv, p).await
+        }
+        async fn logs(
+            &self,
+            ns: &str,
+            pod: &str,
+            c: Option<&str>,
+            t: Option<i64>,
+        ) -> Result<String, msws::cluster::ClusterError> {
+            self.0.logs(ns, pod, c, t).await
+        }
+        async fn discover(&self, av: &str) -> Result<Option<Vec<msws::cluster::Kind>>, msws::cluster::ClusterError> {
+            match av {
+                "resource.k8s.io/v1" => Ok(None),
+                _ => self.0.discover(av).await,
+            }
+        }
+        async fn preferred_version(&self, g: &str) -> Result<Option<String>, msws::cluster::ClusterError> {
+            self.0.preferred_version(g).await
+        }
+        async fn events(
+            &self,
+            about: &ObjectRef,
+            uid: Option<&str>,
+        ) -> Result<Vec<serde_json::Value>, msws::cluster::ClusterError> {
+            self.0.events(about, uid).await
+        }
+    }
+    let l = load_ws(Path::new("workspaces/opt-125m-rwx.kdl"));
+    let c = NoDra(seeded(&l));
+    let p = rt()
+        .block_on(msws::plan::make(&request(&l, &SECRETS), Source::Cluster(&c, ObserveOptions::default())))
+        .unwrap();
+    assert!(p.refusals.is_empty(), "{:?}", p.refusals);
+    // A workspace that asks for DRA there is refused, saying why.
+    let dra = chart_features();
+    let c = NoDra(llm_d_cluster());
+    let p =
+        rt().block_on(msws::plan::make(&request(&dra, &[]), Source::Cluster(&c, ObserveOptions::default()))).unwrap();
+    assert_eq!(
+        p.refusals,
+        [
+            "the cluster does not serve ResourceClaimTemplate (resource.k8s.io/v1): dynamic resource allocation (resource.k8s.io/v1) needs Kubernetes 1.34 or newer; needed by ResourceClaimTemplate llm-d/nvidia-claim-template-prefill"
+        ]
+    );
 }

@@ -3,10 +3,12 @@
 //! 1. namespace lifecycle (a deleted namespace takes its content with it);
 //! 2. garbage collector (dependents of deleted owners; foreground deletions; finalizers done);
 //! 3. persistent volumes (claims bind and are protected while in use; volumes are reclaimed);
-//! 4. deployments (one ReplicaSet per pod template, the rollout strategy, status and conditions);
-//! 5. replica sets (pods per replica);
-//! 6. jobs (a pod per attempt, backoff, deadline, success and failure conditions);
-//! 7. scheduler and kubelet, on one node (`fake-node-1`): pods are scheduled when their claims
+//! 4. disaggregated sets and leader worker sets (`lws.rs`: a LeaderWorkerSet per role and
+//!    slice, groups of pods, rolling updates, status and conditions);
+//! 5. deployments (one ReplicaSet per pod template, the rollout strategy, status and conditions);
+//! 6. replica sets (pods per replica, for a Deployment or standing alone);
+//! 7. jobs (a pod per attempt, backoff, deadline, success and failure conditions);
+//! 8. scheduler and kubelet, on one node (`fake-node-1`): pods are scheduled when their claims
 //!    allow it, then run as their script says.
 //!
 //! A reconcile repeats the sequence until nothing changes, so the cluster is consistent after
@@ -47,7 +49,7 @@ pub(super) struct PodRun {
 
 impl Plan {
     /// The log of a serving pod: its crash message, if it crashes.
-    fn log(&self) -> String {
+    pub(super) fn log(&self) -> String {
         match self {
             Plan::Serve { fate: PodFate::CrashLoop { log, .. }, .. } => log.clone(),
             _ => String::new(),
@@ -76,15 +78,15 @@ pub(super) struct JobRun {
     pub finished: Option<(Duration, Option<&'static str>)>,
 }
 
-fn ts(t: Duration) -> String {
+pub(super) fn ts(t: Duration) -> String {
     clock::rfc3339(t)
 }
 
-fn s<'a>(v: &'a Value, pointer: &str) -> &'a str {
+pub(super) fn s<'a>(v: &'a Value, pointer: &str) -> &'a str {
     v.pointer(pointer).and_then(Value::as_str).unwrap_or("")
 }
 
-fn deleting(v: &Value) -> bool {
+pub(super) fn deleting(v: &Value) -> bool {
     v.pointer("/metadata/deletionTimestamp").is_some()
 }
 
@@ -106,7 +108,7 @@ fn claims_of(pod: &Value) -> Vec<String> {
         .collect()
 }
 
-fn condition_is_true(obj: &Value, ty: &str) -> bool {
+pub(super) fn condition_is_true(obj: &Value, ty: &str) -> bool {
     obj.pointer("/status/conditions").and_then(Value::as_array).into_iter().flatten().any(|c| {
         c.get("type").and_then(Value::as_str) == Some(ty) && c.get("status").and_then(Value::as_str) == Some("True")
     })
@@ -120,13 +122,13 @@ fn find_condition<'a>(obj: &'a Value, ty: &str) -> Option<&'a Value> {
         .find(|c| c.get("type").and_then(Value::as_str) == Some(ty))
 }
 
-fn sha_hex(text: &str) -> String {
+pub(super) fn sha_hex(text: &str) -> String {
     use sha2::{Digest, Sha256};
     hex::encode(Sha256::digest(text.as_bytes()))
 }
 
 /// A value of `maxUnavailable`/`maxSurge`: an int, or a percentage of `of` (rounded down).
-fn int_or_percent(v: Option<&Value>, of: i64) -> i64 {
+pub(super) fn int_or_percent(v: Option<&Value>, of: i64) -> i64 {
     match v {
         Some(Value::Number(n)) => n.as_i64().unwrap_or(0),
         Some(Value::String(p)) => p.trim_end_matches('%').parse::<i64>().map_or(0, |pct| of * pct / 100),
@@ -157,6 +159,8 @@ impl State {
             self.namespaces();
             self.garbage_collect();
             self.volumes();
+            self.disaggregated_sets();
+            self.leader_worker_sets();
             self.deployments();
             self.replica_sets();
             self.jobs();
@@ -167,18 +171,18 @@ impl State {
         }
     }
 
-    fn wake(&mut self, t: Duration) {
+    pub(super) fn wake(&mut self, t: Duration) {
         if t > self.now {
             self.wakeups.insert(t);
         }
     }
 
-    fn refs(&self, kind: &str) -> Vec<ObjectRef> {
+    pub(super) fn refs(&self, kind: &str) -> Vec<ObjectRef> {
         self.objects.keys().filter(|r| r.kind == kind).cloned().collect()
     }
 
     /// Objects whose controller (or any owner) is `uid`, in creation order.
-    fn dependents(&self, uid: &str, kind: &str) -> Vec<ObjectRef> {
+    pub(super) fn dependents(&self, uid: &str, kind: &str) -> Vec<ObjectRef> {
         let mut deps: Vec<(Duration, ObjectRef)> = self
             .owned_by(uid)
             .filter(|r| r.kind == kind)
@@ -636,7 +640,7 @@ impl State {
     }
 
     /// Pods a controller owns, not being deleted, oldest first.
-    fn live_pods(&self, owner: &ObjectRef) -> Vec<Value> {
+    pub(super) fn live_pods(&self, owner: &ObjectRef) -> Vec<Value> {
         let Some(o) = self.get_obj(owner) else { return vec![] };
         self.dependents(uid_of(o), "Pod")
             .iter()
@@ -646,7 +650,7 @@ impl State {
             .collect()
     }
 
-    fn ready(&self, pod: &Value) -> bool {
+    pub(super) fn ready(&self, pod: &Value) -> bool {
         condition_is_true(pod, "Ready")
     }
 
@@ -760,11 +764,14 @@ impl State {
             let live: Vec<ObjectRef> =
                 pods.into_iter().filter(|p| self.get_obj(p).is_some_and(|o| !deleting(o))).collect();
             if live.len() < want {
-                let deployment =
-                    rs.pointer("/metadata/ownerReferences/0/name").and_then(Value::as_str).unwrap_or("").to_string();
+                // Scripted by its Deployment's name, or by its own when it stands alone.
+                let workload = match rs.pointer("/metadata/ownerReferences/0/name").and_then(Value::as_str) {
+                    Some(owner) => owner.to_string(),
+                    None => r.name.clone(),
+                };
                 let template = rs.pointer("/spec/template").cloned().unwrap_or(json!({}));
                 for _ in live.len()..want {
-                    let plan = self.serving_fate(&template, Some(&deployment));
+                    let plan = self.serving_fate(&template, &[&workload]);
                     let log = plan.log();
                     self.create_pod(&r, &rs, &template, plan, log);
                 }
@@ -798,8 +805,9 @@ impl State {
         }
     }
 
-    /// How a serving pod will behave: an image script wins over its Deployment's script.
-    fn serving_fate(&self, template: &Value, deployment: Option<&str>) -> Plan {
+    /// How a serving pod will behave: an image script wins over its workload's script (the
+    /// first of `workloads` that has one).
+    pub(super) fn serving_fate(&self, template: &Value, workloads: &[&str]) -> Plan {
         let images: Vec<&str> = template
             .pointer("/spec/containers")
             .and_then(Value::as_array)
@@ -810,7 +818,7 @@ impl State {
         if let Some((image, fate)) = images.iter().find_map(|i| self.image_scripts.get(*i).map(|f| (i, f))) {
             return Plan::Serve { fate: fate.clone(), image: Some(image.to_string()) };
         }
-        let fate = deployment.and_then(|d| self.deployment_scripts.get(d)).cloned().unwrap_or(PodFate::Ready);
+        let fate = workloads.iter().find_map(|w| self.deployment_scripts.get(*w)).cloned().unwrap_or(PodFate::Ready);
         Plan::Serve { fate, image: None }
     }
 
@@ -832,8 +840,13 @@ impl State {
                 meta[k] = v.clone();
             }
         }
-        let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": meta,
-                         "spec": template.get("spec").cloned().unwrap_or(json!({}))});
+        self.create_pod_as(meta, template.get("spec").cloned().unwrap_or(json!({})), plan, log)
+    }
+
+    /// Creates a pod with this metadata (name, namespace, owner, labels) and spec; the kubelet
+    /// will run it as `plan` says.
+    pub(super) fn create_pod_as(&mut self, meta: Value, spec: Value, plan: Plan, log: String) -> Option<ObjectRef> {
+        let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec});
         let r = self.create_as(pod, MANAGER)?;
         let uid = self.get_obj(&r).map(|p| uid_of(p).to_string())?;
         self.pods.insert(uid, PodRun { plan, scheduled_at: None, ip: String::new(), log, unschedulable_since: None });
@@ -977,7 +990,7 @@ impl State {
         let name = s(job, "/metadata/name");
         let script = self.job_scripts.get(name).cloned().unwrap_or_default();
         let template = job.pointer("/spec/template").cloned().unwrap_or(json!({}));
-        if let Plan::Serve { fate, image } = self.serving_fate(&template, None)
+        if let Plan::Serve { fate, image } = self.serving_fate(&template, &[])
             && fate != PodFate::Ready
         {
             return match fate {
@@ -1064,7 +1077,7 @@ impl State {
                 (Plan::Run { duration: sc.duration, exit_code }, sc.log)
             }
             None if s(pod, "/spec/restartPolicy") == "Always" => {
-                let plan = self.serving_fate(&template, None);
+                let plan = self.serving_fate(&template, &[]);
                 let log = plan.log();
                 (plan, log)
             }
@@ -1195,14 +1208,16 @@ impl State {
                         (ok, if ok { at } else { t0 }, Some("ContainersNotReady"), None)
                     }
                     PodFate::CrashLoop { exit_code, .. } => {
+                        let (restarts, last_run, backoff, next) = crash_schedule(t0, self.now);
+                        wake = Some(next);
                         for c in containers("containers") {
                             if affected(&c) {
                                 let cname = s(&c, "/name");
                                 let waiting = json!({"waiting": {"reason": "CrashLoopBackOff", "message": format!(
-                                    "back-off 10s restarting failed container={cname} pod={name}_{ns}({uid})")}});
-                                let last = json!({"terminated": {"exitCode": exit_code, "reason": "Error", "startedAt": ts(t0),
-                                                                 "finishedAt": ts(t0), "containerID": cid(cname)}});
-                                statuses.push(status_of(&c, waiting, last, false, 1, false, true));
+                                    "back-off {backoff}s restarting failed container={cname} pod={name}_{ns}({uid})")}});
+                                let last = json!({"terminated": {"exitCode": exit_code, "reason": "Error", "startedAt": ts(last_run),
+                                                                 "finishedAt": ts(last_run), "containerID": cid(cname)}});
+                                statuses.push(status_of(&c, waiting, last, false, restarts, false, true));
                             } else {
                                 statuses.push(status_of(&c, running.clone(), json!({}), true, 0, true, true));
                             }
@@ -1263,7 +1278,23 @@ impl State {
     }
 }
 
-/// A controller owner reference to `owner`.
+/// A crash-looping container's restarts, as the kubelet's back-off spaces them: it first exits
+/// at `t0` (restart count 1, back-off 10 s), then runs again after each back-off, which doubles up
+/// to five minutes. At `now`: (restart count, when it last ran, the current back-off in
+/// seconds, when it next runs).
+fn crash_schedule(t0: Duration, now: Duration) -> (i64, Duration, u64, Duration) {
+    let (mut restarts, mut at, mut backoff) = (1, t0, 10u64);
+    loop {
+        let next = at + Duration::from_secs(backoff);
+        if next > now {
+            return (restarts, at, backoff, next);
+        }
+        restarts += 1;
+        at = next;
+        backoff = (backoff * 2).min(300);
+    }
+}
+
 /// The provisioner of classes whose volumes an administrator creates (local volumes).
 const NO_PROVISIONER: &str = "kubernetes.io/no-provisioner";
 
@@ -1310,7 +1341,8 @@ fn satisfies(pv: &Value, claim: &Value) -> Result<(), Unbindable> {
     Ok(())
 }
 
-fn owner_ref(owner: &Value) -> Value {
+/// A controller owner reference to `owner`.
+pub(super) fn owner_ref(owner: &Value) -> Value {
     json!({"apiVersion": s(owner, "/apiVersion"), "kind": s(owner, "/kind"), "name": s(owner, "/metadata/name"),
            "uid": uid_of(owner), "controller": true, "blockOwnerDeletion": true})
 }

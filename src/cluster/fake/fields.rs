@@ -49,6 +49,7 @@ fn list_type(field: &str) -> ListType {
         | "schedulingGates" => ListType::Keyed(&["name"]),
         "volumeMounts" => ListType::Keyed(&["mountPath"]),
         "volumeDevices" => ListType::Keyed(&["devicePath"]),
+        // (A Service's `ports` are keyed by `port` and `protocol`: see `item_key`.)
         "ports" => ListType::Keyed(&["containerPort", "protocol"]),
         "conditions" => ListType::Keyed(&["type"]),
         "hostAliases" => ListType::Keyed(&["ip"]),
@@ -100,6 +101,11 @@ const MAP_FIELDS: &[&str] = &[
 
 fn item_key(list: &str, keys: &[&str], item: &Value) -> Option<String> {
     let obj = item.as_object()?;
+    // A Service's ports are keyed by port and protocol, a container's by container port.
+    let keys = match list == "ports" && !obj.contains_key("containerPort") && obj.contains_key("port") {
+        true => &["port", "protocol"][..],
+        false => keys,
+    };
     let mut names = keys.to_vec();
     names.sort_unstable();
     let mut key = Map::new();

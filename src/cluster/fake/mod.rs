@@ -3,6 +3,13 @@
 //! It answers the [`Cluster`] trait the way a v1.36 API server does for the requests msws makes
 //! (ground truth: `tests/data/apiserver/`, recorded from a real one):
 //!
+//! - **what it serves**: the built-in kinds of [`KINDS`] (their group-versions are
+//!   [`BUILT_IN`]) always, a custom resource once its CRD is installed
+//!   ([`FakeCluster::install_crd`], [`FakeCluster::install_llm_d_crds`]); discovery answers an
+//!   `APIResourceList` for a served group-version and `None` (a real server's 404) for any
+//!   other; a request for a kind it does not serve fails as on a real server (the kube
+//!   adapter's "the API for … not found", or the 404 of a write), and a request for a kind msws
+//!   has not discovered is refused before it is counted, as the adapter refuses it;
 //! - **storage**: objects by (apiVersion, kind, namespace, name), with a uid, a
 //!   `resourceVersion` from one global counter, a `generation` bumped when the spec changes
 //!   (kinds that have one: Deployment, ReplicaSet, Job, Pod), a `creationTimestamp` from the
@@ -18,15 +25,31 @@
 //!   ([`FakeCluster::advance`], or the per-request latency) — or, with
 //!   [`FakeCluster::with_runtime_clock`], with tokio's clock, so that code that polls with
 //!   `tokio::time::sleep` can be tested under `#[tokio::test(start_paused = true)]`: claims bind,
-//!   Jobs run pods that succeed or fail as scripted, Deployments roll out through ReplicaSets,
-//!   the garbage collector follows owner references;
+//!   Jobs run pods that succeed or fail as scripted, Deployments roll out through ReplicaSets, a
+//!   ReplicaSet no Deployment owns runs its pods, LeaderWorkerSets run groups of pods and roll
+//!   them out, DisaggregatedSets run a LeaderWorkerSet per role and slice (`lws.rs`), the
+//!   garbage collector follows owner references; PodMonitors, Services, HTTPRoutes and any other
+//!   kind are stored, with no controller;
 //! - **faults and accounting**: the Nth matching request fails, the connection drops; requests
 //!   are counted by verb and kind;
 //! - **snapshots** ([`Snapshot`]) to compare the whole cluster before and after.
 //!
+//! **Recorded or inferred.** Storage, server-side apply, the errors, and the defaults, status
+//! and controllers of claims, volumes, Secrets, ServiceAccounts, Jobs, Deployments (and their
+//! ReplicaSets), pods and Leases are held to the recordings. Everything else is inferred from
+//! the API types and the projects' sources, not recorded from a server, and says so where it is
+//! written: the defaults of Services (and their cluster IP and node port allocation),
+//! StatefulSets, DaemonSets, HorizontalPodAutoscalers, LeaderWorkerSets (the LWS webhook and
+//! CRD), DisaggregatedSets and HTTPRoutes (`defaults.rs`); discovery documents (real ones also
+//! carry short names, categories and storage version hashes); a standalone ReplicaSet's
+//! behaviour (the same controller as a Deployment's); the LeaderWorkerSet and DisaggregatedSet
+//! controllers, their names, labels, status and conditions (`lws.rs`, with their own list of
+//! simplifications); the growth of a crash-looping container's restart count.
+//!
 //! Deliberate simplifications, each because msws does not depend on the difference:
 //! - SSA uses a table of list merge keys and atomic structs instead of the OpenAPI schema
-//!   (containers, env, volumes, mounts, ports, conditions, … are keyed; other lists atomic); a
+//!   (containers, env, volumes, mounts, ports, conditions, … are keyed; other lists atomic, a
+//!   custom resource's included, whatever its CRD's schema says); a
 //!   merged keyed list holds the applied items in the applied order, then the others;
 //! - managed fields of controllers' writes are approximate (the fake's controllers write with
 //!   the same rules as any update); only msws's own entries are checked against the recordings;
@@ -37,8 +60,9 @@
 //! - pods are deleted at once (no grace period), and a deleted namespace's content goes at the
 //!   next controller run; an orphaning delete drops owner references at once;
 //! - a rolling update creates all new pods at once (full surge) and removes the old ones when the
-//!   new ones are all available; `minReadySeconds` is ignored; a crash-looping pod stays at one
-//!   restart; a Job's `OnFailure` pods fail like `Never` ones; no TTL controller;
+//!   new ones are all available; `minReadySeconds` is ignored; a crash-looping container is
+//!   restarted with the kubelet's back-off (10 s, doubling, at most 5 min), its restart count
+//!   growing; a Job's `OnFailure` pods fail like `Never` ones; no TTL controller;
 //! - events: only the persistent volume controller's about claims (`WaitForFirstConsumer`,
 //!   `ExternalProvisioning`, `ProvisioningFailed` for a missing class, `FailedBinding`,
 //!   `VolumeMismatch`, with the real controller's messages), each recorded once (a real recorder
@@ -51,12 +75,17 @@
 //! - the immutable-claim message holds a diff of the spec as JSON (the server's prints Go field
 //!   names);
 //! - list items carry `apiVersion` and `kind` (a real list leaves them out of each item);
+//! - installing a CRD stores no CustomResourceDefinition object, and a custom resource's
+//!   `status` is a subresource only for the kinds whose controllers the fake runs;
+//! - no admission webhook validates (the LWS and DisaggregatedSet webhooks' refusals are not
+//!   simulated);
 //! - a dry-run delete answers as the delete would: `None` when the object would go at once.
 
 pub(crate) mod clock;
 mod controllers;
 mod defaults;
 mod fields;
+mod lws;
 mod selector;
 mod server;
 mod snapshot;
@@ -73,7 +102,7 @@ use serde_json::{Value, json};
 
 pub use snapshot::Snapshot;
 
-use super::{ApplyOptions, Cluster, ClusterError, ObjectRef, Propagation};
+use super::{ApplyOptions, BUILT_IN, Cluster, ClusterError, KINDS, Kind, ObjectRef, Propagation};
 
 /// A request verb, as counted by [`FakeCluster::requests`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -86,6 +115,9 @@ pub enum Verb {
     Replace,
     Delete,
     Logs,
+    /// API discovery (`/api/v1`, `/apis/<group>[/<version>]`), counted under the kind
+    /// `APIResourceList` (a group-version) or `APIGroup` (a group's preferred version).
+    Discover,
 }
 
 impl Verb {
@@ -99,6 +131,7 @@ impl Verb {
             Verb::Replace => "replace",
             Verb::Delete => "delete",
             Verb::Logs => "logs",
+            Verb::Discover => "discover",
         }
     }
 }
@@ -315,6 +348,49 @@ impl FakeCluster {
         self.lock().deployment_scripts.insert(deployment.to_string(), fate);
     }
 
+    /// What the pods of the workload named `name` create from now on do: a Deployment, a
+    /// ReplicaSet no Deployment owns, a LeaderWorkerSet (every pod of every group), or a
+    /// DisaggregatedSet (the pods of all its LeaderWorkerSets). Default [`PodFate::Ready`].
+    pub fn script_workload(&self, name: &str, fate: PodFate) {
+        self.script_deployment(name, fate);
+    }
+
+    // ---- custom resources ----
+
+    /// Installs a CRD: from now on the cluster serves `kind` under `api_version` (discovery
+    /// lists it, and its objects can be stored), with `plural` as its resource name. Nothing
+    /// but storage and the defaults `defaults.rs` knows for it: a controller runs only for the
+    /// kinds `controllers.rs` simulates (LeaderWorkerSet, DisaggregatedSet).
+    pub fn install_crd(&self, api_version: &str, kind: &str, plural: &str, namespaced: bool) {
+        let leak = |s: &str| -> &'static str { Box::leak(s.to_string().into_boxed_str()) };
+        let k: &'static Kind = match KINDS.iter().find(|k| k.api_version == api_version && k.kind == kind) {
+            Some(k) if k.plural == plural && k.namespaced == namespaced => k,
+            _ => Box::leak(Box::new(Kind {
+                api_version: leak(api_version),
+                kind: leak(kind),
+                plural: leak(plural),
+                namespaced,
+            })),
+        };
+        self.lock().crds.insert((api_version.to_string(), kind.to_string()), k);
+    }
+
+    /// The CRDs an llm-d stack brings: LeaderWorkerSet and DisaggregatedSet (LWS 0.10 with
+    /// DisaggregatedSet enabled), PodMonitor (Prometheus Operator), HTTPRoute (Gateway API),
+    /// InferencePool (Gateway API Inference Extension, v1 and the older v1alpha2).
+    pub fn install_llm_d_crds(&self) {
+        for (av, kind, plural) in [
+            ("leaderworkerset.x-k8s.io/v1", "LeaderWorkerSet", "leaderworkersets"),
+            ("disaggregatedset.x-k8s.io/v1", "DisaggregatedSet", "disaggregatedsets"),
+            ("monitoring.coreos.com/v1", "PodMonitor", "podmonitors"),
+            ("gateway.networking.k8s.io/v1", "HTTPRoute", "httproutes"),
+            ("inference.networking.k8s.io/v1", "InferencePool", "inferencepools"),
+            ("inference.networking.x-k8s.io/v1alpha2", "InferencePool", "inferencepools"),
+        ] {
+            self.install_crd(av, kind, plural, true);
+        }
+    }
+
     /// What pods created from now on with a container running `image` do; wins over a
     /// Deployment's script, and applies to Job pods (a crash loop there is a failed attempt).
     pub fn script_image(&self, image: &str, fate: PodFate) {
@@ -430,6 +506,7 @@ impl Cluster for FakeCluster {
     }
 
     async fn get(&self, r: &ObjectRef) -> Result<Option<Value>, ClusterError> {
+        server::State::known(&r.api_version, &r.kind)?;
         let mut s = self.serve().await;
         s.begin(Verb::Get, &r.kind, r.namespace.as_deref(), Some(&r.name))?;
         let (r, _) = s.resolve(&r.api_version, &r.kind, r.namespace.as_deref(), &r.name)?;
@@ -443,12 +520,14 @@ impl Cluster for FakeCluster {
         namespace: Option<&str>,
         selector: &str,
     ) -> Result<Vec<Value>, ClusterError> {
+        server::State::known(api_version, kind)?;
         let mut s = self.serve().await;
         s.begin(Verb::List, kind, namespace, None)?;
         s.list(api_version, kind, namespace, selector)
     }
 
     async fn apply(&self, obj: &Value, opts: ApplyOptions) -> Result<Value, ClusterError> {
+        known_obj(obj)?;
         let mut s = self.serve().await;
         let verb = if opts.dry_run { Verb::ApplyDryRun } else { Verb::Apply };
         let (kind, ns, name) = describe_obj(obj);
@@ -457,6 +536,7 @@ impl Cluster for FakeCluster {
     }
 
     async fn create(&self, obj: &Value) -> Result<Value, ClusterError> {
+        known_obj(obj)?;
         let mut s = self.serve().await;
         let (kind, ns, name) = describe_obj(obj);
         s.begin(Verb::Create, &kind, ns.as_deref(), name.as_deref())?;
@@ -464,6 +544,7 @@ impl Cluster for FakeCluster {
     }
 
     async fn replace(&self, obj: &Value) -> Result<Value, ClusterError> {
+        known_obj(obj)?;
         let mut s = self.serve().await;
         let (kind, ns, name) = describe_obj(obj);
         s.begin(Verb::Replace, &kind, ns.as_deref(), name.as_deref())?;
@@ -476,6 +557,7 @@ impl Cluster for FakeCluster {
         propagation: Propagation,
         dry_run: bool,
     ) -> Result<Option<Value>, ClusterError> {
+        server::State::known(&r.api_version, &r.kind)?;
         let mut s = self.serve().await;
         s.begin(Verb::Delete, &r.kind, r.namespace.as_deref(), Some(&r.name))?;
         let (r, _) = s.resolve(&r.api_version, &r.kind, r.namespace.as_deref(), &r.name)?;
@@ -489,6 +571,7 @@ impl Cluster for FakeCluster {
         resource_version: &str,
         propagation: Propagation,
     ) -> Result<Option<Value>, ClusterError> {
+        server::State::known(&r.api_version, &r.kind)?;
         let mut s = self.serve().await;
         s.begin(Verb::Delete, &r.kind, r.namespace.as_deref(), Some(&r.name))?;
         let (r, _) = s.resolve(&r.api_version, &r.kind, r.namespace.as_deref(), &r.name)?;
@@ -508,6 +591,24 @@ impl Cluster for FakeCluster {
         s.logs(namespace, pod, container, tail)
     }
 
+    async fn discover(&self, api_version: &str) -> Result<Option<Vec<Kind>>, ClusterError> {
+        let mut s = self.serve().await;
+        s.begin(Verb::Discover, "APIResourceList", None, Some(api_version))?;
+        Ok(s.resource_list(api_version).map(|list| super::kinds_of_resource_list(api_version, &list)))
+    }
+
+    async fn preferred_version(&self, group: &str) -> Result<Option<String>, ClusterError> {
+        if group.is_empty() {
+            return Ok(Some("v1".into()));
+        }
+        let mut s = self.serve().await;
+        s.begin(Verb::Discover, "APIGroup", None, Some(group))?;
+        // A built-in group's version msws knows; a custom one's first installed version.
+        let builtin = KINDS.iter().find(|k| k.group() == group && BUILT_IN.contains(&k.api_version));
+        let installed = s.crds.values().copied().find(|k| k.group() == group);
+        Ok(builtin.or(installed).map(|k| k.version().to_string()))
+    }
+
     async fn events(&self, about: &ObjectRef, uid: Option<&str>) -> Result<Vec<Value>, ClusterError> {
         let mut s = self.serve().await;
         s.begin(Verb::List, "Event", about.namespace.as_deref(), None)?;
@@ -524,6 +625,16 @@ impl Cluster for FakeCluster {
             .collect();
         events.sort_by(|a, b| super::event_time(a).cmp(super::event_time(b)));
         Ok(events)
+    }
+}
+
+/// [`server::State::known`] for an object to send (one without apiVersion or kind goes on, to
+/// be refused by the server's own checks).
+fn known_obj(obj: &Value) -> Result<(), ClusterError> {
+    let s = |p: &str| obj.pointer(p).and_then(Value::as_str);
+    match (s("/apiVersion"), s("/kind")) {
+        (Some(av), Some(kind)) => server::State::known(av, kind),
+        _ => Ok(()),
     }
 }
 

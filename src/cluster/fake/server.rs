@@ -10,7 +10,7 @@ use super::controllers::{JobRun, PodRun};
 use super::fields::{self, FieldSet, Manager, Scope};
 use super::status::{self, FieldError};
 use super::{JobScript, PodFate, Request, Verb, clock, defaults, validate};
-use crate::cluster::{ApplyOptions, ClusterError, FIELD_MANAGER, KINDS, Kind, ObjectRef, Propagation};
+use crate::cluster::{ApplyOptions, BUILT_IN, ClusterError, FIELD_MANAGER, KINDS, Kind, ObjectRef, Propagation};
 
 /// One stored object and who owns its fields.
 #[derive(Clone, Debug)]
@@ -57,8 +57,16 @@ pub(super) struct State {
     uids: u64,
     names: u64,
     pub ips: u64,
+    /// The last cluster IP handed to a Service (10.96.0.0/12, as kubeadm's default range).
+    pub service_ips: u64,
+    /// The last node port handed out (30000–32767).
+    pub node_ports: u64,
+    /// Custom resources the cluster serves, by (apiVersion, kind): their CRDs are installed.
+    pub crds: BTreeMap<(String, String), &'static Kind>,
     pub job_scripts: BTreeMap<String, JobScript>,
     pub pod_scripts: BTreeMap<String, JobScript>,
+    /// By workload name: a Deployment, a standalone ReplicaSet, a LeaderWorkerSet, a
+    /// DisaggregatedSet (whose LeaderWorkerSets' pods follow it).
     pub deployment_scripts: BTreeMap<String, PodFate>,
     pub image_scripts: BTreeMap<String, PodFate>,
     pub faults: Vec<Fault>,
@@ -78,17 +86,55 @@ pub(super) struct State {
     pub wakeups: BTreeSet<Duration>,
 }
 
-/// Kinds whose objects carry `metadata.generation`.
-pub(super) fn has_generation(kind: &str) -> bool {
-    matches!(kind, "Deployment" | "ReplicaSet" | "Job" | "Pod")
+/// Kinds whose objects carry `metadata.generation`: the built-in ones that have a status to
+/// observe it with, and every custom resource (the API server sets it on all of them).
+pub(super) fn has_generation(kind: &Kind) -> bool {
+    !BUILT_IN.contains(&kind.api_version)
+        || matches!(
+            kind.kind,
+            "Deployment"
+                | "ReplicaSet"
+                | "StatefulSet"
+                | "DaemonSet"
+                | "Job"
+                | "CronJob"
+                | "Pod"
+                | "HorizontalPodAutoscaler"
+                | "PodDisruptionBudget"
+        )
 }
 
 /// Kinds whose `status` is a subresource: writes to the main resource keep the stored status.
 fn has_status(kind: &str) -> bool {
     matches!(
         kind,
-        "PersistentVolumeClaim" | "PersistentVolume" | "Job" | "Deployment" | "ReplicaSet" | "Pod" | "Namespace"
+        "PersistentVolumeClaim"
+            | "PersistentVolume"
+            | "Job"
+            | "CronJob"
+            | "Deployment"
+            | "ReplicaSet"
+            | "StatefulSet"
+            | "DaemonSet"
+            | "Pod"
+            | "Namespace"
+            | "Service"
+            | "HorizontalPodAutoscaler"
+            | "PodDisruptionBudget"
+            | "LeaderWorkerSet"
+            | "DisaggregatedSet"
     )
+}
+
+/// What a real server answers a request for an API it does not serve: GET, LIST and DELETE
+/// read as the kube adapter reads a plain-text 404 ("the API for … not found"), writes as the
+/// 404 itself.
+pub(super) fn not_served(api_version: &str, kind: &str) -> ClusterError {
+    ClusterError::NotFound(format!("the API for {kind} ({api_version}) on fake not found"))
+}
+
+pub(super) fn not_served_write() -> ClusterError {
+    ClusterError::NotFound("fake: 404 page not found".into())
 }
 
 pub(super) fn uid_of(v: &Value) -> &str {
@@ -172,6 +218,9 @@ impl State {
             uids: 0,
             names: 0,
             ips: 1,
+            service_ips: 0,
+            node_ports: 0,
+            crds: BTreeMap::new(),
             job_scripts: BTreeMap::new(),
             pod_scripts: BTreeMap::new(),
             deployment_scripts: BTreeMap::new(),
@@ -269,6 +318,57 @@ impl State {
 
     // ---- storage primitives ----
 
+    /// The kind this server serves under `api_version` and `kind`: a built-in one, or a custom
+    /// resource whose CRD is installed.
+    pub fn served(&self, api_version: &str, kind: &str) -> Option<&'static Kind> {
+        if let Some(k) = self.crds.get(&(api_version.to_string(), kind.to_string())) {
+            return Some(k);
+        }
+        KINDS.iter().find(|k| k.api_version == api_version && k.kind == kind && BUILT_IN.contains(&k.api_version))
+    }
+
+    /// The discovery document of a group-version (`APIResourceList`) as a server answers it: its
+    /// kinds, each with its `/status` subresource where it has one. `None`: not served.
+    pub fn resource_list(&self, api_version: &str) -> Option<Value> {
+        let mut kinds: Vec<&'static Kind> = KINDS
+            .iter()
+            .filter(|k| k.api_version == api_version && BUILT_IN.contains(&k.api_version))
+            .chain(self.crds.values().copied().filter(|k| k.api_version == api_version))
+            .collect();
+        kinds.sort_by_key(|k| k.plural);
+        kinds.dedup_by_key(|k| k.plural);
+        if kinds.is_empty() {
+            return None;
+        }
+        let verbs = json!(["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]);
+        let mut resources = Vec::new();
+        for k in kinds {
+            resources.push(json!({"name": k.plural, "singularName": k.kind.to_lowercase(), "namespaced": k.namespaced,
+                                  "kind": k.kind, "verbs": verbs}));
+            if has_status(k.kind) {
+                resources.push(json!({"name": format!("{}/status", k.plural), "singularName": "",
+                                      "namespaced": k.namespaced, "kind": k.kind, "verbs": ["get", "patch", "update"]}));
+            }
+        }
+        Some(
+            json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": api_version, "resources": resources}),
+        )
+    }
+
+    /// What the kube adapter checks before it sends a request: msws knows how to address the
+    /// kind (one of its own, or one discovered). The fake refuses the same way, without
+    /// counting a request, so code that forgets to discover a kind fails here as on a cluster.
+    pub fn known(api_version: &str, kind: &str) -> Result<(), ClusterError> {
+        match Kind::find(api_version, kind) {
+            Some(_) => Ok(()),
+            None => Err(ClusterError::Client(format!(
+                "msws does not handle the kind {kind} (apiVersion {api_version}): it is not one of its kinds, and API discovery has not found it"
+            ))),
+        }
+    }
+
+    /// The reference of an object of a kind the server serves (a namespaced kind without a
+    /// namespace goes to the default one), or the not-served 404.
     pub fn resolve(
         &self,
         api_version: &str,
@@ -276,8 +376,7 @@ impl State {
         namespace: Option<&str>,
         name: &str,
     ) -> Result<(ObjectRef, &'static Kind), ClusterError> {
-        let k = Kind::find(api_version, kind)
-            .ok_or_else(|| ClusterError::Client(format!("{api_version} {kind} is not a kind msws handles")))?;
+        let k = self.served(api_version, kind).ok_or_else(|| not_served(api_version, kind))?;
         let ns = k.namespaced.then(|| namespace.unwrap_or(&self.default_namespace).to_string());
         Ok((ObjectRef { api_version: api_version.into(), kind: kind.into(), namespace: ns, name: name.into() }, k))
     }
@@ -291,12 +390,28 @@ impl State {
             return Err(ClusterError::Client(format!("{kind} has no metadata.name")));
         };
         // The controllers index into these: anything but an object there is refused up front.
-        for p in ["/metadata", "/spec", "/status", "/spec/template", "/spec/template/metadata", "/spec/template/spec"] {
+        for p in [
+            "/metadata",
+            "/spec",
+            "/status",
+            "/spec/template",
+            "/spec/template/metadata",
+            "/spec/template/spec",
+            "/spec/leaderWorkerTemplate",
+            "/spec/leaderWorkerTemplate/workerTemplate",
+            "/spec/leaderWorkerTemplate/leaderTemplate",
+        ] {
             if obj.pointer(p).is_some_and(|v| !v.is_object()) {
                 return Err(ClusterError::Client(format!("{kind} {name}: {p} is not an object")));
             }
         }
-        self.resolve(av, kind, s("/metadata/namespace"), name)
+        if obj.pointer("/spec/roles").is_some_and(|v| !v.is_array()) {
+            return Err(ClusterError::Client(format!("{kind} {name}: /spec/roles is not a list")));
+        }
+        match self.resolve(av, kind, s("/metadata/namespace"), name) {
+            Err(ClusterError::NotFound(_)) => Err(not_served_write()),
+            other => other,
+        }
     }
 
     fn check_namespace(&self, r: &ObjectRef, kind: &Kind) -> Result<(), ClusterError> {
@@ -382,7 +497,7 @@ impl State {
         let m = meta_mut(obj);
         m.insert("uid".into(), uid.clone().into());
         m.insert("creationTimestamp".into(), time.into());
-        if has_generation(kind.kind) {
+        if has_generation(kind) {
             m.insert("generation".into(), 1.into());
         }
         uid
@@ -411,11 +526,65 @@ impl State {
         defaults::apply(obj, kind.kind);
         let class = self.default_class();
         defaults::on_create(obj, kind.kind, &uid, class.as_deref());
+        if kind.kind == "Service" {
+            self.allocate(obj);
+        }
+    }
+
+    /// An update of a Service keeps its cluster IPs (a write that leaves them out gets the old
+    /// ones, as the Service strategy carries them over), and a port that lost its node port
+    /// gets a new one.
+    fn keep_allocations(&mut self, kind: &Kind, live: &Value, new: &mut Value) {
+        if kind.kind != "Service" {
+            return;
+        }
+        if let Some(spec) = new.get_mut("spec").and_then(Value::as_object_mut) {
+            for k in ["clusterIP", "clusterIPs", "ipFamilies", "ipFamilyPolicy"] {
+                if spec.get(k).is_none_or(Value::is_null)
+                    && let Some(v) = live.pointer(&format!("/spec/{k}"))
+                {
+                    spec.insert(k.into(), v.clone());
+                }
+            }
+        }
+        self.allocate(new);
+    }
+
+    /// What the Service IP and node port allocators give a new Service: a cluster IP (none for
+    /// a headless or ExternalName Service), its families, node ports for NodePort and
+    /// LoadBalancer ports.
+    fn allocate(&mut self, svc: &mut Value) {
+        let Some(spec) = svc.get_mut("spec").and_then(Value::as_object_mut) else { return };
+        let ty = spec.get("type").and_then(Value::as_str).unwrap_or("ClusterIP").to_string();
+        if ty == "ExternalName" {
+            return;
+        }
+        let ip = match spec.get("clusterIP").and_then(Value::as_str) {
+            Some(ip) if !ip.is_empty() => ip.to_string(),
+            _ => {
+                self.service_ips += 1;
+                let n = self.service_ips;
+                format!("10.96.{}.{}", n / 254, n % 254 + 1)
+            }
+        };
+        spec.insert("clusterIP".into(), json!(ip));
+        spec.entry("clusterIPs").or_insert_with(|| json!([ip]));
+        spec.entry("ipFamilies").or_insert_with(|| json!(["IPv4"]));
+        spec.entry("ipFamilyPolicy").or_insert_with(|| json!("SingleStack"));
+        if matches!(ty.as_str(), "NodePort" | "LoadBalancer") {
+            let ports = spec.get_mut("ports").and_then(Value::as_array_mut).into_iter().flatten();
+            for p in ports.filter_map(Value::as_object_mut) {
+                if p.get("nodePort").is_none_or(Value::is_null) {
+                    self.node_ports += 1;
+                    p.insert("nodePort".into(), json!(30000 + (self.node_ports % 2768)));
+                }
+            }
+        }
     }
 
     /// Creates an object on behalf of a controller (no validation: controllers write valid objects).
     pub fn create_as(&mut self, mut obj: Value, manager: &str) -> Option<ObjectRef> {
-        let kind = Kind::find(obj.get("apiVersion")?.as_str()?, obj.get("kind")?.as_str()?)?;
+        let kind = self.served(obj.get("apiVersion")?.as_str()?, obj.get("kind")?.as_str()?)?;
         self.prepare_new(&mut obj, kind);
         let (r, _) = self.resolve_obj(&obj).ok()?;
         let mut managers = Vec::new();
@@ -510,6 +679,7 @@ impl State {
         }
         fields::normalize(&mut new);
         defaults::apply(&mut new, kind.kind);
+        self.keep_allocations(kind, &live, &mut new);
         // Fields another manager owns with another value are conflicts, unless forced.
         let mut conflicts = Vec::new();
         let mut taken = Vec::new();
@@ -629,6 +799,7 @@ impl State {
             m.insert("status".into(), s.clone());
         }
         defaults::apply(&mut new, kind.kind);
+        self.keep_allocations(kind, &live, &mut new);
         self.lookup_validate(kind, &live, &new)?;
         bump_generation(kind, &live, &mut new);
         let time = self.time();
@@ -674,7 +845,7 @@ impl State {
     /// then a no-op).
     pub fn check_preconditions(&self, r: &ObjectRef, uid: &str, resource_version: &str) -> Result<(), ClusterError> {
         let Some(stored) = self.objects.get(r) else { return Ok(()) };
-        let kind = r.kind_info().ok_or_else(|| ClusterError::Client(format!("{r} is not a kind msws handles")))?;
+        let kind = self.served(&r.api_version, &r.kind).ok_or_else(|| not_served(&r.api_version, &r.kind))?;
         let (have_uid, have_rv) = (
             uid_of(&stored.obj).to_string(),
             stored.obj.pointer("/metadata/resourceVersion").and_then(Value::as_str).unwrap_or("").to_string(),
@@ -705,7 +876,7 @@ impl State {
         dry_run: bool,
     ) -> Result<Option<Value>, ClusterError> {
         let Some(stored) = self.objects.get(r) else { return Ok(None) };
-        let kind = r.kind_info().ok_or_else(|| ClusterError::Client(format!("{r} is not a kind msws handles")))?;
+        let kind = self.served(&r.api_version, &r.kind).ok_or_else(|| not_served(&r.api_version, &r.kind))?;
         let mut obj = stored.obj.clone();
         let managers = stored.managers.clone();
         if obj.pointer("/metadata/deletionTimestamp").is_some() {
@@ -769,8 +940,7 @@ impl State {
         namespace: Option<&str>,
         selector: &str,
     ) -> Result<Vec<Value>, ClusterError> {
-        let k = Kind::find(api_version, kind)
-            .ok_or_else(|| ClusterError::Client(format!("{api_version} {kind} is not a kind msws handles")))?;
+        let k = self.served(api_version, kind).ok_or_else(|| not_served(api_version, kind))?;
         let sel = super::selector::Selector::parse(selector)?;
         // As the trait says (and kubectl does): no namespace for a namespaced kind means the
         // default one.
@@ -862,7 +1032,7 @@ pub(super) fn hashed_name(seed: &str, n: usize) -> String {
 
 /// Bumps `metadata.generation` if the spec changed.
 fn bump_generation(kind: &Kind, live: &Value, new: &mut Value) {
-    if has_generation(kind.kind) && spec_part(live) != spec_part(new) {
+    if has_generation(kind) && spec_part(live) != spec_part(new) {
         let g = live.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(0);
         meta_mut(new).insert("generation".into(), (g + 1).into());
     }
