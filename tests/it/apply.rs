@@ -18,6 +18,7 @@ use msws::cluster::fake::{
     FakeCluster, JobScript, Outcome as JobOutcome, PodFate, Snapshot, Verb, persistent_volume, storage_class,
 };
 use msws::cluster::{Cluster, ClusterError, ObjectRef};
+use msws::plan::DownloadAction;
 use msws::plan::{Inventory, Plan};
 use serde_json::{Value, json};
 
@@ -249,6 +250,8 @@ async fn every_example_applies_and_a_second_apply_changes_nothing() {
     assert!(files.len() >= 5);
     for f in files {
         let w = world_from(&f);
+        // The custom resources llm-d's recipes use (LeaderWorkerSet, DisaggregatedSet, PodMonitor).
+        w.cluster.install_llm_d_crds();
         w.applied().await;
         w.settle().await;
         w.cluster.reset_requests();
@@ -1297,4 +1300,82 @@ async fn destroy_deletes_the_workloads_in_the_foreground_and_prunes_by_the_inven
             assert!(foreground.iter().any(|k| k == kind), "{kind}: {foreground:?}");
         }
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Model services from llm-d's Kustomize recipes
+
+fn recipe_world(example: &str) -> World {
+    let w = world(example);
+    w.cluster.install_llm_d_crds();
+    w
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_kustomize_recipe_is_served_from_the_claim_after_the_download() {
+    let w = recipe_world("llm-d-optimized-baseline.kdl");
+    let report = w.applied().await;
+    // In the runbook's order: the claim, the download, then the recipe's objects.
+    let order: Vec<&str> = report.steps.iter().map(|s| s.step.as_str()).collect();
+    let at = |s: &str| order.iter().position(|o| *o == s).unwrap_or_else(|| panic!("{s} not in {order:?}"));
+    assert!(
+        at("storage/models") < at("download/qwen3-0-6b")
+            && at("download/qwen3-0-6b") < at("model-service/optimized-baseline")
+    );
+    let d = w
+        .cluster
+        .peek(&ObjectRef::new("apps/v1", "Deployment", Some("llm-d"), "optimized-baseline-decode"))
+        .expect("the recipe's Deployment");
+    assert_eq!(d["status"]["readyReplicas"], json!(d["spec"]["replicas"]), "{d:#}");
+    // Its pods mount the claim the download filled, read-only.
+    let pods = w.cluster.list("v1", "Pod", Some("llm-d"), "llm-d.ai/role=decode").await.unwrap();
+    assert!(!pods.is_empty());
+    for p in &pods {
+        let volumes = p["spec"]["volumes"].as_array().unwrap();
+        assert!(
+            volumes.contains(
+                &json!({"name": "model-storage", "persistentVolumeClaim": {"claimName": "models", "readOnly": true}})
+            ),
+            "{volumes:#?}"
+        );
+    }
+    // The recipe's PodMonitor is the workspace's: in its applyset, pruned with it.
+    let cm = w.cluster.peek(&ObjectRef::new("v1", "ConfigMap", Some("llm-d"), "msws-optimized-baseline")).unwrap();
+    let kinds = cm["metadata"]["annotations"]["applyset.kubernetes.io/contains-group-kinds"].as_str().unwrap();
+    assert!(kinds.split(',').any(|k| k == "PodMonitor.monitoring.coreos.com"), "{kinds}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_disaggregated_set_recipe_that_crash_loops_is_rolled_back_and_the_weights_stay() {
+    let w = recipe_world("llm-d-pd-disaggregatedset.kdl");
+    let ds = ObjectRef::new(
+        "disaggregatedset.x-k8s.io/v1",
+        "DisaggregatedSet",
+        Some("llm-d"),
+        "pd-disaggregation-pd-disagg",
+    );
+    // The role pods of the DisaggregatedSet crash (the child LeaderWorkerSets' names start with it).
+    w.cluster.script_workload(
+        "pd-disaggregation-pd-disagg",
+        PodFate::CrashLoop { exit_code: 1, log: "CUDA out of memory".into() },
+    );
+    let (r, events) = w.apply().await;
+    let (_, report) = r.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(report.outcome, Outcome::RolledBack, "{report:#?}\n{events:#?}");
+    let error = report.error.clone().unwrap();
+    assert!(error.starts_with("model-service/pd: ") && error.contains("CrashLoopBackOff"), "{error}");
+    assert!(
+        report.rolled_back.iter().any(|r| r.contains("DisaggregatedSet llm-d/pd-disaggregation-pd-disagg")),
+        "{report:#?}"
+    );
+    w.settle().await;
+    assert!(w.cluster.peek(&ds).is_none(), "the DisaggregatedSet this run created is gone");
+    // The claim and the weights on it are kept: the next apply does not download again.
+    assert!(w.cluster.peek(&ObjectRef::new("v1", "PersistentVolumeClaim", Some("llm-d"), "models")).is_some());
+    w.cluster.script_workload("pd-disaggregation-pd-disagg", PodFate::Ready);
+    let (r, events) = w.apply().await;
+    let (plan, report) = r.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(report.outcome, Outcome::Applied, "{report:#?}\n{events:#?}");
+    let download = plan.steps.iter().find(|s| s.step == "download/qwen3-0-6b").unwrap();
+    assert_eq!(download.download.as_ref().unwrap().action, DownloadAction::Skip, "{download:#?}");
 }

@@ -132,6 +132,8 @@ fn validate_accepts_every_example_on_stdout_with_exit_0() {
         str![[r#"
 workspaces/cpu-sim.kdl: workspace `cpu-sim` is valid (1 step)
 workspaces/hf-direct.kdl: workspace `qwen-direct` is valid (1 step)
+workspaces/llm-d-optimized-baseline.kdl: workspace `optimized-baseline` is valid (4 steps)
+workspaces/llm-d-pd-disaggregatedset.kdl: workspace `pd-disaggregation` is valid (3 steps)
 workspaces/multi-env/dev.kdl: workspace `granite-dev` is valid (4 steps)
 workspaces/multi-env/prod.kdl: workspace `granite-prod` is valid (4 steps)
 workspaces/opt-125m-rwo.kdl: workspace `opt-125m-rwo` is valid (5 steps)

@@ -1141,6 +1141,7 @@ async fn every_rendered_example_applies_and_reapplies_as_a_no_op() {
     for file in examples {
         let rendered = render(&file);
         let fake = FakeCluster::new(&rendered.namespace);
+        fake.install_llm_d_crds();
         let objects: Vec<Value> = rendered.unique_objects().map(|(_, o)| o.to_json()).collect();
         for o in &objects {
             if o["kind"] == "PersistentVolumeClaim"

@@ -56,6 +56,8 @@ fn apply_all(l: &Loaded, cluster: &FakeCluster, secrets: &[(&str, &str, &str)]) 
 fn seeded(l: &Loaded) -> FakeCluster {
     let ns = l.ws.namespace.clone().unwrap_or_else(|| "default".into());
     let c = FakeCluster::new(&ns);
+    // The custom resources llm-d's recipes use (LeaderWorkerSet, DisaggregatedSet, PodMonitor).
+    c.install_llm_d_crds();
     for s in &l.ws.storages {
         if let Some(class) = &s.class {
             c.insert(&storage_class(class, "Immediate", true, "Retain")).unwrap();

@@ -54,3 +54,7 @@ pub fn is_root_file(p: &Path) -> bool {
     let text = std::fs::read_to_string(p).unwrap();
     text.lines().any(|l| l.trim_start().starts_with("workspace "))
 }
+
+/// Snapshot filter: the version of the Kustomize that built a recipe (it is kubectl's, and differs
+/// between machines).
+pub const KUSTOMIZE_VERSION: [(&str, &str); 1] = [(r"\(Kustomize v[^)\s]+\)", "(Kustomize [version])")];
