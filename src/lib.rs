@@ -37,6 +37,7 @@ pub mod cluster;
 pub mod diag;
 pub mod diff;
 pub mod graph;
+pub mod import_manifests;
 pub mod import_values;
 pub mod lower;
 pub mod model;

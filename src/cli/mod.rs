@@ -9,6 +9,7 @@ mod apply;
 mod common;
 mod fmt;
 mod graph;
+mod import_manifests;
 mod import_values;
 mod plan;
 mod render;
@@ -43,6 +44,8 @@ pub enum Command {
     Render(render::Args),
     /// Turn ModelService Helm chart values into an equivalent workspace file
     ImportValues(import_values::Args),
+    /// Turn manifests (an llm-d Kustomize recipe, a YAML file) into a workspace that serves them from a claim
+    ImportManifests(import_manifests::Args),
     /// Show what apply would change in the cluster, by step; save it with --out
     Plan(plan::Args),
     /// Show each step's live state in the cluster
@@ -84,6 +87,7 @@ pub fn main() -> ExitCode {
         Command::Fmt(args) => fmt::run(args, &out),
         Command::Render(args) => render::run(args, &out),
         Command::ImportValues(args) => import_values::run(args, &out),
+        Command::ImportManifests(args) => import_manifests::run(args, &out),
         Command::Plan(args) => plan::run(args, &out),
         Command::Status(args) => status::run(args, &out),
         Command::Apply(args) => apply::apply(args, &out),

@@ -111,11 +111,15 @@ pub fn normalize(p: &Path) -> PathBuf {
     for c in p.components() {
         match c {
             Component::CurDir => {}
-            Component::ParentDir => {
-                if !out.pop() {
-                    out.push("..");
+            // `..` undoes a name before it; at the start of a relative path (or after another
+            // `..`) it stays, and above the root it is the root.
+            Component::ParentDir => match out.components().next_back() {
+                Some(Component::Normal(_)) => {
+                    out.pop();
                 }
-            }
+                Some(Component::RootDir | Component::Prefix(_)) => {}
+                _ => out.push(".."),
+            },
             other => out.push(other.as_os_str()),
         }
     }
@@ -298,5 +302,20 @@ fn import_target(node: &Node, sink: &mut Sink) -> Option<String> {
             bad(sink, node.args[0].span);
             None
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalisation_keeps_the_parents_a_relative_path_climbs() {
+        let n = |p: &str| normalize(Path::new(p)).display().to_string();
+        assert_eq!(n("a/./b/../c"), "a/c");
+        assert_eq!(n("../../x/y"), "../../x/y");
+        assert_eq!(n("a/../../x"), "../x");
+        assert_eq!(n("/../x"), "/x");
+        assert_eq!(n("./w.kdl"), "w.kdl");
     }
 }

@@ -17,7 +17,7 @@ mod vars;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-pub use load::{DiskFiles, Files, MemFiles, STDLIB};
+pub use load::{DiskFiles, Files, MemFiles, STDLIB, normalize};
 pub use read::check_dns_label;
 pub use vars::{VarSource, env_name};
 

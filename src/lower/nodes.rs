@@ -846,125 +846,18 @@ fn manifests(cx: &mut Cx, node: &Node, serving_container: Option<String>) -> Opt
             return None;
         }
     };
-    let mut objects: Vec<Fields> = Vec::new();
-    for doc in serde_yaml_ng::Deserializer::from_str(&text) {
-        let v: Result<serde_yaml_ng::Value, _> = serde::Deserialize::deserialize(doc);
-        let v = match v.map_err(|e| e.to_string()).and_then(|v| serde_json::to_value(v).map_err(|e| e.to_string())) {
-            Ok(v) => v,
-            Err(e) => {
-                fail(
-                    cx,
-                    format!("the manifests are not YAML: {e}"),
-                    "msws reads what `kubectl kustomize` prints: a stream of YAML documents",
-                );
-                return None;
-            }
-        };
-        match v {
-            serde_json::Value::Null => {}
-            serde_json::Value::Object(o)
-                if o.get("kind").and_then(serde_json::Value::as_str).is_some_and(|k| k.ends_with("List")) =>
-            {
-                for item in o.get("items").and_then(serde_json::Value::as_array).into_iter().flatten() {
-                    if let serde_json::Value::Object(i) = item {
-                        objects.push(i.clone());
-                    }
-                }
-            }
-            serde_json::Value::Object(o) => objects.push(o),
-            _ => {
-                fail(
-                    cx,
-                    "a document of the manifests is not an object".into(),
-                    "each YAML document is one Kubernetes object",
-                );
-                return None;
-            }
+    let objects = match crate::model::workloads::read_stream(&text) {
+        Ok(o) => o,
+        Err(p) => {
+            fail(cx, p.message, &p.help);
+            return None;
         }
+    };
+    let problems = crate::model::workloads::check(&objects, serving_container.as_deref()).err();
+    for p in problems.iter().flatten() {
+        fail(cx, p.message.clone(), &p.help);
     }
-    let mut ok = true;
-    let mut workloads = 0;
-    let mut models: Vec<(String, String)> = Vec::new();
-    for o in &objects {
-        let s = |k: &str| o.get(k).and_then(serde_json::Value::as_str).unwrap_or("");
-        let name = o.get("metadata").and_then(|m| m.get("name")).and_then(serde_json::Value::as_str).unwrap_or("");
-        let (api_version, kind) = (s("apiVersion"), s("kind"));
-        if api_version.is_empty() || kind.is_empty() || name.is_empty() {
-            fail(
-                cx,
-                format!("an object of the manifests has no apiVersion, kind or metadata.name ({kind} {name})"),
-                "each object needs all three",
-            );
-            ok = false;
-            continue;
-        }
-        let refused = match kind {
-            "Secret" => Some(
-                "a Secret's value would be in the manifests: declare it with `secret \"name\" from-env=…` or `existing=#true`, and leave it out of the manifests",
-            ),
-            "PersistentVolumeClaim" => Some(
-                "the model's claim is a `storage` of the workspace (msws never deletes storage unless asked); leave the claim, and components such as llm-d's model-cache, out of the manifests",
-            ),
-            k if CLUSTER_SCOPED.contains(&k) => {
-                Some("msws applies a workspace's objects in its namespace; create cluster-wide objects another way")
-            }
-            _ => None,
-        };
-        if let Some(why) = refused {
-            fail(cx, format!("the manifests hold {kind} {name}, which msws does not apply from manifests"), why);
-            ok = false;
-            continue;
-        }
-        let v = serde_json::Value::Object(o.clone());
-        let templates = crate::model::workloads::templates(&v);
-        if templates.is_empty() {
-            continue;
-        }
-        workloads += 1;
-        let mut served = false;
-        for t in &templates {
-            let spec = v.pointer(&format!("{}/spec", t.pointer)).cloned().unwrap_or_default();
-            match crate::model::workloads::serving(&spec, serving_container.as_deref()) {
-                Ok(Some(sv)) => {
-                    served = true;
-                    models.push((t.what.clone(), sv.model_id.clone()));
-                }
-                Ok(None) => {}
-                Err(e) => {
-                    fail(cx, format!("{}: {e}", t.what), "msws points the serving container at the model on the claim");
-                    ok = false;
-                }
-            }
-        }
-        if !served {
-            let what = format!("{kind} {name}");
-            fail(
-                cx,
-                format!("no container of {what} serves a model that msws can find"),
-                "msws looks for a container whose command runs `vllm serve <model>` or passes `--model`; name it with `serving-container \"…\"`",
-            );
-            ok = false;
-        }
-    }
-    if workloads == 0 && ok {
-        fail(
-            cx,
-            "the manifests hold no workload".into(),
-            "a model service's manifests hold a Deployment, a LeaderWorkerSet or a DisaggregatedSet that serves the model",
-        );
-        ok = false;
-    }
-    let distinct: std::collections::BTreeSet<&str> = models.iter().map(|(_, m)| m.as_str()).collect();
-    if distinct.len() > 1 {
-        let list = models.iter().map(|(w, m)| format!("{w}: {m}")).collect::<Vec<_>>().join("; ");
-        fail(
-            cx,
-            format!("the manifests serve more than one model ({list})"),
-            "a model service serves one model: split the manifests into one model service each",
-        );
-        ok = false;
-    }
-    ok.then(|| Manifests { source: m.source.clone(), objects, serving_container, span: arg.span })
+    problems.is_none().then(|| Manifests { source: m.source.clone(), objects, serving_container, span: arg.span })
 }
 
 /// `tracing endpoint="http://otel-collector:4317" …`: every setting defaults to the chart's.
@@ -986,27 +879,6 @@ fn tracing(cx: &mut Cx, node: &Node) -> Option<Tracing> {
     r.finish(cx);
     enabled.then_some(t)
 }
-
-/// Kinds whose objects are not in a namespace: an extra object of one would escape the
-/// workspace's namespace, its inventory and its pruning.
-const CLUSTER_SCOPED: &[&str] = &[
-    "Namespace",
-    "Node",
-    "PersistentVolume",
-    "StorageClass",
-    "ClusterRole",
-    "ClusterRoleBinding",
-    "CustomResourceDefinition",
-    "PriorityClass",
-    "RuntimeClass",
-    "IngressClass",
-    "DeviceClass",
-    "MutatingWebhookConfiguration",
-    "ValidatingWebhookConfiguration",
-    "APIService",
-    "CSIDriver",
-    "VolumeAttachment",
-];
 
 /// `object { apiVersion "v1"; kind "ConfigMap"; metadata { name "x" }; data { … } }`: an object
 /// applied with the model service, written as its fields.
@@ -1058,7 +930,7 @@ fn extra_object(cx: &mut Cx, node: &Node) -> Option<ExtraObject> {
         ));
         return None;
     }
-    if CLUSTER_SCOPED.contains(&kind.as_str()) {
+    if crate::model::workloads::CLUSTER_SCOPED.contains(&kind.as_str()) {
         cx.error(with_origin(
             Diagnostic::error("msws::object", format!("a {kind} is not in a namespace"))
                 .label(node.name.span, "cluster-wide")

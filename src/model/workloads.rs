@@ -5,6 +5,189 @@
 
 use serde_json::Value;
 
+/// Kinds whose objects are not in a namespace: an extra object of one would escape the
+/// workspace's namespace, its inventory and its pruning.
+pub const CLUSTER_SCOPED: &[&str] = &[
+    "Namespace",
+    "Node",
+    "PersistentVolume",
+    "StorageClass",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "CustomResourceDefinition",
+    "PriorityClass",
+    "RuntimeClass",
+    "IngressClass",
+    "DeviceClass",
+    "MutatingWebhookConfiguration",
+    "ValidatingWebhookConfiguration",
+    "APIService",
+    "CSIDriver",
+    "VolumeAttachment",
+];
+
+/// A problem with a user's manifests: what is wrong, and what to do.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Problem {
+    pub message: String,
+    pub help: String,
+}
+
+fn problem(message: impl Into<String>, help: impl Into<String>) -> Problem {
+    Problem { message: message.into(), help: help.into() }
+}
+
+/// The objects of a YAML stream (what `kubectl kustomize` prints), `List`s unpacked.
+pub fn read_stream(text: &str) -> Result<Vec<serde_json::Map<String, Value>>, Problem> {
+    let mut objects = Vec::new();
+    for doc in serde_yaml_ng::Deserializer::from_str(text) {
+        let v: Result<serde_yaml_ng::Value, _> = serde::Deserialize::deserialize(doc);
+        let v = v.map_err(|e| e.to_string()).and_then(|v| serde_json::to_value(v).map_err(|e| e.to_string())).map_err(
+            |e| {
+                problem(
+                    format!("the manifests are not YAML: {e}"),
+                    "msws reads what `kubectl kustomize` prints: a stream of YAML documents",
+                )
+            },
+        )?;
+        match v {
+            Value::Null => {}
+            Value::Object(o) if o.get("kind").and_then(Value::as_str).is_some_and(|k| k.ends_with("List")) => {
+                for item in o.get("items").and_then(Value::as_array).into_iter().flatten() {
+                    if let Value::Object(i) = item {
+                        objects.push(i.clone());
+                    }
+                }
+            }
+            Value::Object(o) => objects.push(o),
+            _ => {
+                return Err(problem(
+                    "a document of the manifests is not an object",
+                    "each YAML document is one Kubernetes object",
+                ));
+            }
+        }
+    }
+    Ok(objects)
+}
+
+/// What msws found in manifests it can serve from a claim.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Found {
+    /// The model their serving containers name (a Hugging Face id, or a path).
+    pub model: String,
+    /// The secret and key the serving containers read `HF_TOKEN` from, if they do.
+    pub hf_token: Option<(String, String)>,
+    /// Whether the commands already give `--served-model-name`.
+    pub served_name_given: bool,
+}
+
+/// Checks that msws can serve `objects` from a claim: no Secret, claim or cluster-wide object;
+/// at least one workload; in every workload a container that serves a model (the one named
+/// `serving_container`, else the one that runs `vllm serve` or passes `--model`); one model.
+pub fn check(
+    objects: &[serde_json::Map<String, Value>],
+    serving_container: Option<&str>,
+) -> Result<Found, Vec<Problem>> {
+    let mut problems = Vec::new();
+    let mut workloads = 0;
+    let mut models: Vec<(String, String)> = Vec::new();
+    let mut hf_token = None;
+    let mut served_name_given = false;
+    for o in objects {
+        let s = |k: &str| o.get(k).and_then(Value::as_str).unwrap_or("");
+        let name = o.get("metadata").and_then(|m| m.get("name")).and_then(Value::as_str).unwrap_or("");
+        let (api_version, kind) = (s("apiVersion"), s("kind"));
+        if api_version.is_empty() || kind.is_empty() || name.is_empty() {
+            problems.push(problem(
+                format!("an object of the manifests has no apiVersion, kind or metadata.name ({kind} {name})"),
+                "each object needs all three",
+            ));
+            continue;
+        }
+        let refused = match kind {
+            "Secret" => Some(
+                "a Secret's value would be in the manifests: declare it with `secret \"name\" from-env=…` or `existing=#true`, and leave it out of the manifests",
+            ),
+            "PersistentVolumeClaim" => Some(
+                "the model's claim is a `storage` of the workspace (msws never deletes storage unless asked); leave the claim, and components such as llm-d's model-cache, out of the manifests",
+            ),
+            k if CLUSTER_SCOPED.contains(&k) => {
+                Some("msws applies a workspace's objects in its namespace; create cluster-wide objects another way")
+            }
+            _ => None,
+        };
+        if let Some(why) = refused {
+            problems.push(problem(
+                format!("the manifests hold {kind} {name}, which msws does not apply from manifests"),
+                why,
+            ));
+            continue;
+        }
+        let v = Value::Object(o.clone());
+        let templates = templates(&v);
+        if templates.is_empty() {
+            continue;
+        }
+        workloads += 1;
+        let mut served = false;
+        for t in &templates {
+            let spec = v.pointer(&format!("{}/spec", t.pointer)).cloned().unwrap_or_default();
+            match serving(&spec, serving_container) {
+                Ok(Some(sv)) => {
+                    served = true;
+                    served_name_given |= sv.served_name_given;
+                    if hf_token.is_none() {
+                        hf_token = token_ref(&spec["containers"][sv.index]);
+                    }
+                    models.push((t.what.clone(), sv.model_id.clone()));
+                }
+                Ok(None) => {}
+                Err(e) => problems.push(problem(
+                    format!("{}: {e}", t.what),
+                    "msws points the serving container at the model on the claim",
+                )),
+            }
+        }
+        if !served {
+            problems.push(problem(
+                format!("no container of {kind} {name} serves a model that msws can find"),
+                "msws looks for a container whose command runs `vllm serve <model>` or passes `--model`; name it with `serving-container \"…\"`",
+            ));
+        }
+    }
+    if workloads == 0 && problems.is_empty() {
+        problems.push(problem(
+            "the manifests hold no workload",
+            "a model service's manifests hold a Deployment, a LeaderWorkerSet or a DisaggregatedSet that serves the model",
+        ));
+    }
+    let distinct: std::collections::BTreeSet<&str> = models.iter().map(|(_, m)| m.as_str()).collect();
+    if distinct.len() > 1 {
+        let list = models.iter().map(|(w, m)| format!("{w}: {m}")).collect::<Vec<_>>().join("; ");
+        problems.push(problem(
+            format!("the manifests serve more than one model ({list})"),
+            "a model service serves one model: split the manifests into one model service each",
+        ));
+    }
+    match (problems.is_empty(), models.into_iter().next()) {
+        (true, Some((_, model))) => Ok(Found { model, hf_token, served_name_given }),
+        _ => Err(problems),
+    }
+}
+
+/// The secret and key a container reads `HF_TOKEN` (or `HUGGING_FACE_HUB_TOKEN`) from.
+fn token_ref(container: &Value) -> Option<(String, String)> {
+    container.get("env").and_then(Value::as_array)?.iter().find_map(|e| {
+        let name = e.get("name").and_then(Value::as_str)?;
+        if name != "HF_TOKEN" && name != "HUGGING_FACE_HUB_TOKEN" {
+            return None;
+        }
+        let r = e.pointer("/valueFrom/secretKeyRef")?;
+        Some((r.get("name")?.as_str()?.to_string(), r.get("key")?.as_str()?.to_string()))
+    })
+}
+
 /// A pod template of a workload: a JSON pointer to it, and what to call it in messages.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Template {

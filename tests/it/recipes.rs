@@ -325,3 +325,130 @@ fn a_token_written_in_the_manifests_is_found_like_one_in_the_workspace() {
     let e = ws.unwrap_err().join("\n");
     assert!(e.contains("a Hugging Face token is written"), "{e}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// msws import-manifests
+
+fn msws_in(dir: &std::path::Path) -> snapbox::cmd::Command {
+    snapbox::cmd::Command::new(snapbox::cmd::cargo_bin!("msws")).current_dir(dir).env_remove("MSWS_KUBECTL")
+}
+
+/// A temporary directory holding a copy of `workspaces/recipes`.
+fn recipes_copy() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let from = root().join("workspaces/recipes");
+    for f in walk(&from) {
+        let to = dir.path().join("recipes").join(f.strip_prefix(&from).unwrap());
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(&f, &to).unwrap();
+    }
+    dir
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() { out.extend(walk(&p)) } else { out.push(p) }
+    }
+    out
+}
+
+fn text_of(b: &[u8]) -> String {
+    String::from_utf8(b.to_vec()).unwrap()
+}
+
+#[test]
+fn import_manifests_writes_a_workspace_that_downloads_the_recipe_s_model_and_serves_it() {
+    let dir = recipes_copy();
+    std::fs::create_dir(dir.path().join("ws")).unwrap();
+    let out = msws_in(dir.path())
+        .args(["import-manifests", "recipes/guides/optimized-baseline", "-o", "ws/baseline.kdl"])
+        .args(["--namespace", "llm-d", "--class", "shared-files"])
+        .assert()
+        .success();
+    assert_eq!(text_of(&out.get_output().stdout), "");
+    assert!(text_of(&out.get_output().stderr).contains("wrote ws/baseline.kdl"));
+    let ws = std::fs::read_to_string(dir.path().join("ws/baseline.kdl")).unwrap();
+    insta::with_settings!({ filters => crate::support::KUSTOMIZE_VERSION.to_vec() }, {
+        insta::assert_snapshot!("import_manifests_optimized_baseline", ws);
+    });
+    // The path is relative to the workspace file; the workspace plans, listing msws's changes.
+    assert!(ws.contains("manifests \"../recipes/guides/optimized-baseline\""), "{ws}");
+    let plan = msws_in(dir.path()).args(["plan", "--offline", "ws/baseline.kdl"]).assert().success();
+    let plan = text_of(&plan.get_output().stdout);
+    for want in [
+        "+ PersistentVolumeClaim models",
+        "↓ download hf://Qwen/Qwen3-0.6B@main into models:models/Qwen/Qwen3-0.6B",
+        "+ Deployment optimized-baseline-decode",
+        "+ PodMonitor optimized-baseline-vllm",
+        "args[0]: Qwen/Qwen3-0.6B → /model-cache/models/Qwen/Qwen3-0.6B",
+    ] {
+        assert!(plan.contains(want), "{want}\n{plan}");
+    }
+    // An existing file is not replaced without --force.
+    let again = msws_in(dir.path())
+        .args(["import-manifests", "recipes/guides/optimized-baseline", "-o", "ws/baseline.kdl"])
+        .assert()
+        .code(2);
+    assert!(
+        text_of(&again.get_output().stderr).contains("ws/baseline.kdl exists: choose another file, or give --force")
+    );
+    assert_eq!(std::fs::read_to_string(dir.path().join("ws/baseline.kdl")).unwrap(), ws);
+}
+
+#[test]
+fn import_manifests_of_a_file_prints_the_workspace_and_takes_the_token_and_namespace_from_it() {
+    let recipe = DEPLOYMENT.replace("metadata: {name: decode,", "metadata: {name: decode, namespace: serving,");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("Qwen_Decode.yaml"), recipe).unwrap();
+    let out = msws_in(dir.path()).args(["import-manifests", "Qwen_Decode.yaml", "--size", "4Gi"]).assert().success();
+    let ws = text_of(&out.get_output().stdout);
+    for want in [
+        "workspace \"qwen-decode\" format=1",
+        "namespace \"serving\"",
+        "size \"4Gi\"",
+        "secret \"llm-d-hf-token\" existing=#true",
+        "token secret=\"llm-d-hf-token\"",
+        "manifests \"Qwen_Decode.yaml\"",
+    ] {
+        assert!(ws.contains(want), "{want}\n{ws}");
+    }
+    assert!(!ws.contains("estimate"), "a size given is not estimated: {ws}");
+    // Printed beside the manifests, it is valid as it is.
+    std::fs::write(dir.path().join("w.kdl"), &ws).unwrap();
+    msws_in(dir.path()).args(["validate", "w.kdl"]).assert().success();
+}
+
+#[test]
+fn import_manifests_says_what_it_cannot_do_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let put = |name: &str, text: &str| std::fs::write(dir.path().join(name), text).unwrap();
+    let run = |args: &[&str], code: i32| -> String {
+        let out = msws_in(dir.path()).arg("import-manifests").args(args).assert().code(code);
+        assert_eq!(text_of(&out.get_output().stdout), "", "nothing on stdout when it fails");
+        text_of(&out.get_output().stderr)
+    };
+    put("ok.yaml", DEPLOYMENT);
+    assert!(run(&["missing.yaml"], 1).contains("cannot read missing.yaml"));
+    assert!(run(&["ok.yaml", "--access", "ReadOnlyMany"], 2).contains("--access ReadOnlyMany: one of ReadWriteMany"));
+    assert!(run(&["ok.yaml", "--size", "20GB"], 2).contains("--size 20GB"));
+    assert!(run(&["ok.yaml", "--name", "Bad_Name"], 2).contains("`Bad_Name` is not a valid workspace name"));
+    // The model's name has no parameter count: the size must be given.
+    put("r1.yaml", &DEPLOYMENT.replace("Qwen/Qwen3-0.6B", "deepseek-ai/DeepSeek-R1"));
+    assert!(run(&["r1.yaml"], 2).contains("give the claim's size with --size"));
+    // A model served from a path: where to download it from must be given.
+    put("path.yaml", &DEPLOYMENT.replace("Qwen/Qwen3-0.6B", "/models/qwen"));
+    assert!(run(&["path.yaml", "--size", "2Gi"], 2).contains("with --model hf://ORG/NAME"));
+    let with_model = msws_in(dir.path())
+        .args(["import-manifests", "path.yaml", "--size", "2Gi", "--model", "hf://Qwen/Qwen3-0.6B"])
+        .assert()
+        .success();
+    assert!(text_of(&with_model.get_output().stdout).contains("from \"hf://Qwen/Qwen3-0.6B\""));
+    // Manifests msws cannot serve: every problem, with its help.
+    put("secret.yaml", &format!("{DEPLOYMENT}---\napiVersion: v1\nkind: Secret\nmetadata: {{name: token}}\n"));
+    let e = run(&["secret.yaml", "-o", "out.kdl"], 1);
+    assert!(e.contains("the manifests hold Secret token") && e.contains("help: a Secret's value"), "{e}");
+    assert!(e.contains("secret.yaml cannot be served from a claim: 1 problem"), "{e}");
+    assert!(!dir.path().join("out.kdl").exists());
+}
