@@ -999,6 +999,10 @@ fn console_blocks(markdown: &str) -> (Vec<ConsoleBlock>, Vec<(String, String)>) 
 
 /// Trailing spaces and blank lines at the end are invisible in markdown; compare without them.
 fn normalize(s: &str) -> String {
+    // The Kustomize that built a recipe is the machine's kubectl's.
+    let s = regex::Regex::new(crate::support::KUSTOMIZE_VERSION[0].0)
+        .unwrap()
+        .replace_all(s, crate::support::KUSTOMIZE_VERSION[0].1);
     let lines: Vec<&str> = s.lines().map(str::trim_end).collect();
     let n = lines.iter().rposition(|l| !l.is_empty()).map_or(0, |p| p + 1);
     lines[..n].iter().map(|l| format!("{l}\n")).collect()

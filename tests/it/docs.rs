@@ -7,6 +7,24 @@ use msws::lower::Options;
 
 use crate::support::root;
 
+/// One example as a file among the disk's.
+struct BlockBeside<'a> {
+    path: std::path::PathBuf,
+    text: &'a str,
+}
+
+impl msws::lower::Files for BlockBeside<'_> {
+    fn read(&self, path: &std::path::Path) -> std::io::Result<String> {
+        if path == self.path { Ok(self.text.to_string()) } else { msws::lower::DiskFiles.read(path) }
+    }
+    fn is_dir(&self, path: &std::path::Path) -> bool {
+        msws::lower::DiskFiles.is_dir(path)
+    }
+    fn kustomize(&self, dir: &std::path::Path) -> Result<(String, String), String> {
+        msws::lower::DiskFiles.kustomize(dir)
+    }
+}
+
 pub struct Block {
     pub info: String,
     pub text: String,
@@ -35,7 +53,10 @@ pub fn code_blocks(markdown: &str) -> Vec<Block> {
 
 fn check_language_block(b: &Block) -> Result<(), String> {
     let name = format!("docs/language.md:{}", b.line);
-    let mut fe = msws::lower::load_str(&name, &b.text, &Options::default());
+    // The example is read as if it were a file of `workspaces/`, so that the manifests it names
+    // are that directory's recipes.
+    let files = BlockBeside { path: root().join("workspaces/example.kdl"), text: &b.text };
+    let mut fe = msws::lower::load(&files.path, &files, &Options::default());
     if let Some(ws) = &fe.workspace {
         msws::graph::build(ws, &mut fe.sink);
     }
