@@ -181,6 +181,12 @@ impl fmt::Display for Difference {
             }
             What::Missing(v) => write!(f, "{at}: missing (expected {})", show(v)),
             What::Unexpected(v) => write!(f, "{at}: not expected (got {})", show(v)),
+            What::Changed(Value::Array(e), Value::Array(a)) => {
+                // Lists of words (args, commands) are shown from where they part.
+                let i = e.iter().zip(a).take_while(|(x, y)| x == y).count();
+                let from = if i > 0 { format!(" from [{i}]") } else { String::new() };
+                write!(f, "{at}: expected{from} {}, got {}", show(&Value::from(&e[i..])), show(&Value::from(&a[i..])))
+            }
             What::Changed(e, a) => write!(f, "{at}: expected {}, got {}", show(e), show(a)),
             What::Twice(side) => write!(f, "{at}: {side}"),
         }
@@ -251,10 +257,12 @@ pub fn pair<'a>(
 /// here).
 pub fn diff_objects(object: &str, expected: &Value, actual: &Value, out: &mut Vec<Difference>) {
     let (e, a) = (normalize(expected), normalize(actual));
-    // Containers are matched by name; their order is compared here, apart.
-    if let (Some(pe), Some(pa)) = (pod_spec_path(expected), pod_spec_path(actual)) {
+    // Containers are matched by name; their order is compared here, apart (init containers
+    // run one after the other; the first container is the pod's default one).
+    for list in ["initContainers", "containers"] {
+        let (Some(pe), Some(pa)) = (pod_spec_path(expected), pod_spec_path(actual)) else { break };
         let names = |o: &Value, p: &str| -> Vec<String> {
-            o.pointer(&format!("{p}/containers"))
+            o.pointer(&format!("{p}/{list}"))
                 .and_then(Value::as_array)
                 .map(|l| l.iter().map(|c| c["name"].as_str().unwrap_or("").to_string()).collect())
                 .unwrap_or_default()
@@ -267,7 +275,7 @@ pub fn diff_objects(object: &str, expected: &Value, actual: &Value, out: &mut Ve
             let path = pe.trim_start_matches('/').split('/').map(str::to_string);
             out.push(Difference {
                 object: object.into(),
-                path: path.chain(["containers".into(), "(order)".into()]).collect(),
+                path: path.chain([list.to_string(), "(order)".into()]).collect(),
                 what: What::Changed(Value::from(ne), Value::from(na)),
             });
         }
@@ -354,6 +362,7 @@ pub fn normalize(o: &Value) -> Value {
 /// Lists keyed by a field of their elements (their order means nothing), and the field.
 const KEYED: &[(&str, &str)] = &[
     ("containers", "name"),
+    ("initContainers", "name"),
     ("volumes", "name"),
     ("volumeMounts", "mountPath"),
     ("resourceClaims", "name"),
@@ -662,7 +671,7 @@ mod tests {
                     a["spec"]["template"]["spec"]["containers"][0]["args"][1] = json!("/model-cache");
                 }),
                 format!(
-                    "{name}: {spec}.containers[vllm].args: expected [\"--model\",\"facebook/opt-125m\",\"--port\",\"8200\"], got [\"--model\",\"/model-cache\",\"--port\",\"8200\"]"
+                    "{name}: {spec}.containers[vllm].args: expected from [1] [\"facebook/opt-125m\",\"--port\",\"8200\"], got [\"/model-cache\",\"--port\",\"8200\"]"
                 ),
             ),
             (
