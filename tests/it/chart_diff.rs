@@ -127,6 +127,7 @@ fn msws(case: &Case) -> (Result<Vec<Value>, Vec<Finding>>, Option<String>) {
                     let kind = match p.kind {
                         ProblemKind::Unsupported => format!("import: not supported yet: {}", generic_key(&p.key)),
                         ProblemKind::Unknown => format!("import: unknown value: {}", generic_key(&p.key)),
+                        ProblemKind::Invalid if p.key.is_empty() => format!("import: {}", generic_message(&p.detail)),
                         ProblemKind::Invalid => {
                             format!("import: {}: {}", generic_key(&p.key), generic_message(&p.detail))
                         }

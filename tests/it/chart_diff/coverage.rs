@@ -22,13 +22,20 @@ pub const UNSETTABLE: &[(&str, &str)] = &[
         "the only other request kind of resource.k8s.io/v1, firstAvailable, is a list: the chart's template writes an object",
     ),
     ("*.initContainers[].readinessProbe.terminationGracePeriodSeconds", "the API refuses it on a readiness probe"),
+    (
+        "*.initContainers[].restartPolicyRules",
+        "rules need an init container's restart policy other than Always, which the API refuses unless the \
+         ContainerRestartRules gate (alpha in 1.34) is on",
+    ),
 ];
 
-/// Whether a key is one of [`UNSETTABLE`] (`*` stands for one segment).
+/// Whether a key is one of [`UNSETTABLE`] or under one (`*` stands for one segment).
 fn unsettable(key: &str) -> bool {
     UNSETTABLE.iter().any(|(pattern, _)| {
         let (p, k): (Vec<&str>, Vec<&str>) = (pattern.split('.').collect(), key.split('.').collect());
-        p.len() == k.len() && p.iter().zip(&k).all(|(p, k)| *p == "*" || p == k)
+        let k: Vec<&str> = k.iter().map(|s| s.strip_suffix("[]").unwrap_or(s)).collect();
+        let p: Vec<&str> = p.iter().map(|s| s.strip_suffix("[]").unwrap_or(s)).collect();
+        p.len() <= k.len() && p.iter().zip(&k).all(|(p, k)| *p == "*" || p == k)
     })
 }
 

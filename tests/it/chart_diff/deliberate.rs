@@ -50,14 +50,22 @@ pub const DELIBERATE: &[Deliberate] = &[
     },
     Deliberate {
         id: "model-containers-only",
-        matches: "in a container that neither mounts the model nor runs a vLLM command (`custom` or no \
-                  modelCommand, no mountModelVolume): the chart's DP_SIZE, TP_SIZE, DP_SIZE_LOCAL, HF_TOKEN and \
-                  accelerator environment the container does not set itself, the accelerator resource in limits \
-                  and requests the container does not give itself, and the DRA accelerator claim in its \
-                  resources.claims; all are dropped from the chart's container",
+        matches: "in a role that has a model container (one that mounts the model or runs vllmServe or \
+                  imageDefault), in each of its other containers: the chart's DP_SIZE, TP_SIZE, DP_SIZE_LOCAL, \
+                  HF_TOKEN, accelerator and tracing (OTEL_*) environment the container does not set itself, the \
+                  accelerator resource in limits and requests the container does not give itself, and the DRA \
+                  accelerator claim in its resources.claims; all are dropped from the chart's container",
         reason: "the chart adds them to every container, so a sidecar in a GPU role requests the role's GPUs \
-                 again; msws adds them to model containers only",
+                 again; msws adds them to model containers only (a role without one gets them on every \
+                 container, as in the chart, so that it is not scheduled without its accelerators)",
         apply: Apply::Objects(model_containers_only),
+    },
+    Deliberate {
+        id: "autoscaled-deployment-no-replicas",
+        matches: "a Deployment of a role with autoscaling.enabled: the chart's spec.replicas is dropped",
+        reason: "the chart leaves replicas out of an autoscaled LeaderWorkerSet but writes them into a \
+                 Deployment; every apply would then set the count back and fight the autoscaler",
+        apply: Apply::Objects(autoscaled_deployment_no_replicas),
     },
     Deliberate {
         id: "hf-hub-cache-follows-mount-path",
@@ -98,7 +106,8 @@ pub const DELIBERATE: &[Deliberate] = &[
     },
     Deliberate {
         id: "model-mount-refused",
-        matches: "msws refuses the workspace (msws::model-mount, `container … serves … but does not mount it`) \
+        matches: "msws refuses the workspace (msws::model-mount, `container … serves … but does not mount it`, \
+                  from the import or the load) \
                   when the URI is pvc:// or oci:// and a created role has a vllmServe or imageDefault container \
                   without mountModelVolume",
         reason: "the chart passes the model's path to vLLM even where the volume is not mounted, and vLLM fails \
@@ -258,8 +267,21 @@ fn no_duplicate_env(cx: &Ctx, e: &mut Value, _: &mut Value) -> usize {
     n
 }
 
+const TRACING_ENV: &[&str] = &[
+    "OTEL_SERVICE_NAME",
+    "OTEL_EXPORTER_OTLP_ENDPOINT",
+    "OTEL_TRACES_EXPORTER",
+    "OTEL_TRACES_SAMPLER",
+    "OTEL_TRACES_SAMPLER_ARG",
+];
+
 fn model_containers_only(cx: &Ctx, e: &mut Value, _: &mut Value) -> usize {
     let mut n = 0;
+    let Some(role) = role_of(e) else { return 0 };
+    // A role without a model container keeps the chart's way: everything on every container.
+    if !get(&cx.values, role)["containers"].as_array().into_iter().flatten().any(is_model_container) {
+        return 0;
+    }
     for (role, c) in containers_mut(e) {
         let name = c["name"].as_str().unwrap_or("").to_string();
         let Some(vc) = values_container(cx, role, &name) else { continue };
@@ -267,8 +289,11 @@ fn model_containers_only(cx: &Ctx, e: &mut Value, _: &mut Value) -> usize {
             continue;
         }
         let own = own_env_names(vc);
-        let mut added: Vec<String> =
-            ["DP_SIZE", "TP_SIZE", "DP_SIZE_LOCAL", "HF_TOKEN"].iter().map(|s| s.to_string()).collect();
+        let mut added: Vec<String> = ["DP_SIZE", "TP_SIZE", "DP_SIZE_LOCAL", "HF_TOKEN"]
+            .iter()
+            .chain(TRACING_ENV)
+            .map(|s| s.to_string())
+            .collect();
         added.extend(accelerator_env(cx, role));
         if let Some(Value::Array(env)) = c.get_mut("env") {
             env.retain(|item| {
@@ -298,6 +323,14 @@ fn model_containers_only(cx: &Ctx, e: &mut Value, _: &mut Value) -> usize {
         }
     }
     n
+}
+
+fn autoscaled_deployment_no_replicas(cx: &Ctx, e: &mut Value, _: &mut Value) -> usize {
+    let Some(role) = role_of(e) else { return 0 };
+    if e["kind"] != "Deployment" || !truthy(&get(&cx.values, role)["autoscaling"]["enabled"]) {
+        return 0;
+    }
+    usize::from(e["spec"].as_object_mut().and_then(|s| s.remove("replicas")).is_some())
 }
 
 fn hf_hub_cache_follows_mount_path(cx: &Ctx, e: &mut Value, _: &mut Value) -> usize {
@@ -391,7 +424,8 @@ fn model_revision_annotation(_: &Ctx, _: &mut Value, a: &mut Value) -> usize {
 
 fn model_mount_refused(cx: &Ctx, problem: &str) -> bool {
     let (scheme, _) = uri(cx);
-    if !problem.contains("msws::model-mount") || !(scheme == "pvc" || scheme == "oci") {
+    let refused = problem.contains("msws::model-mount") || problem.contains("but does not mount it");
+    if !refused || !(scheme == "pvc" || scheme == "oci") {
         return false;
     }
     ["decode", "prefill"].iter().any(|role| {

@@ -237,6 +237,10 @@ const ACCELERATORS: &[&str] =
 /// `intel` has a claim template but no resource, `acme-npu` has nothing at all.
 const ODD_ACCELERATORS: &[&str] = &["intel", "acme-npu"];
 
+fn has_template(accel_type: &str) -> bool {
+    CLAIM_TEMPLATES.iter().any(|c| c.0 == accel_type)
+}
+
 /// The chart's claim templates, by accelerator type (`accelerator.resourceClaimTemplates`).
 const CLAIM_TEMPLATES: &[(&str, &str, &str)] = &[
     ("nvidia", "nvidia-claim-template", "gpu.nvidia.com"),
@@ -328,7 +332,7 @@ impl Gen {
             v.insert("schedulerName".into(), json!(self.pick(&["volcano", "kai-scheduler", "default-scheduler"])));
         }
         if self.chance(0.05) {
-            v.insert("enabled".into(), json!(self.chance(0.5)));
+            v.insert("enabled".into(), json!(self.chance(0.2)));
         }
         if self.want("names", 0.04) {
             v.insert("common".into(), json!({"exampleValue": "common-chart"}));
@@ -424,10 +428,13 @@ impl Gen {
             "prod-llm-d-modelservice-a",
             "a-rather-long-release-name-for-a-model-service",
             "x",
-            "ms.v2",
             "deepseek-r1",
             "cpu-sim",
         ]);
+        // Helm takes a DNS subdomain for a release; a dot in one is rare.
+        if self.chance(0.02) {
+            return "ms.v2".into();
+        }
         if self.chance(0.3) { format!("{base}-{}", self.range(1, 99)) } else { base.to_string() }
     }
 
@@ -519,10 +526,19 @@ impl Gen {
         let focused = self.focus == "accelerator" || self.focus == "dra";
         let mut accel_type = "nvidia".to_string();
         if focused || self.chance(0.4) {
-            accel_type = if self.chance(0.12) { self.pick(ODD_ACCELERATORS) } else { self.pick(ACCELERATORS) }.into();
+            accel_type = if self.focus == "dra" {
+                self.pick(CLAIM_TEMPLATES).0
+            } else if self.chance(0.12) {
+                self.pick(ODD_ACCELERATORS)
+            } else {
+                self.pick(ACCELERATORS)
+            }
+            .into();
             m.insert("type".into(), json!(accel_type));
         }
-        let dra = self.want("dra", 0.1);
+        // DRA only for a type the chart has a claim template for: for another, the pods would
+        // claim from a template nothing creates (and the schema allows no template of one's own).
+        let dra = has_template(&accel_type) && self.want("dra", 0.1);
         if dra || self.chance(0.05) {
             m.insert("dra".into(), json!(dra));
         }
@@ -560,13 +576,14 @@ impl Gen {
         env.insert("intel-xe".into(), json!([{"name": "VLLM_WORKER_MULTIPROC_METHOD", "value": "spawn"}]));
         if self.want("accelerator", 0.05) {
             let mut em = Map::new();
+            let focused = self.focus == "accelerator";
             for t in ["intel-i915", "intel-xe"] {
-                if self.chance(0.6) {
-                    let list = if self.chance(0.2) {
+                if focused || self.chance(0.6) {
+                    let list = if !focused && self.chance(0.2) {
                         json!([])
                     } else {
                         let mut l = vec![json!({"name": "VLLM_WORKER_MULTIPROC_METHOD", "value": "spawn"})];
-                        if self.chance(0.5) {
+                        if focused || self.chance(0.5) {
                             l.push(json!({"name": "ZE_AFFINITY_MASK", "value": "0,1"}));
                         }
                         if self.chance(0.5) {
@@ -587,14 +604,18 @@ impl Gen {
         if dra && (self.focus == "dra" || self.chance(0.5)) || self.chance(0.03) {
             let mut tm = Map::new();
             let focused = self.focus == "dra";
-            let n = if focused { 4 } else { 1 + self.rng.below(2) };
-            for k in 0..n {
-                let own = CLAIM_TEMPLATES.iter().find(|c| c.0 == accel_type).copied();
-                let (t, name, class) = match own {
-                    Some(o) if k == 0 && self.chance(0.7) => o,
-                    _ if focused => CLAIM_TEMPLATES[self.turn(k as u64, CLAIM_TEMPLATES.len())],
-                    _ => self.pick(CLAIM_TEMPLATES),
-                };
+            // The accelerator's own template, and others (which the chart reads for no role).
+            let own = CLAIM_TEMPLATES.iter().find(|c| c.0 == accel_type).copied();
+            let mut picked: Vec<(&str, &str, &str)> = own.into_iter().filter(|_| focused || self.chance(0.7)).collect();
+            if focused {
+                picked.extend((0..4).map(|k| CLAIM_TEMPLATES[self.turn(k, CLAIM_TEMPLATES.len())]));
+            } else {
+                let n = 1 + self.rng.below(2) - picked.len().min(1);
+                for _ in 0..n {
+                    picked.push(self.pick(CLAIM_TEMPLATES));
+                }
+            }
+            for (t, name, class) in picked {
                 if tm.contains_key(t) {
                     continue;
                 }
@@ -776,10 +797,7 @@ impl Gen {
         if self.chance(p) {
             let mut s = Map::new();
             if self.chance(0.7) {
-                s.insert(
-                    "sampler".into(),
-                    json!(self.pick(&["always_on", "parentbased_traceidratio", "traceidratio"])),
-                );
+                s.insert("sampler".into(), json!(self.pick(&["always_on", "traceidratio", "parentbased_always_on"])));
             }
             if self.chance(0.7) {
                 s.insert("samplerArg".into(), json!(self.pick(&["0.1", "0.5", "0.25"])));
@@ -871,8 +889,8 @@ impl Gen {
                 accel_type = self.pick(ACCELERATORS).into();
                 a.insert("type".into(), json!(accel_type));
             }
-            if self.chance(0.5) {
-                dra = self.chance(0.5);
+            if self.chance(0.5) || dra && !has_template(&accel_type) {
+                dra = has_template(&accel_type) && self.chance(0.5);
                 a.insert("dra".into(), json!(dra));
             }
             m.insert("accelerator".into(), Value::Object(a));
@@ -966,10 +984,8 @@ impl Gen {
                 m.insert("subGroupExclusiveTopology".into(), json!(self.chance(0.8)));
             }
         }
-        if self.chance(0.02) {
-            // The spelling of values.yaml's comment, which no template reads.
-            m.insert("subGroupExclusiveToplogy".into(), json!(true));
-        }
+        // Not drawn: `subGroupExclusiveToplogy`, the spelling of values.yaml's comment, which no
+        // template reads (the templates read `subGroupExclusiveTopology`).
 
         // Pod-level settings.
         if self.want("scheduling", 0.12) {
@@ -1430,7 +1446,11 @@ impl Gen {
             let text = m
                 .iter()
                 .filter(|(_, v)| !v.is_object() && !v.is_array())
-                .map(|(k, v)| format!("{k}: {}", v))
+                .map(|(k, v)| match v {
+                    // Single quotes: a template's own double quotes stay as they are.
+                    Value::String(t) => format!("{k}: '{}'", t.replace('\'', "''")),
+                    other => format!("{k}: {other}"),
+                })
                 .collect::<Vec<_>>();
             if !text.is_empty() && m.iter().all(|(_, v)| !v.is_object() && !v.is_array()) {
                 return json!(text.join("\n"));
@@ -2086,15 +2106,10 @@ impl Gen {
         if self.chance(0.7) {
             m.insert("args".into(), json!([if restartable { "--verbose" } else { "echo ready > /work/ready" }]));
         }
+        // Not drawn: `restartPolicyRules`, which need a restart policy other than Always, which an
+        // API server refuses on an init container unless its ContainerRestartRules gate is on.
         if restartable {
             m.insert("restartPolicy".into(), json!("Always"));
-        } else if self.chance(if rich { 0.6 } else { 0.1 }) {
-            // Container restart rules (Kubernetes 1.34+).
-            m.insert("restartPolicy".into(), json!("Never"));
-            m.insert(
-                "restartPolicyRules".into(),
-                json!([{"action": "Restart", "exitCodes": {"operator": "In", "values": [42, 43]}}]),
-            );
         }
         if self.chance(p) {
             m.insert("imagePullPolicy".into(), json!(self.pick(&["IfNotPresent", "Always", "Never"])));
