@@ -28,7 +28,17 @@
 //!   probes, a probe's own grace period not on readiness probes, `stopSignal` only with the pod's
 //!   `os` set, no `allowPrivilegeEscalation: false` with `privileged` or `CAP_SYS_ADMIN`,
 //!   `recursiveReadOnly` only on a read-only mount without propagation, a device only from a
-//!   claim the container does not mount, a toleration's seconds only with `NoExecute`.
+//!   claim the container does not mount, a toleration's seconds only with `NoExecute`, Windows
+//!   options only where the pod's `os` is not Linux; no `restartPolicyRules` (they need an init
+//!   container's restart policy other than `Always`, refused without the ContainerRestartRules
+//!   gate);
+//! - what the chart's objects need to work: DRA only for accelerator types the chart has a claim
+//!   template for (the pods of another would claim from a template nothing creates), the match
+//!   `exactly` (the template cannot write the list `firstAvailable` is), a LeaderWorkerSet's
+//!   sub-group size a divisor of its size, no dot in a multi-node release's name.
+//!
+//! Keys no template reads are not drawn (`subGroupExclusiveToplogy`, the spelling of a comment in
+//! values.yaml: the templates read `subGroupExclusiveTopology`).
 //!
 //! Duplicate environment variables appear only where docs/modelservice.md lists them as a
 //! deliberate difference: a container setting a variable the chart adds too (`DP_SIZE`,
