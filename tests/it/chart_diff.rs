@@ -369,6 +369,7 @@ fn random_values_render_what_the_chart_renders() {
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(format!("report-{seed}-{n}.txt"));
     std::fs::write(&path, &full).unwrap();
+    // The summary (the failure message has it too, with the cases).
     println!("{}", short.split("\n--- case").next().unwrap_or(""));
     println!("full report: {} ({:.1}s)", path.display(), started.elapsed().as_secs_f64());
 
