@@ -3,6 +3,8 @@
 //! (`tests/python/helm_template.py`, run with the tests' Python), and the tests below hold it
 //! to the chart's own committed outputs (every row of CASES.md, object for object), to Helm's
 //! value rules (files, then `--set`, then `--set-string`) and to the chart's error messages.
+//! [`helm_template_batch`] renders many cases with one Python process (the differential test,
+//! `chart_diff.rs`, renders a hundred).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -33,6 +35,79 @@ pub fn helm_template(
 ) -> Result<Vec<Value>, String> {
     let out = run(release, files, sets, set_strings, true)?;
     serde_json::from_str(&out).map_err(|e| format!("helm_template.py printed no JSON list: {e}\n{out}"))
+}
+
+/// One render of [`helm_template_batch`]: the values files' texts (in order), `--set`s and
+/// `--set-string`s, as [`helm_template`] takes them.
+#[derive(Clone, Debug, Default)]
+pub struct BatchCase {
+    pub release: String,
+    /// "default" when empty.
+    pub namespace: String,
+    pub values: Vec<String>,
+    pub sets: Vec<String>,
+    pub set_strings: Vec<String>,
+}
+
+/// Renders every case as [`helm_template`] would, with one Python process and one loading of
+/// the chart (`helm_template.py --batch`): each answer is the objects or Helm's message.
+pub fn helm_template_batch(cases: &[BatchCase]) -> Vec<Result<Vec<Value>, String>> {
+    use std::io::{BufRead, Write};
+    use std::process::Stdio;
+
+    let mut child = Command::new(super::pyenv::python())
+        .arg(root().join("tests/python/helm_template.py"))
+        .arg("--batch")
+        .arg(chart_dir())
+        .env_remove("PYTHONPATH")
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines: Vec<String> = cases
+        .iter()
+        .map(|c| {
+            let namespace = if c.namespace.is_empty() { "default" } else { c.namespace.as_str() };
+            json!({"release": c.release, "namespace": namespace, "values": c.values, "sets": c.sets,
+                "set_strings": c.set_strings})
+            .to_string()
+        })
+        .collect();
+    // Written from another thread: the answers are read while the requests are still going in.
+    let mut stdin = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || {
+        for l in lines {
+            if writeln!(stdin, "{l}").is_err() {
+                break;
+            }
+        }
+    });
+    let stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let answers: Vec<String> = stdout.lines().map_while(Result::ok).collect();
+    writer.join().unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && answers.len() == cases.len(),
+        "helm_template.py --batch failed ({}, {} answers to {} cases):\n{stderr}",
+        out.status,
+        answers.len(),
+        cases.len()
+    );
+    answers
+        .iter()
+        .map(|a| {
+            let v: Value =
+                serde_json::from_str(a).unwrap_or_else(|e| panic!("helm_template.py --batch printed {a}: {e}"));
+            match (v.get("objects"), v.get("error")) {
+                (Some(Value::Array(objs)), _) => Ok(objs.clone()),
+                (_, Some(Value::String(e))) => Err(e.clone()),
+                _ => panic!("helm_template.py --batch printed {a}"),
+            }
+        })
+        .collect()
 }
 
 /// The same render as `helm template`'s YAML text.
@@ -151,6 +226,58 @@ fn the_cases_of_cases_md_are_the_ones_the_import_tests_use() {
         .map(|(o, r, v, s)| (o.to_string(), r.to_string(), v.to_string(), s.iter().map(|x| x.to_string()).collect()))
         .collect();
     assert_eq!(table, consts);
+}
+
+#[test]
+fn a_batch_answers_each_case_as_a_single_render_does() {
+    let mut batch: Vec<BatchCase> = cases()
+        .into_iter()
+        .map(|(_, release, values, set)| BatchCase {
+            release,
+            values: vec![std::fs::read_to_string(examples_dir().join(values)).unwrap()],
+            sets: set.into_iter().collect(),
+            ..BatchCase::default()
+        })
+        .collect();
+    let custom = "decode:\n  containers:\n  - {name: vllm, image: img, modelCommand: custom}\n";
+    batch.push(BatchCase { release: "x".into(), values: vec![custom.into()], ..BatchCase::default() });
+    batch.push(BatchCase { release: "Bad_Name".into(), ..BatchCase::default() });
+    batch.push(BatchCase {
+        release: "ns".into(),
+        namespace: "team-a".into(),
+        values: vec!["decode: {replicas: 2}\n---\ndecode: {monitoring: {podmonitor: {enabled: true}}}\n".into()],
+        set_strings: vec!["modelArtifacts.labels.kept=007".into()],
+        ..BatchCase::default()
+    });
+    let answers = helm_template_batch(&batch);
+    assert_eq!(answers.len(), batch.len());
+    for ((output, ..), answer) in cases().iter().zip(&answers) {
+        let expected = super::manifests::parse_stream(&committed(output));
+        assert_eq!(answer.as_ref().unwrap(), &expected, "{output}");
+    }
+    let n = cases().len();
+    assert_eq!(
+        answers[n].as_ref().unwrap_err(),
+        &helm_template(
+            "x",
+            &[],
+            &[
+                "decode.containers[0].name=vllm",
+                "decode.containers[0].image=img",
+                "decode.containers[0].modelCommand=custom",
+            ],
+            &[]
+        )
+        .unwrap_err()
+    );
+    assert!(answers[n + 1].as_ref().unwrap_err().starts_with("invalid release name"), "{:?}", answers[n + 1]);
+    // Documents of one text merge; the namespace reaches the templates; --set-string applies.
+    let objs = answers[n + 2].as_ref().unwrap();
+    let monitor = objs.iter().find(|o| o["kind"] == "PodMonitor").expect("a PodMonitor");
+    assert_eq!(monitor["metadata"]["namespace"], json!("team-a"));
+    let decode = objs.iter().find(|o| o["metadata"]["name"] == "ns-llm-d-modelservice-decode").unwrap();
+    assert_eq!(decode["spec"]["replicas"], json!(2));
+    assert_eq!(decode["spec"]["template"]["metadata"]["labels"]["kept"], json!("007"));
 }
 
 /// The first container of the decode Deployment.

@@ -1,6 +1,7 @@
 //! The integration tests: one binary, one module per area.
 
 mod apply;
+mod chart_diff;
 mod cli;
 mod docs;
 mod downloader;

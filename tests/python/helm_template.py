@@ -2,12 +2,20 @@
 
     python helm_template.py RELEASE CHART [-f VALUES]... [--set K=V]... [--set-string K=V]...
                             [--namespace NS] [--json]
+    python helm_template.py --batch CHART
 
 Prints what `helm template RELEASE CHART -f ... --set ... --set-string ... --namespace NS` prints:
 the manifests as a YAML stream, each document headed `# Source: <template>`, in Helm's install
 order; with `--json`, the same objects as one JSON list instead (what tests/it/helm.rs reads).
 A failed render (a `fail` or `required` in the chart, values the chart's schema refuses, a bad
 `--set`) exits 1 with Helm's message on stderr; a bad command line exits 2.
+
+`--batch` renders many cases with one process and one loading of the chart (the differential
+test renders a hundred): each line of stdin is a JSON object `{"release": …, "namespace": …,
+"values": [YAML text, …], "sets": […], "set_strings": […]}` (all but `release` optional; the
+texts are read as values files are), and each is answered, in order, by one line of stdout:
+`{"objects": [...]}` (what `--json` prints) or `{"error": "<Helm's message>"}` (what a single
+call prints after `Error: ` and exits 1 for). The process ends at the end of stdin, exit 0.
 
 Run with the tests' virtual environment (tests/it/pyenv.rs), which has helm-python-sdk: Helm v4's
 Go SDK behind a C ABI (import name `helm_python`). What comes from Helm and what is done here:
@@ -87,6 +95,10 @@ def load_values_file(path: str) -> dict[str, Any]:
             text = f.read()
     except OSError as e:
         fail(f"open {path}: {e.strerror}")
+    return load_values_text(text, path)
+
+
+def load_values_text(text: str, path: str) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for doc in split_documents(text, path):
         try:
@@ -484,12 +496,86 @@ def yaml_stream(manifests: list[Document], hooks: list[Document]) -> str:
 
 # ------------------------------------------------------------------------------------ main
 
+class Failure(Exception):
+    """Helm's error for the current render: a single call exits 1 with it, a batch answers it."""
+
+
 def fail(message: str) -> None:
-    print(f"Error: {message}", file=sys.stderr)
-    sys.exit(1)
+    raise Failure(message)
+
+
+def merged_values(files: list[tuple[str, str]], sets: list[str], set_strings: list[str]) -> dict[str, Any]:
+    """The values `-f` files (name, text) and `--set`s give, merged in Helm's order."""
+    base: dict[str, Any] = {}
+    for name, text in files:
+        base = merge_maps(base, load_values_text(text, name))
+    for expression in sets:
+        apply_set(expression, base, strings_only=False)
+    for expression in set_strings:
+        apply_set(expression, base, strings_only=True)
+    return base
+
+
+def load_chart(path: str) -> Any:
+    """The chart, checked as `helm template` checks it before rendering."""
+    try:
+        chart = helm.Chart.load(path)
+    except helm.HelmError as e:
+        fail(str(e))
+    meta = chart.metadata
+    if meta.get("type") == "library":
+        fail("library charts are not installable")
+    loaded = {d.get("name") for d in chart.dependencies}
+    missing = [d["name"] for d in meta.get("dependencies") or [] if d.get("name") not in loaded]
+    if missing:
+        fail(
+            "An error occurred while checking for chart dependencies. You may need to run "
+            "`helm dependency build` to fetch missing dependencies: found in Chart.yaml, but "
+            f"missing in charts/ directory: {', '.join(missing)}"
+        )
+    return chart
+
+
+def render(chart: Any, values: dict[str, Any], release: str, namespace: str) -> tuple[list[Document], list[Document]]:
+    try:
+        helm.validate_release_name(release)
+        files = chart.render(values, name=release, namespace=namespace, revision=1, is_install=True)
+    except helm.HelmError as e:
+        fail(str(e))
+    return sort_manifests(files)
+
+
+def objects(manifests: list[Document], hooks: list[Document]) -> list[Any]:
+    return [d.obj for d in manifests + hooks if d.obj]
+
+
+def batch(chart_path: str) -> None:
+    """One answer line per request line; see the module's docstring."""
+    try:
+        chart = load_chart(chart_path)
+    except Failure as e:
+        print(f"Error: {e}", file=sys.stderr)
+        sys.exit(1)
+    with chart:
+        for line in sys.stdin:
+            if not line.strip():
+                continue
+            case = json.loads(line)
+            try:
+                files = [(f"values-{i}.yaml", t) for i, t in enumerate(case.get("values") or [])]
+                values = merged_values(files, case.get("sets") or [], case.get("set_strings") or [])
+                manifests, hooks = render(chart, values, case["release"], case.get("namespace") or "default")
+                answer: dict[str, Any] = {"objects": objects(manifests, hooks)}
+            except Failure as e:
+                answer = {"error": str(e)}
+            sys.stdout.write(json.dumps(answer) + "\n")
+            sys.stdout.flush()
 
 
 def main() -> None:
+    if len(sys.argv) == 3 and sys.argv[1] == "--batch":
+        batch(sys.argv[2])
+        return
     ap = argparse.ArgumentParser(description="helm template, by Helm v4 as a library")
     ap.add_argument("release")
     ap.add_argument("chart")
@@ -500,40 +586,27 @@ def main() -> None:
     ap.add_argument("--json", action="store_true", help="one JSON list of the objects")
     args = ap.parse_args()
 
-    base: dict[str, Any] = {}
-    for path in args.values:
-        base = merge_maps(base, load_values_file(path))
-    for expression in args.set:
-        apply_set(expression, base, strings_only=False)
-    for expression in args.set_string:
-        apply_set(expression, base, strings_only=True)
-
     try:
-        helm.validate_release_name(args.release)
-        chart = helm.Chart.load(args.chart)
-    except helm.HelmError as e:
-        fail(str(e))
-    with chart:
-        meta = chart.metadata
-        if meta.get("type") == "library":
-            fail("library charts are not installable")
-        loaded = {d.get("name") for d in chart.dependencies}
-        missing = [d["name"] for d in meta.get("dependencies") or [] if d.get("name") not in loaded]
-        if missing:
-            fail(
-                "An error occurred while checking for chart dependencies. You may need to run "
-                "`helm dependency build` to fetch missing dependencies: found in Chart.yaml, but "
-                f"missing in charts/ directory: {', '.join(missing)}"
-            )
+        base: dict[str, Any] = {}
+        for path in args.values:
+            base = merge_maps(base, load_values_file(path))
+        for expression in args.set:
+            apply_set(expression, base, strings_only=False)
+        for expression in args.set_string:
+            apply_set(expression, base, strings_only=True)
+        # The release name is checked before the chart is read, as `helm template` does.
         try:
-            files = chart.render(base, name=args.release, namespace=args.namespace, revision=1, is_install=True)
+            helm.validate_release_name(args.release)
         except helm.HelmError as e:
             fail(str(e))
+        with load_chart(args.chart) as chart:
+            manifests, hooks = render(chart, base, args.release, args.namespace)
+    except Failure as e:
+        print(f"Error: {e}", file=sys.stderr)
+        sys.exit(1)
 
-    manifests, hooks = sort_manifests(files)
     if args.json:
-        objects = [d.obj for d in manifests + hooks if d.obj]
-        json.dump(objects, sys.stdout, indent=1)
+        json.dump(objects(manifests, hooks), sys.stdout, indent=1)
         sys.stdout.write("\n")
     else:
         sys.stdout.write(yaml_stream(manifests, hooks))
