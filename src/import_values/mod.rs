@@ -320,7 +320,9 @@ pub(crate) fn dns_label(s: &str, max: usize) -> String {
 
 /// Checks a release name given with `--name`, as Helm does: a DNS label of at most 53 characters.
 pub fn check_release(name: &str) -> Result<(), String> {
-    crate::lower::check_dns_label(name).map_err(|why| format!("`{name}` is not a valid release name: {why}"))?;
+    // Helm's rule: a DNS subdomain of at most 53 characters.
+    crate::lower::check_dns_subdomain(name, 253)
+        .map_err(|why| format!("`{name}` is not a valid release name: {why}"))?;
     if name.len() > 53 {
         return Err(format!("`{name}` is not a valid release name: Helm allows at most 53 characters"));
     }

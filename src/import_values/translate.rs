@@ -532,7 +532,7 @@ pub fn translate(root: &Value, defaults: &Value, req: &Request) -> Translated {
     let name_override = cx.text(&top.key("nameOverride"));
     let fullname_override = cx.text(&top.key("fullnameOverride"));
     let fullname = super::fullname(&req.release, name_override.as_deref(), fullname_override.as_deref());
-    if let Err(why) = crate::lower::check_dns_label(&fullname) {
+    if let Err(why) = crate::lower::check_dns_subdomain(&fullname, 63) {
         let at = if fullname_override.is_some() { top.key("fullnameOverride") } else { top.key("nameOverride") };
         cx.invalid(&at, format!("the objects would be named `{fullname}`, which is not a valid name: {why}"));
     }
@@ -694,15 +694,16 @@ pub fn translate(root: &Value, defaults: &Value, req: &Request) -> Translated {
             svc.push(r);
         }
     }
+    let release_ns = req.namespace.clone().unwrap_or_else(|| "default".into());
     for o in cx.items(&top.key("extraObjects")) {
-        if let Some(n) = extra_object(&mut cx, &o) {
+        if let Some(n) = extra_object(&mut cx, &o, &release_ns) {
             svc.push(n);
         }
     }
     if roles == 0 {
-        cx.invalid(
-            &top.key("decode").key("create"),
-            "neither decode nor prefill is created: there is nothing to serve",
+        svc.comments.push(
+            "The values create neither decode nor prefill: as with the chart, only the ServiceAccount (and objects) are applied."
+                .into(),
         );
     }
     nodes.push(svc);
@@ -946,7 +947,7 @@ fn requester_node<'v>(cx: &mut Cx<'v>, at: &At<'v>, rendered: bool) -> Option<KN
 }
 
 /// One of `extraObjects`, rendered (templates included), as an `object { … }`.
-fn extra_object<'v>(cx: &mut Cx<'v>, at: &At<'v>) -> Option<KNode> {
+fn extra_object<'v>(cx: &mut Cx<'v>, at: &At<'v>, release_ns: &str) -> Option<KNode> {
     let v = cx.take(at)?;
     let Value::Object(m) = v else {
         cx.wrong_type(at, "an object (a Kubernetes manifest)", v);
@@ -955,7 +956,15 @@ fn extra_object<'v>(cx: &mut Cx<'v>, at: &At<'v>) -> Option<KNode> {
     if m.is_empty() {
         return None;
     }
-    Some(KNode::raw_block("object", &crate::lower::raw::write_object(m)))
+    // The release's namespace (`{{ .Release.Namespace }}`, or the same name written out) is the
+    // workspace's: the object goes there without naming it.
+    let mut m = m.clone();
+    if let Some(meta) = m.get_mut("metadata").and_then(Value::as_object_mut)
+        && meta.get("namespace").and_then(Value::as_str) == Some(release_ns)
+    {
+        meta.remove("namespace");
+    }
+    Some(KNode::raw_block("object", &crate::lower::raw::write_object(&m)))
 }
 
 /// `routing service-port=… { proxy … }`, or nothing when every value is the chart's default.
@@ -1058,7 +1067,15 @@ fn role<'v>(cx: &mut Cx<'v>, at: &At<'v>, kind: &str, svc: &Service<'v>) -> Opti
     }
 
     // `replicas` is 1 when the key is absent (the chart's `ternary … (hasKey …)`).
+    let mut requester_replicas = None;
     if autoscaled {
+        // Not the Deployment's (the autoscaler owns it), but still the requesters' count.
+        if m.contains_key("replicas")
+            && let Some(r) = cx.int_in(&at.key("replicas"), 0, i64::from(i32::MAX))
+            && r != 1
+        {
+            requester_replicas = Some(r);
+        }
         cx.take(&at.key("replicas"));
     } else if m.contains_key("replicas")
         && let Some(r) = cx.int_in(&at.key("replicas"), 0, i64::from(i32::MAX))
@@ -1069,7 +1086,11 @@ fn role<'v>(cx: &mut Cx<'v>, at: &At<'v>, kind: &str, svc: &Service<'v>) -> Opti
     if kind == "decode"
         && let Some(r) = &svc.requester
     {
-        node.push(r.clone());
+        let mut r = r.clone();
+        if let Some(n) = requester_replicas {
+            r = r.prop("replicas", n);
+        }
+        node.push(r);
     }
 
     // A LeaderWorkerSet's own settings; the chart reads them only with `multinode`.
@@ -1228,7 +1249,22 @@ fn role<'v>(cx: &mut Cx<'v>, at: &At<'v>, kind: &str, svc: &Service<'v>) -> Opti
     // itself as well would be in the manifest twice, which Kubernetes' YAML reader refuses.
     let extra_at = at.key("extraConfig");
     let mut secrets = secrets;
+    let text_form;
     if let Some(v) = cx.take(&extra_at).filter(|v| truthy(Some(v))) {
+        // The chart renders a string of YAML into the pod as it renders a mapping.
+        let v = match v {
+            Value::String(t) => match yaml_text_fields(t) {
+                Ok(m) => {
+                    text_form = Value::Object(m);
+                    &text_form
+                }
+                Err(e) => {
+                    cx.invalid(&extra_at, format!("the text is not a mapping of pod spec fields: {e}"));
+                    &Value::Null
+                }
+            },
+            v => v,
+        };
         match v {
             Value::Object(extra) => {
                 let has = |name: &str| node.children.iter().any(|c| c.name == name);
@@ -1413,7 +1449,12 @@ fn parallelism<'v>(cx: &mut Cx<'v>, at: &At<'v>) -> Option<KNode> {
     cx.visit(at, PARALLELISM_KEYS)?;
     let mut get = |k: &str| -> Option<i64> {
         let a = at.key(k);
-        truthy(a.get()).then(|| cx.int_in(&a, 1, i64::from(u32::MAX))).flatten()
+        if !truthy(a.get()) {
+            // The chart's helpers read 0 (or an empty value) as not set.
+            cx.take(&a);
+            return None;
+        }
+        cx.int_in(&a, 1, i64::from(u32::MAX))
     };
     let (t, d, dl, w) = (get("tensor"), get("data"), get("dataLocal"), get("workers"));
     // The chart's helpers: each size is its own value when set, else derived from the others.
@@ -1498,6 +1539,11 @@ fn container<'v>(cx: &mut Cx<'v>, at: &At<'v>, init: bool, pod_claims: &[String]
     let extra = if init { None } else { cx.take(&at.key("extraConfig")).filter(|v| truthy(Some(v))).cloned() };
     let extra = match extra {
         Some(Value::Object(e)) => e,
+        // The chart renders a string of YAML into the container as it renders a mapping.
+        Some(Value::String(t)) => yaml_text_fields(&t).unwrap_or_else(|e| {
+            cx.invalid(&at.key("extraConfig"), format!("the text is not a mapping of container fields: {e}"));
+            Map::new()
+        }),
         Some(other) => {
             cx.wrong_type(&at.key("extraConfig"), "a mapping of container fields", &other);
             Map::new()
@@ -1633,12 +1679,10 @@ fn container<'v>(cx: &mut Cx<'v>, at: &At<'v>, init: bool, pod_claims: &[String]
         }
         match field.as_str() {
             "command" => {
-                // With imageDefault the chart runs the image's entrypoint with the model's
-                // arguments; a command of its own makes it a custom command.
-                cx.invalid(
-                    &here,
-                    "a command with modelCommand imageDefault: write modelCommand custom with this command instead",
-                );
+                // With imageDefault the chart gives the model's arguments and no command: this
+                // command runs with them instead of the image's entrypoint.
+                let list: Vec<String> = value.as_array().into_iter().flatten().filter_map(scalar_text).collect();
+                body.push(list_node("command", &list));
             }
             "args" => {
                 let list: Vec<String> = value.as_array().into_iter().flatten().filter_map(scalar_text).collect();
@@ -2138,4 +2182,19 @@ fn security_words(m: &Map<String, Value>) -> Option<KNode> {
         n = n.prop(prop, v.as_bool()?);
     }
     Some(n)
+}
+
+/// `extraConfig` given as text: the YAML mapping it holds.
+fn yaml_text_fields(text: &str) -> Result<Map<String, Value>, String> {
+    match serde_yaml_ng::from_str::<serde_yaml_ng::Value>(text).map_err(|e| e.to_string())? {
+        serde_yaml_ng::Value::Mapping(_) => super::values::parse_yaml(text),
+        other => Err(format!(
+            "it is YAML of a {}",
+            match other {
+                serde_yaml_ng::Value::Sequence(_) => "list",
+                serde_yaml_ng::Value::Null => "null",
+                _ => "scalar",
+            }
+        )),
+    }
 }

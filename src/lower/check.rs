@@ -177,6 +177,16 @@ pub fn check(cx: &mut Cx, ws: &mut Workspace) {
                 .help("set a shorter `fullname`"),
             );
         }
+        if svc.fullname.contains('.') && svc.roles().any(|(_, r)| r.multinode.is_some()) {
+            cx.error(
+                Diagnostic::error(
+                    "msws::invalid-name",
+                    format!("`{}` cannot name a LeaderWorkerSet: it contains `.`", svc.fullname),
+                )
+                .label(svc.span, "a multi-node role's LeaderWorkerSet is named `<name>-<role>`")
+                .help("the LeaderWorkerSet controller names a headless Service after it, and Service names may not contain dots: set a `fullname` without them"),
+            );
+        }
     }
 
     // Objects two model-services would both write, and pods both would select.

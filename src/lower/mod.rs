@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 pub use load::{DiskFiles, Files, MemFiles, STDLIB, normalize};
-pub use read::check_dns_label;
+pub use read::{check_dns_label, check_dns_subdomain};
 pub use vars::{VarSource, env_name};
 
 use crate::diag::{Diagnostic, FileId, Sink, SourceMap, Span, did_you_mean, token_ranges};

@@ -668,7 +668,7 @@ pub fn model_service(cx: &mut Cx, node: &Node) -> Option<ModelService> {
         }
     };
     let served_name = r.child_value(cx, "served-name").and_then(|v| cx.nonempty(v, "a served name"));
-    let fullname = r.child_value(cx, "fullname").and_then(|v| cx.name(v, "object"));
+    let fullname = r.child_value(cx, "fullname").and_then(|v| cx.object_prefix(v));
     let service_account = r.child_value(cx, "service-account").and_then(|v| cx.name(v, "service account"));
     let labels_given = r.child_map(cx, "labels");
     let annotations = r.child_map(cx, "annotations").unwrap_or_default();
@@ -740,12 +740,14 @@ pub fn model_service(cx: &mut Cx, node: &Node) -> Option<ModelService> {
     if decode_node.is_none() && prefill_node.is_none() && manifests_node.is_none() {
         cx.missing(
             node,
-            Diagnostic::error(
+            // A warning: the chart renders just the ServiceAccount when neither role is created,
+            // and a workspace can say the same (a misspelt role is an error of its own).
+            Diagnostic::warning(
                 "msws::model-service",
-                "the model-service has no pods: it needs a `decode` or a `prefill` role",
+                "the model-service has no pods: only its ServiceAccount and objects are applied",
             )
             .label(node.head_span(), "no `decode` or `prefill`")
-            .help("add `decode replicas=1 extends=\"std/vllm-single\"` for a single vLLM deployment, or a `decode` and a `prefill` role extending `std/vllm-decode` and `std/vllm-prefill` for prefill/decode disaggregation"),
+            .help("to serve the model, add `decode replicas=1 extends=\"std/vllm-single\"` for a single vLLM deployment, or a `decode` and a `prefill` role extending `std/vllm-decode` and `std/vllm-prefill` for prefill/decode disaggregation"),
         );
     }
     let name = name?;
@@ -1190,9 +1192,11 @@ fn requester(cx: &mut Cx, node: &Node) -> Option<Requester> {
     let gpus = q("gpus", "1", &mut r);
     let cpus = q("cpus", "1", &mut r);
     let memory = q("memory", "250Mi", &mut r);
+    let replicas = r.prop("replicas").and_then(|v| cx.u32(v, 0, "replicas"));
     r.finish(cx);
     Some(Requester {
         image,
+        replicas,
         admin_port,
         probes_port,
         spi_port,
@@ -1360,13 +1364,15 @@ fn container(cx: &mut Cx, node: &Node, init: bool) -> Option<Container> {
         Some(v) => cx.choice(v, "command kind", &CommandKind::ALL)?,
         None => CommandKind::Custom,
     };
-    if command_kind != CommandKind::Custom && !command.is_empty() {
+    // `image-default` with a `command` runs that command, instead of the image's entrypoint, with
+    // the model's arguments (the chart's imageDefault with `extraConfig.command`).
+    if command_kind == CommandKind::VllmServe && !command.is_empty() {
         let span =
             node.children().iter().find(|c| c.name.name == "command").map(|c| c.name.span).unwrap_or(node.name.span);
         cx.error(with_origin(
-            Diagnostic::error("msws::command", "a `command` list only goes with `command=\"custom\"`")
+            Diagnostic::error("msws::command", "a `command` list does not go with `command=\"vllm-serve\"`")
                 .label(span, "this command would be ignored")
-                .help("`vllm-serve` runs `vllm serve` and `image-default` the image's entrypoint; use `command=\"custom\"` to run your own"),
+                .help("`vllm-serve` runs `vllm serve`; use `command=\"image-default\"` to run your own command with the model's arguments, or `command=\"custom\"` to give every argument yourself"),
             node.origin.as_deref(),
         ));
     }

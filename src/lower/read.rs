@@ -300,6 +300,25 @@ impl<'a> Cx<'a> {
     }
 }
 
+impl Cx<'_> {
+    /// A name that prefixes object names (`fullname`): a DNS subdomain, as Kubernetes allows for
+    /// Deployments, ServiceAccounts and the like (and Helm for releases).
+    pub fn object_prefix(&mut self, v: &Value) -> Option<String> {
+        let s = self.string(v)?;
+        if let Err(why) = check_dns_subdomain(&s, 63) {
+            self.report_at(
+                v,
+                "msws::invalid-name",
+                format!("`{s}` is not a valid name for objects: {why}"),
+                "invalid name",
+                Some("object names are lowercase letters, digits, `-` and `.`, each part between dots starting and ending with a letter or digit".into()),
+            );
+            return None;
+        }
+        Some(s)
+    }
+}
+
 /// Checks a DNS-1123 label (RFC 1123), the rule for most Kubernetes names and label values.
 pub fn check_dns_label(s: &str) -> Result<(), String> {
     if s.is_empty() {
@@ -313,6 +332,22 @@ pub fn check_dns_label(s: &str) -> Result<(), String> {
     }
     if s.starts_with('-') || s.ends_with('-') {
         return Err("it starts or ends with `-`".into());
+    }
+    Ok(())
+}
+
+/// A DNS subdomain (RFC 1123) of at most `max` characters: DNS labels joined by `.` — what
+/// Kubernetes takes for the names of most objects, and Helm for release names.
+pub fn check_dns_subdomain(s: &str, max: usize) -> Result<(), String> {
+    if s.len() > max {
+        return Err(format!("it is {} characters long (at most {max})", s.len()));
+    }
+    for part in s.split('.') {
+        match check_dns_label(part) {
+            Ok(()) => {}
+            Err(_) if part.is_empty() => return Err("it has an empty part between dots".into()),
+            Err(why) => return Err(why),
+        }
     }
     Ok(())
 }

@@ -492,6 +492,9 @@ pub struct PodMonitor {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Requester {
     pub image: String,
+    /// The requesters' ReplicaSet's count; `None`: the role's replicas. An autoscaled role's
+    /// requester count is still fixed (the chart writes it).
+    pub replicas: Option<u32>,
     pub admin_port: u16,
     pub probes_port: u16,
     pub spi_port: u16,

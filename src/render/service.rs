@@ -42,9 +42,10 @@ use super::{MODEL_VOLUME, Meta, Object, download::resources, quantity};
 use crate::graph::StepId;
 use crate::model::*;
 
-/// The pod resource claim a role's DRA accelerator is requested through.
-fn dra_claim_name(accel: &Accelerator, role: RoleKind) -> String {
-    format!("{}-{}-claim", accel.kind, role.as_str())
+/// The pod resource claim a role's DRA accelerator is requested through: the chart's
+/// `acceleratorClaimName`, the template's name without `-claim-template`, then the role.
+fn dra_claim_name(dra: &Dra, role: RoleKind) -> String {
+    format!("{}-{}-claim", dra.template.strip_suffix("-claim-template").unwrap_or(&dra.template), role.as_str())
 }
 
 fn dra_template_name(dra: &Dra, role: RoleKind) -> String {
@@ -105,12 +106,14 @@ fn role_name(svc: &ModelService, kind: RoleKind) -> String {
 }
 
 /// The chart's warning, on the workload, when the first container asks for another number of
-/// accelerators than the parallelism gives (the container's own number is used).
-fn accelerator_warning(role: &Role) -> Option<String> {
+/// accelerators than the parallelism gives (the container's own number is used). As the chart
+/// computes it: with the resource of the model service's accelerator (the chart's helper is not
+/// given the role, so a role's own accelerator type does not count), whether or not DRA is on.
+fn accelerator_warning(svc: &ModelService, role: &Role) -> Option<String> {
     let c = role.containers.first()?;
-    let resource = role.accelerator.resource.as_ref()?;
+    let resource = svc.accelerator.resource.as_ref()?;
     let want = role.parallelism.devices_per_pod();
-    if role.accelerator.dra.is_some() || c.image.contains("llm-d-inference-sim") || want < 1 {
+    if c.image.contains("llm-d-inference-sim") || want < 1 {
         return None;
     }
     let set = c.resources.limits.get(resource)?.value();
@@ -124,7 +127,7 @@ fn accelerator_warning(role: &Role) -> Option<String> {
 fn workload_annotations(svc: &ModelService, role: &Role) -> Map {
     let mut annotations = svc.annotations.clone();
     annotations.extend(role.annotations.clone());
-    if let Some(w) = accelerator_warning(role) {
+    if let Some(w) = accelerator_warning(svc, role) {
         annotations.insert("llm-d.ai/accelerator-warning".into(), w);
     }
     annotations
@@ -306,7 +309,7 @@ fn requester_set(
     ReplicaSet {
         metadata: meta.object(&role_name(svc, kind), step, &Map::new(), &Map::new()),
         spec: Some(ReplicaSetSpec {
-            replicas: Some(role.replicas as i32),
+            replicas: Some(req.replicas.unwrap_or(role.replicas) as i32),
             selector: LabelSelector { match_labels: Some(app.clone()), match_expressions: None },
             template: Some(PodTemplateSpec {
                 metadata: Some(ObjectMeta { labels: Some(app), annotations: Some(annotations), ..Default::default() }),
@@ -462,7 +465,7 @@ fn pod_template(svc: &ModelService, ws: &Workspace, role: &Role, kind: RoleKind)
     let mut claims: Vec<PodResourceClaim> = Vec::new();
     if let Some(dra) = &role.accelerator.dra {
         claims.push(PodResourceClaim {
-            name: dra_claim_name(&role.accelerator, kind),
+            name: dra_claim_name(dra, kind),
             resource_claim_template_name: Some(dra_template_name(dra, kind)),
             resource_claim_name: None,
         });
@@ -633,7 +636,10 @@ fn container(svc: &ModelService, role: &Role, kind: RoleKind, c: &Container_, mo
                 ]);
             }
             args.extend(c.args.iter().cloned());
-            let command = (kind_ == CommandKind::VllmServe).then(|| vec!["vllm".to_string(), "serve".to_string()]);
+            let command = match kind_ {
+                CommandKind::VllmServe => Some(vec!["vllm".to_string(), "serve".to_string()]),
+                _ => (!c.command.is_empty()).then(|| c.command.clone()),
+            };
             (command, Some(args))
         }
     };
@@ -693,8 +699,8 @@ fn container(svc: &ModelService, role: &Role, kind: RoleKind, c: &Container_, mo
     if model {
         let accel = &role.accelerator;
         match (&accel.dra, &accel.resource) {
-            (Some(_), _) => {
-                let mut claims = vec![ResourceClaim { name: dra_claim_name(accel, kind), request: None }];
+            (Some(dra), _) => {
+                let mut claims = vec![ResourceClaim { name: dra_claim_name(dra, kind), request: None }];
                 claims.extend(res.claims.take().unwrap_or_default());
                 res.claims = Some(claims);
             }
