@@ -60,8 +60,6 @@ pub struct Request {
 /// What kind of problem a value has.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ProblemKind {
-    /// A chart feature the workspace language cannot express yet.
-    Unsupported,
     /// A key the chart does not have (a typo, or a newer chart), set to something other than the
     /// chart's default.
     Unknown,
@@ -81,8 +79,6 @@ pub struct Problem {
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.kind {
-            ProblemKind::Unsupported if self.detail.is_empty() => write!(f, "not supported yet: {}", self.key),
-            ProblemKind::Unsupported => write!(f, "not supported yet: {} ({})", self.key, self.detail),
             ProblemKind::Unknown if self.detail.is_empty() => write!(f, "unknown value: {}", self.key),
             ProblemKind::Unknown => write!(f, "unknown value: {} ({})", self.key, self.detail),
             ProblemKind::Invalid if self.key.is_empty() => write!(f, "{}", self.detail),

@@ -316,11 +316,6 @@ impl<'v> Cx<'v> {
         self.problems.push(Problem { kind: ProblemKind::Invalid, key: at.path(), detail: detail.into() });
     }
 
-    fn unsupported(&mut self, at: &At<'v>, detail: impl Into<String>) {
-        self.take(at);
-        self.problems.push(Problem { kind: ProblemKind::Unsupported, key: at.path(), detail: detail.into() });
-    }
-
     /// A scalar as a string.
     fn string(&mut self, at: &At<'v>) -> Option<String> {
         let v = self.take(at)?;
@@ -416,27 +411,6 @@ impl<'v> Cx<'v> {
                 self.invalid(at, e);
                 None
             }
-        }
-    }
-
-    /// A setting msws cannot express, fine as long as it is empty, false or absent.
-    fn unsupported_if_set(&mut self, at: &At<'v>, what: &str) {
-        let set = truthy(at.get());
-        self.take(at);
-        if set {
-            self.unsupported(at, what);
-        }
-    }
-
-    /// A Kubernetes object's fields that the language cannot express yet.
-    fn k8s_unsupported(&mut self, at: &At<'v>, m: &Map<String, Value>, fields: &[&'static str], of: &str) {
-        for f in fields {
-            if m.contains_key(*f) {
-                self.unsupported_if_set(&at.key(f), &format!("`{f}` of {of}"));
-            }
-        }
-        if let Some(k) = self.known.get_mut(&at.segs) {
-            k.extend_from_slice(fields);
         }
     }
 
@@ -1157,21 +1131,36 @@ fn role<'v>(cx: &mut Cx<'v>, at: &At<'v>, kind: &str, svc: &Service<'v>) -> Opti
     let mut pod_claims = Vec::new();
     let mut claim_nodes = Vec::new();
     for rc in cx.items(&at.key("resourceClaims")) {
-        let Some(m) = cx.visit(&rc, &["name", "resourceClaimTemplateName"]) else { continue };
-        cx.k8s_unsupported(&rc, m, &["resourceClaimName"], "a pod resource claim (msws claims from templates)");
+        if cx.visit(&rc, &["name", "resourceClaimTemplateName", "resourceClaimName"]).is_none() {
+            continue;
+        }
         let name = cx.text(&rc.key("name"));
         let template = cx.text(&rc.key("resourceClaimTemplateName"));
-        match (name, template) {
-            (Some(n), Some(t)) => {
-                pod_claims.push(n.clone());
-                claim_nodes.push(KNode::new("resource-claim").arg(n).prop("template", t));
+        let claim = cx.text(&rc.key("resourceClaimName"));
+        let Some(n) = name else {
+            cx.invalid(&rc.key("name"), "a resource claim needs a name");
+            continue;
+        };
+        let node = match (template, claim) {
+            (Some(t), None) => KNode::new("resource-claim").arg(n.as_str()).prop("template", t),
+            (None, Some(_)) => {
+                cx.invalid(
+                    &rc.key("resourceClaimTemplateName"),
+                    "the chart's values schema requires a template (Helm refuses a claim without one): write `resource-claim \"…\" claim=\"…\"` in the workspace to share an existing ResourceClaim",
+                );
+                continue;
             }
-            (None, _) => cx.invalid(&rc.key("name"), "a resource claim needs a name"),
-            (_, None) if !rc.key("resourceClaimName").has() => {
-                cx.invalid(&rc.key("resourceClaimTemplateName"), "a resource claim needs a template")
+            (Some(_), Some(_)) => {
+                cx.invalid(&rc, "a pod resource claim names a template or a claim, not both (Kubernetes refuses it)");
+                continue;
             }
-            _ => {}
-        }
+            (None, None) => {
+                cx.invalid(&rc.key("resourceClaimTemplateName"), "a resource claim needs a template or a claim");
+                continue;
+            }
+        };
+        pod_claims.push(n);
+        claim_nodes.push(node);
     }
     for c in cx.items(&at.key("containers")) {
         if let Some(n) = container(cx, &c, false, &pod_claims) {

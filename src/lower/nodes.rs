@@ -998,9 +998,30 @@ fn role(cx: &mut Cx, node: &Node, service_accel: Option<&Accelerator>) -> Option
         .filter_map(|n| {
             let mut cr = Reader::new(n);
             let name = cr.arg(cx, 0, "a name").and_then(|v| cx.name(v, "resource claim"));
-            let template = cr.req_prop(cx, "template").and_then(|v| cx.name(v, "resource claim template"));
+            let template = cr.prop("template").map(|v| cx.name(v, "resource claim template"));
+            let claim = cr.prop("claim").map(|v| cx.name(v, "resource claim"));
             cr.finish(cx);
-            Some(PodResourceClaim { name: name?, template: template? })
+            let source = match (template, claim) {
+                (Some(t), None) => ClaimSource::Template(t?),
+                (None, Some(c)) => ClaimSource::Claim(c?),
+                (t, _) => {
+                    cx.error(with_origin(
+                        Diagnostic::error(
+                            "msws::resource-claim",
+                            if t.is_some() {
+                                "a resource claim comes from a `template=` or a `claim=`, not both"
+                            } else {
+                                "a resource claim needs a `template=` or a `claim=`"
+                            },
+                        )
+                        .label(n.head_span(), "this claim")
+                        .help("`template=\"…\"` gives each pod a claim of its own from a ResourceClaimTemplate; `claim=\"…\"` shares an existing ResourceClaim"),
+                        n.origin.as_deref(),
+                    ));
+                    return None;
+                }
+            };
+            Some(PodResourceClaim { name: name?, source })
         })
         .collect();
     let scheduler_name = r.child_value(cx, "scheduler-name").and_then(|v| cx.nonempty(v, "a scheduler name"));

@@ -508,7 +508,16 @@ pub struct Requester {
 #[derive(Clone, Debug, PartialEq)]
 pub struct PodResourceClaim {
     pub name: String,
-    pub template: String,
+    pub source: ClaimSource,
+}
+
+/// Where a pod resource claim comes from.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ClaimSource {
+    /// A ResourceClaimTemplate: each pod gets a claim of its own.
+    Template(String),
+    /// An existing ResourceClaim, shared by the pods.
+    Claim(String),
 }
 
 #[derive(Clone, Debug, PartialEq)]

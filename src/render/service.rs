@@ -470,10 +470,12 @@ fn pod_template(svc: &ModelService, ws: &Workspace, role: &Role, kind: RoleKind)
             resource_claim_name: None,
         });
     }
-    claims.extend(role.resource_claims.iter().map(|c| PodResourceClaim {
-        name: c.name.clone(),
-        resource_claim_template_name: Some(c.template.clone()),
-        resource_claim_name: None,
+    claims.extend(role.resource_claims.iter().map(|c| {
+        let (template, claim) = match &c.source {
+            ClaimSource::Template(t) => (Some(t.clone()), None),
+            ClaimSource::Claim(n) => (None, Some(n.clone())),
+        };
+        PodResourceClaim { name: c.name.clone(), resource_claim_template_name: template, resource_claim_name: claim }
     }));
 
     let affinity = (!role.node_affinity.is_empty()).then(|| Affinity {

@@ -125,7 +125,6 @@ fn msws(case: &Case) -> (Result<Vec<Value>, Vec<Finding>>, Option<String>) {
                 .iter()
                 .map(|p| {
                     let kind = match p.kind {
-                        ProblemKind::Unsupported => format!("import: not supported yet: {}", generic_key(&p.key)),
                         ProblemKind::Unknown => format!("import: unknown value: {}", generic_key(&p.key)),
                         ProblemKind::Invalid if p.key.is_empty() => format!("import: {}", generic_message(&p.detail)),
                         ProblemKind::Invalid => {

@@ -715,3 +715,22 @@ fn a_real_users_values_file_imports_and_renders_as_helm_does() {
     let diffs = crate::manifests::compare(&helm_yaml, &rendered);
     assert!(diffs.is_empty(), "{}", diffs.join("\n"));
 }
+
+/// A pod resource claim of an existing ResourceClaim (`resourceClaimName`): the chart's schema
+/// refuses it, so does the import, naming what the workspace can write instead.
+#[test]
+fn an_existing_resource_claim_is_refused_as_helm_refuses_it() {
+    let values = "decode:\n  resourceClaims:\n    - name: shared\n      resourceClaimName: gpu-pool\n  containers:\n    - name: vllm\n      image: x\n      modelCommand: vllmServe\n      mountModelVolume: true\n";
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("claims.yaml");
+    std::fs::write(&path, values).unwrap();
+    let helm = crate::helm::helm_template("claims", &[&path], &[], &[]).unwrap_err();
+    assert!(helm.contains("missing property 'resourceClaimTemplateName'"), "{helm}");
+    let p = problems(iv::import(&request(&[("claims.yaml", values)], &[], "claims")));
+    assert!(
+        p.iter().any(|p| p.starts_with(
+            "decode.resourceClaims[0].resourceClaimTemplateName: the chart's values schema requires a template"
+        ) && p.contains("claim=")),
+        "{p:#?}"
+    );
+}

@@ -461,6 +461,7 @@ model-service "m" {
     decode extends="std/vllm-single" {
         parallelism tensor=2
         resource-claim "imex" template="imex-channel"
+        resource-claim "pool" claim="shared-gpus"
     }
 }
 "#,
@@ -476,7 +477,12 @@ model-service "m" {
     );
     let d = deployment(&r, "m-decode");
     let claims: Vec<_> = pod(d).resource_claims.as_ref().unwrap().iter().map(|c| c.name.as_str()).collect();
-    assert_eq!(claims, ["intel-gaudi-decode-claim", "imex"]);
+    assert_eq!(claims, ["intel-gaudi-decode-claim", "imex", "pool"]);
+    let pool = &pod(d).resource_claims.as_ref().unwrap()[2];
+    assert_eq!(
+        (pool.resource_claim_name.as_deref(), pool.resource_claim_template_name.as_deref()),
+        (Some("shared-gpus"), None)
+    );
     let res = pod(d).containers[0].resources.as_ref().unwrap();
     assert!(res.limits.as_ref().is_none_or(|l| !l.contains_key("habana.ai/gaudi")));
     assert_eq!(res.claims.as_ref().unwrap()[0].name, "intel-gaudi-decode-claim");
