@@ -115,6 +115,9 @@ pub fn estimate_size(model: &str) -> Option<(String, String)> {
     Some((format!("{gib}Gi"), format!("{shown} parameters, {precision}, plus half again")))
 }
 
+/// The variable that stands for the claim's size when msws cannot estimate it.
+pub const SIZE_VAR: &str = "model-size";
+
 /// Imports the manifests: the formatted workspace, or why not.
 pub fn import(req: &Request) -> Result<String, ImportError> {
     crate::lower::check_dns_label(&req.name)
@@ -143,11 +146,13 @@ pub fn import(req: &Request) -> Result<String, ImportError> {
                 "The size is an estimate from the model's name ({why}): check it against the model's files on the Hub, and give --size to choose it."
             )),
         ),
-        (None, None) => {
-            return Err(ImportError::Usage(format!(
-                "the name {repo} says nothing of the model's size: give the claim's size with --size (e.g. --size 200Gi)"
-            )));
-        }
+        // A placeholder that cannot be applied by accident: `plan` asks for its value.
+        (None, None) => (
+            format!("${{{SIZE_VAR}}}"),
+            Some(format!(
+                "The name {repo} says nothing of the model's size: give it with `--var {SIZE_VAR}=…` (or MSWS_VAR_MODEL_SIZE), or write it here, at least the size of the model's files."
+            )),
+        ),
     };
     let text = print(req, &found, repo, namespace.as_deref(), &size, size_comment);
     crate::syntax::fmt::format_source(&text).map_err(|e| {
@@ -188,7 +193,12 @@ pub fn self_check(text: &str, at: &Path, manifests: &Path, built: &(String, Stri
     }
     let abs = |p: &Path| crate::lower::normalize(&std::env::current_dir().unwrap_or_default().join(p));
     let files = Overlay { at: abs(at), text, manifests: abs(manifests), built };
-    let mut fe = crate::lower::load(&abs(at), &files, &crate::lower::Options::default());
+    // The size placeholder is the user's to fill in; any value checks the rest.
+    let mut opts = crate::lower::Options::default();
+    if text.contains(&format!("${{{SIZE_VAR}}}")) {
+        opts.vars.insert(SIZE_VAR.into(), "1Gi".into());
+    }
+    let mut fe = crate::lower::load(&abs(at), &files, &opts);
     if let Some(ws) = &fe.workspace {
         crate::graph::build(ws, &mut fe.sink);
     }
@@ -235,6 +245,7 @@ fn print(
         "change it makes to their workloads.".to_string(),
     ];
     let mut ws = KNode::new("workspace").arg(req.name.as_str()).prop("format", 1i64);
+    let placeholder = size == format!("${{{SIZE_VAR}}}");
     match namespace {
         Some(ns) => ws.push(KNode::new("namespace").arg(ns)),
         None => ws.push(
@@ -245,7 +256,11 @@ fn print(
     }
     let mut storage = KNode::new("storage").arg("models");
     storage.push(KNode::new("access").arg(req.access.as_str()));
-    let mut size_node = KNode::new("size").arg(size);
+    let mut size_node = if placeholder {
+        KNode::new("size").arg(emit::KVal::Var(SIZE_VAR.into()))
+    } else {
+        KNode::new("size").arg(size)
+    };
     if let Some(c) = size_comment {
         size_node = size_node.comment(c);
     }
@@ -261,7 +276,15 @@ fn print(
         None => {}
     }
     let download_name = label(repo.rsplit('/').next().unwrap_or(repo), "model");
-    let mut nodes = vec![ws, storage];
+    let mut nodes = vec![ws];
+    if placeholder {
+        nodes.push(
+            KNode::new("var")
+                .arg(SIZE_VAR)
+                .prop("description", "the claim's size, at least the model's files (e.g. 200Gi)"),
+        );
+    }
+    nodes.push(storage);
     let mut download = KNode::new("download").arg(download_name.as_str());
     let mut from = KNode::new("from").arg(format!("hf://{repo}")).prop("revision", req.revision.as_str());
     if req.revision == "main" {

@@ -29,8 +29,9 @@ pub struct Args {
     /// The namespace (default: the one the manifests name)
     #[arg(long, value_name = "NS")]
     pub namespace: Option<String>,
-    /// The claim's size (default: estimated from the model's name, and said so)
-    #[arg(long, value_name = "SIZE")]
+    /// The claim's size (default: estimated from the model's name, and said so; else a variable
+    /// for `plan` to ask for)
+    #[arg(long, visible_alias = "model-size", value_name = "SIZE")]
     pub size: Option<String>,
     /// The claim's access mode: ReadWriteMany (pods on many nodes), ReadWriteOnce, ReadWriteOncePod
     #[arg(long, value_name = "MODE", default_value = "ReadWriteMany")]

@@ -5,6 +5,8 @@
 #[derive(Clone, Debug, PartialEq)]
 pub enum KVal {
     Str(String),
+    /// A reference to a variable, written `"${name}"` (a `Str` holding `${` is escaped instead).
+    Var(String),
     Int(i64),
     Float(f64),
     Bool(bool),
@@ -197,6 +199,7 @@ pub fn value(v: &KVal) -> String {
         KVal::Bool(true) => "#true".into(),
         KVal::Bool(false) => "#false".into(),
         KVal::Null => "#null".into(),
+        KVal::Var(name) => crate::syntax::quote(&format!("${{{name}}}")),
         KVal::Str(s) => {
             let s = s.replace("${", "$${");
             let printable = s.chars().all(|c| !c.is_control());

@@ -434,9 +434,20 @@ fn import_manifests_says_what_it_cannot_do_and_writes_nothing() {
     assert!(run(&["ok.yaml", "--access", "ReadOnlyMany"], 2).contains("--access ReadOnlyMany: one of ReadWriteMany"));
     assert!(run(&["ok.yaml", "--size", "20GB"], 2).contains("--size 20GB"));
     assert!(run(&["ok.yaml", "--name", "Bad_Name"], 2).contains("`Bad_Name` is not a valid workspace name"));
-    // The model's name has no parameter count: the size must be given.
+    // The model's name has no parameter count: the size is a variable `plan` asks for.
     put("r1.yaml", &DEPLOYMENT.replace("Qwen/Qwen3-0.6B", "deepseek-ai/DeepSeek-R1"));
-    assert!(run(&["r1.yaml"], 2).contains("give the claim's size with --size"));
+    let r1 = msws_in(dir.path()).args(["import-manifests", "r1.yaml", "-o", "r1.kdl"]).assert().success();
+    assert_eq!(text_of(&r1.get_output().stdout), "");
+    let ws = std::fs::read_to_string(dir.path().join("r1.kdl")).unwrap();
+    assert!(ws.contains("var \"model-size\"") && ws.contains("size \"${model-size}\""), "{ws}");
+    let plan = msws_in(dir.path()).args(["plan", "--offline", "r1.kdl"]).assert().failure();
+    assert!(text_of(&plan.get_output().stderr).contains("model-size"), "{}", text_of(&plan.get_output().stderr));
+    msws_in(dir.path()).args(["plan", "--offline", "r1.kdl", "--var", "model-size=1400Gi"]).assert().success();
+    msws_in(dir.path())
+        .args(["import-manifests", "r1.yaml", "--model-size", "1400Gi", "-o", "r1b.kdl"])
+        .assert()
+        .success();
+    assert!(std::fs::read_to_string(dir.path().join("r1b.kdl")).unwrap().contains("size \"1400Gi\""));
     // A model served from a path: where to download it from must be given.
     put("path.yaml", &DEPLOYMENT.replace("Qwen/Qwen3-0.6B", "/models/qwen"));
     assert!(run(&["path.yaml", "--size", "2Gi"], 2).contains("with --model hf://ORG/NAME"));
