@@ -85,6 +85,7 @@ pub(crate) mod clock;
 mod controllers;
 mod defaults;
 mod fields;
+mod files;
 mod lws;
 mod selector;
 mod server;
@@ -100,6 +101,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use async_trait::async_trait;
 use serde_json::{Value, json};
 
+pub use files::{ClaimFile, hf_cache_files, listing as claim_listing, model_files};
 pub use snapshot::Snapshot;
 
 use super::{ApplyOptions, BUILT_IN, Cluster, ClusterError, KINDS, Kind, ObjectRef, Propagation};
@@ -425,6 +427,29 @@ impl FakeCluster {
             m.remove("resourceVersion");
         }
         state.update(&obj, ("kubectl", Some("scale")), false)
+    }
+
+    // ---- files on claims ----
+
+    /// Puts files on a claim (by namespace and claim name; the claim need not exist yet): what
+    /// inspection pods that mount it list, as `inspect.py` would (`files.rs`). Paths are relative
+    /// to the claim's root; a path given again is replaced.
+    pub fn put_claim_files<P: Into<String>>(
+        &self,
+        namespace: &str,
+        claim: &str,
+        files: impl IntoIterator<Item = (P, ClaimFile)>,
+    ) {
+        let mut s = self.lock();
+        let on = s.claim_files.entry((namespace.to_string(), claim.to_string())).or_default();
+        for (p, f) in files {
+            on.insert(p.into(), f);
+        }
+    }
+
+    /// The files on a claim: those put there, and what download pods wrote.
+    pub fn claim_files(&self, namespace: &str, claim: &str) -> BTreeMap<String, ClaimFile> {
+        self.lock().claim_files.get(&(namespace.to_string(), claim.to_string())).cloned().unwrap_or_default()
     }
 
     // ---- faults ----
