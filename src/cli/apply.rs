@@ -106,7 +106,7 @@ pub struct UnlockArgs {
     pub force: bool,
 }
 
-fn parse_duration(s: &str) -> Result<Duration, String> {
+pub(super) fn parse_duration(s: &str) -> Result<Duration, String> {
     crate::model::Duration::parse(s).map(|d| d.as_std()).map_err(|_| {
         format!("`{s}` is not a duration: whole numbers with units `s`, `m`, `h` or `d`, like `90s`, `10m`, `2h`")
     })

@@ -10,6 +10,7 @@ mod common;
 mod fmt;
 mod graph;
 mod import_values;
+mod inspect;
 mod plan;
 mod render;
 mod status;
@@ -47,6 +48,8 @@ pub enum Command {
     Plan(plan::Args),
     /// Show each step's live state in the cluster
     Status(status::Args),
+    /// List what is on a claim with a short-lived read-only pod, and the URI of every model on it
+    Inspect(inspect::Args),
     /// Apply a workspace (or a saved plan): in order, with waits, rolling back on failure
     Apply(apply::ApplyArgs),
     /// Delete what a workspace created, last step first; storage is kept unless --delete-storage
@@ -86,6 +89,7 @@ pub fn main() -> ExitCode {
         Command::ImportValues(args) => import_values::run(args, &out),
         Command::Plan(args) => plan::run(args, &out),
         Command::Status(args) => status::run(args, &out),
+        Command::Inspect(args) => inspect::run(args, &out),
         Command::Apply(args) => apply::apply(args, &out),
         Command::Destroy(args) => apply::destroy(args, &out),
         Command::Recover(args) => apply::recover(args, &out),

@@ -346,22 +346,25 @@ pub async fn inspect(
     };
     let cleanup = remove(cluster, req, &name).await;
     match (result, cleanup) {
-        (Ok(listing), Ok(())) => Ok(Inspection {
-            namespace: req.namespace.clone(),
-            claim: info,
-            pod: name,
-            image: req.image.clone(),
-            node: placement.node,
-            pinned_because: placement.because,
-            listing,
-            notes: placement.notes,
-        }),
-        (Ok(_), Err(e)) => Err(InspectError::Leftover {
-            error: Box::new(InspectError::Cluster(e.clone())),
-            namespace: req.namespace.clone(),
-            pod: name,
-            cleanup: e.to_string(),
-        }),
+        (Ok(listing), cleanup) => {
+            let mut notes = placement.notes;
+            if let Err(e) = cleanup {
+                notes.push(format!(
+                    "the inspection pod {name} could not be deleted ({e}): delete it with `kubectl delete pod -n {} {name}`",
+                    req.namespace
+                ));
+            }
+            Ok(Inspection {
+                namespace: req.namespace.clone(),
+                claim: info,
+                pod: name,
+                image: req.image.clone(),
+                node: placement.node,
+                pinned_because: placement.because,
+                listing,
+                notes,
+            })
+        }
         (Err(e), Ok(())) => Err(e),
         (Err(e), Err(c)) => Err(InspectError::Leftover {
             error: Box::new(e),

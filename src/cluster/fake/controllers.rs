@@ -1179,6 +1179,12 @@ impl State {
                 let log = plan.log();
                 (plan, log)
             }
+            // An image scripted not to start (it cannot be pulled) does not start here either.
+            None if let Plan::Serve { fate, image } = self.serving_fate(&template, &[])
+                && fate != PodFate::Ready =>
+            {
+                (Plan::Serve { fate, image }, String::new())
+            }
             // msws's inspection pod lists the claim it mounts, as its script would.
             None if let Some((log, exit_code)) = super::files::inspection(pod, &self.claim_files) => {
                 (Plan::Run { duration: INSPECTION, exit_code }, log)
