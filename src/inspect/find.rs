@@ -40,7 +40,7 @@ pub enum Verdict<'a> {
     Found(&'a Model),
     Missing {
         /// What the claim has at (or around) the path, as a clause: "there is no directory
-        /// models/x on it".
+        /// models/x on the claim".
         there: String,
         /// The URIs of the model directories most like the one asked for, nearest first.
         nearest: Vec<String>,
@@ -102,7 +102,7 @@ pub fn check<'a>(listing: &'a Listing, claim: &str, want: Want<'_>) -> Verdict<'
                         })
                         .collect();
                     if others.is_empty() && !listing.dirs.iter().any(|d| d.path == cache) && !cache.is_empty() {
-                        format!("there is no directory {cache} on it, so no hub cache there")
+                        format!("there is no directory {cache} on the claim, so no hub cache there")
                     } else if others.is_empty() {
                         format!("{} holds no hub cache entry (no models--ORG--NAME directory)", shown(cache))
                     } else {
@@ -177,8 +177,8 @@ fn files_there(listing: &Listing, claim: &str, p: &str) -> String {
                 }
             };
             match found {
-                Some(up) => format!("there is no directory {p} on it ({up} is there){under_clause}"),
-                None => format!("there is no directory {p} on it{under_clause}"),
+                Some(up) => format!("there is no directory {p} on the claim ({up} is there){under_clause}"),
+                None => format!("there is no directory {p} on the claim{under_clause}"),
             }
         }
     }
@@ -270,7 +270,7 @@ mod tests {
         );
         assert!(matches!(check(&l, "c", Want::Files { path: "models/opt-125m" }), Verdict::Found(_)));
         let (there, nearest) = missing(check(&l, "c", Want::Files { path: "models/opt125m" }));
-        assert_eq!(there, "there is no directory models/opt125m on it (models is there)");
+        assert_eq!(there, "there is no directory models/opt125m on the claim (models is there)");
         assert_eq!(nearest[0], "pvc://c/models/opt-125m");
         let (there, nearest) = missing(check(&l, "c", Want::Files { path: "models" }));
         assert_eq!(
@@ -316,7 +316,7 @@ mod tests {
         let (there, _) = missing(check(&l, "c", Want::HfCache { cache: "hub", repo: "org/no-config" }));
         assert_eq!(there, "no snapshot of its cache entry hub/models--org--no-config holds a config.json");
         let (there, _) = missing(check(&l, "c", Want::HfCache { cache: "cache/hub", repo: "org/m" }));
-        assert_eq!(there, "there is no directory cache/hub on it, so no hub cache there");
+        assert_eq!(there, "there is no directory cache/hub on the claim, so no hub cache there");
         // A snapshot served as files is a model directory.
         assert!(matches!(
             check(&l, "c", Want::Files { path: "hub/models--meta-llama--Llama-3.1-8B-Instruct/snapshots/abc" }),

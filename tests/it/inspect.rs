@@ -498,10 +498,23 @@ struct Script {
     stderr: String,
 }
 
-/// Runs the script as the pod does: `python3 -c SCRIPT`, the claim's directory as its root.
+/// Runs the script as the pod does: `python3 -c SCRIPT`, the claim's directory as its root, as
+/// the pod's user (65534) when the tests run as root (with `setpriv`, from util-linux), so that
+/// permissions hold as they do in the pod.
 fn run_script(root: &Path, env: &[(&str, &str)]) -> Script {
     let work = tempfile::tempdir().unwrap();
-    let mut cmd = Command::new(python());
+    let mut cmd = if is_root() {
+        assert!(
+            Command::new("setpriv").arg("--help").stdout(Stdio::null()).status().is_ok_and(|s| s.success()),
+            "the tests run as root: running the inspection script as the pod's user needs `setpriv` (util-linux) on PATH"
+        );
+        let mut c = Command::new("setpriv");
+        let user = inspect::pod::RUN_AS.to_string();
+        c.args(["--reuid", &user, "--regid", &user, "--clear-groups"]).arg(python());
+        c
+    } else {
+        Command::new(python())
+    };
     cmd.arg("-c").arg(SCRIPT).env_clear().env("MSWS_INSPECT_ROOT", root).env("PYTHONDONTWRITEBYTECODE", "1");
     cmd.current_dir(work.path());
     for (k, v) in env {
@@ -524,7 +537,18 @@ fn listing_of(root: &Path, env: &[(&str, &str)]) -> Listing {
 }
 
 fn is_root() -> bool {
-    Command::new("id").arg("-u").output().is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+    static ROOT: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ROOT.get_or_init(|| {
+        Command::new("id").arg("-u").output().is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+    })
+}
+
+/// A directory for a claim's files that the pod's user can enter.
+fn claim_dir() -> tempfile::TempDir {
+    use std::os::unix::fs::PermissionsExt;
+    let d = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(d.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    d
 }
 
 /// Trees the fake and the script must see alike.
@@ -569,15 +593,9 @@ fn trees() -> Vec<(&'static str, BTreeMap<String, ClaimFile>)> {
 
 #[test]
 fn the_script_and_the_fake_s_inspection_pods_see_a_tree_alike() {
-    let root_user = is_root();
     for (name, files) in trees() {
-        if name == "unreadable" && root_user {
-            // Permissions do not hold for root: the fake's unreadable directories have no
-            // equivalent on disk. The script's own handling is tested below as far as it can be.
-            continue;
-        }
         for (depth, limit) in [(4u32, 1000usize), (2, 1000), (6, 2)] {
-            let dir = tempfile::tempdir().unwrap();
+            let dir = claim_dir();
             let claim = dir.path().join("claim");
             std::fs::create_dir_all(&claim).unwrap();
             materialize(&claim, &files);
@@ -604,7 +622,7 @@ fn restore_permissions(dir: &Path) {
 #[test]
 fn the_script_reports_what_it_finds_on_a_real_tree() {
     let (_, files) = trees().remove(0);
-    let dir = tempfile::tempdir().unwrap();
+    let dir = claim_dir();
     materialize(dir.path(), &files);
     let l = listing_of(dir.path(), &[]);
     let uris: Vec<String> = l.models.iter().filter_map(|m| m.uri("lib")).collect();
@@ -633,24 +651,19 @@ fn the_script_reports_what_it_finds_on_a_real_tree() {
 
 #[test]
 fn the_script_reports_unreadable_directories_without_stopping() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = claim_dir();
     let (_, files) = trees().into_iter().find(|(n, _)| *n == "unreadable").unwrap();
     materialize(dir.path(), &files);
     let l = listing_of(dir.path(), &[]);
     restore_permissions(dir.path());
     assert_eq!(l.models.len(), 1);
-    if is_root() {
-        // Root reads anything: nothing is unreadable.
-        assert_eq!(l.unreadable_count, 0);
-    } else {
-        assert_eq!(l.unreadable, ["ok/locked", "ok/model/locked"]);
-        assert_eq!(l.unreadable_count, 2);
-    }
+    assert_eq!(l.unreadable, ["ok/locked", "ok/model/locked"]);
+    assert_eq!(l.unreadable_count, 2);
 }
 
 #[test]
 fn the_script_fails_with_one_line_and_never_names_the_mount_point() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = claim_dir();
     let missing = dir.path().join("not-there");
     let run = run_script(&missing, &[]);
     assert_eq!((run.code, run.stdout.trim()), (1, "MSWS-INSPECT-FAILED the claim's mount point is not a directory"));
@@ -822,7 +835,7 @@ fn a_claim_filled_by_the_runbook_s_downloader_is_served_from_its_root() {
     // The runbook's download-model.yaml mounts the claim at /models and downloads into
     // local_dir='/models': the model is the claim's root, and `models` is the mount point.
     let hub = Hub::start();
-    let claim = tempfile::tempdir().unwrap();
+    let claim = claim_dir();
     let home = tempfile::tempdir().unwrap();
     let download = format!(
         "from huggingface_hub import snapshot_download; snapshot_download(repo_id='facebook/opt-125m-tiny', local_dir={:?})",
@@ -859,7 +872,7 @@ fn a_claim_filled_by_the_runbook_s_downloader_is_served_from_its_root() {
 #[test]
 fn a_claim_filled_by_msws_s_downloader_names_the_download() {
     let hub = Hub::start();
-    let claim = tempfile::tempdir().unwrap();
+    let claim = claim_dir();
     let tmp = tempfile::tempdir().unwrap();
     let target = claim.path().join("models/opt-125m");
     let out = clean(Command::new(python()))
@@ -901,4 +914,337 @@ fn hidden_files(dir: &Path) -> u64 {
     }
     let cache = dir.join(".cache");
     if cache.is_dir() { count(&cache) } else { 0 }
+}
+
+// ------------------------------------------------------------------------------------ the model check
+
+mod model_check {
+    use std::collections::BTreeMap;
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    use msws::apply::engine::{Command, Options, Outcome, Report};
+    use msws::apply::lock::Holder;
+    use msws::apply::progress::{Event, Recording};
+    use msws::apply::session::{self, Request, RunError, Stop};
+    use msws::cluster::fake::{ClaimFile, FakeCluster, JobScript, Verb, hf_cache_files, model_files};
+    use msws::cluster::{Cluster, ObjectRef};
+    use msws::plan::models::{CheckError, ModelChecks};
+    use msws::plan::{ObserveOptions, Plan, Source};
+    use serde_json::json;
+    use tokio_util::sync::CancellationToken;
+
+    use super::{NS, bound, cluster, leftovers, user_pod};
+
+    struct Loaded {
+        ws: msws::model::Workspace,
+        graph: msws::graph::StepGraph,
+        dir: tempfile::TempDir,
+        file: std::path::PathBuf,
+    }
+
+    fn load(text: &str) -> Loaded {
+        let mut fe = msws::lower::load_str("w.kdl", text, &msws::lower::Options::default());
+        let ws = fe.workspace.take().unwrap_or_else(|| panic!("{}", crate::support::rendered(&fe)));
+        let graph = msws::graph::build(&ws, &mut fe.sink).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("w.kdl");
+        std::fs::write(&file, text).unwrap();
+        Loaded { ws, graph, dir, file }
+    }
+
+    /// A workspace serving `uri` from the existing claim `models` (ReadWriteMany).
+    fn serving(uri: &str, access: &str) -> String {
+        format!(
+            r#"workspace "lib" format=1 {{
+    namespace "llm-d"
+}}
+
+storage "models" existing=#true {{
+    access "{access}"
+}}
+
+model-service "opt" {{
+    uri "{uri}"
+    served-name "facebook/opt-125m"
+    decode replicas=1 extends="std/vllm-decode"
+}}
+"#
+        )
+    }
+
+    fn plan_request(l: &Loaded) -> msws::plan::Request<'_> {
+        msws::plan::Request {
+            ws: &l.ws,
+            graph: &l.graph,
+            namespace: NS.into(),
+            secret_values: BTreeMap::new(),
+            cluster: "fake".into(),
+            workspace_hash: "h".into(),
+            replace_storage: false,
+            delete_storage: false,
+        }
+    }
+
+    /// `msws plan` against the cluster: the plan, then the model check.
+    async fn plan(l: &Loaded, c: &FakeCluster) -> Result<Plan, CheckError> {
+        let mut plan = msws::plan::make(&plan_request(l), Source::Cluster(c, ObserveOptions::default())).await.unwrap();
+        let checks = ModelChecks::default();
+        msws::plan::models::check(c, &l.ws, &mut plan, &checks, &CancellationToken::new(), &|_| {}).await?;
+        Ok(plan)
+    }
+
+    async fn library() -> Arc<FakeCluster> {
+        let c = cluster();
+        bound(&c, "models", "ReadWriteMany").await;
+        c.put_claim_files(NS, "models", model_files("models/opt-125m", 250_000_000));
+        c.put_claim_files(NS, "models", model_files("models/llama-3.1-8b", 16_000_000_000));
+        c.put_claim_files(
+            NS,
+            "models",
+            hf_cache_files("hub", "meta-llama/Llama-3.1-8B-Instruct", "0e9e39f249a16976918f6564b8830bc894c89659"),
+        );
+        c.insert(&json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}})).ok();
+        c
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_wrong_path_on_an_existing_claim_is_refused_at_plan_time_with_the_nearest_right_one() {
+        let c = library().await;
+        let l = load(&serving("pvc://models/models/opt-125", "ReadWriteMany"));
+        let p = plan(&l, &c).await.unwrap();
+        assert_eq!(
+            p.refusals,
+            [
+                "model-service/opt: no model at pvc://models/models/opt-125 — there is no directory models/opt-125 on the claim (models is there); did you mean pvc://models/models/opt-125m? (also on the claim: pvc://models/models/llama-3.1-8b, pvc+hf://models/hub/meta-llama/Llama-3.1-8B-Instruct) (`msws inspect models FILE` lists the claim; --skip-model-check skips this check)"
+            ]
+        );
+        assert_eq!(leftovers(&c), Vec::<String>::new());
+        // The right path plans cleanly.
+        let l = load(&serving("pvc://models/models/opt-125m", "ReadWriteMany"));
+        let p = plan(&l, &c).await.unwrap();
+        assert_eq!((p.refusals.len(), p.warnings.len()), (0, 0), "{p:#?}");
+        // And so does a hub cache entry; a wrong repository names the right one.
+        let l = load(&serving("pvc+hf://models/hub/meta-llama/Llama-3.1-8B-Instruct", "ReadWriteMany"));
+        assert_eq!(plan(&l, &c).await.unwrap().refusals, Vec::<String>::new());
+        let l = load(&serving("pvc+hf://models/hub/meta-llama/Llama-3.1-70B-Instruct", "ReadWriteMany"));
+        let r = &plan(&l, &c).await.unwrap().refusals[0];
+        assert!(r.contains("the hub cache in hub has no entry for meta-llama/Llama-3.1-70B-Instruct (it holds meta-llama/Llama-3.1-8B-Instruct); did you mean pvc+hf://models/hub/meta-llama/Llama-3.1-8B-Instruct?"), "{r}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn what_cannot_be_checked_is_a_warning_that_says_why() {
+        let c = library().await;
+        // ReadWriteOncePod in use: no second pod can mount it.
+        bound(&c, "solo", "ReadWriteOncePod").await;
+        c.insert(&user_pod("vllm-0", "solo", "gpu-node-7")).unwrap();
+        let text =
+            serving("pvc://solo/models/opt-125m", "ReadWriteOncePod").replace("storage \"models\"", "storage \"solo\"");
+        let p = plan(&load(&text), &c).await.unwrap();
+        assert_eq!(p.refusals, Vec::<String>::new());
+        assert_eq!(
+            p.warnings,
+            [
+                "model-service/opt: could not check that pvc://solo/models/opt-125m holds a model: claim solo is ReadWriteOncePod and in use by pod vllm-0 on node gpu-node-7: no second pod can mount it until that pod is gone (--skip-model-check skips this check)"
+            ]
+        );
+        // A claim msws creates does not exist before the first apply.
+        let fresh = r#"workspace "lib" format=1 {
+    namespace "llm-d"
+}
+
+storage "new" {
+    access "ReadWriteMany"
+    size "10Gi"
+    class "standard"
+}
+
+model-service "opt" {
+    uri "pvc://new/models/opt"
+    served-name "opt"
+    decode replicas=1 extends="std/vllm-decode"
+}
+"#;
+        let p = plan(&load(fresh), &c).await.unwrap();
+        assert_eq!(p.refusals, Vec::<String>::new());
+        assert!(
+            p.warnings.iter().any(|w| w.starts_with(
+                "model-service/opt: pvc://new/models/opt not checked for a model: claim new does not exist yet"
+            )),
+            "{:?}",
+            p.warnings
+        );
+        assert_eq!(c.count(Verb::Create, "Pod"), 0, "nothing to inspect, no pod");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_path_msws_downloads_into_and_an_unchanged_service_are_not_checked() {
+        let c = library().await;
+        let text = r#"workspace "lib" format=1 {
+    namespace "llm-d"
+}
+
+storage "models" existing=#true {
+    access "ReadWriteMany"
+}
+
+download "opt" {
+    from "hf://facebook/opt-125m" revision="main"
+    into "models" path="models/fresh"
+}
+
+model-service "a" {
+    model "opt"
+    served-name "a"
+    decode replicas=1 extends="std/vllm-decode"
+}
+
+model-service "b" {
+    uri "pvc://models/models/fresh"
+    served-name "b"
+    decode replicas=1 extends="std/vllm-decode"
+}
+"#;
+        let p = plan(&load(text), &c).await.unwrap();
+        assert_eq!((p.refusals.len(), p.warnings.len()), (0, 0), "{p:#?}");
+        assert_eq!(c.count(Verb::Create, "Pod"), 0);
+        assert!(msws::plan::models::targets(&load(text).ws, &p).is_empty());
+    }
+
+    fn session_request<'a>(l: &'a Loaded, opts: Options) -> Request<'a> {
+        Request {
+            command: Command::Apply,
+            ws: &l.ws,
+            graph: &l.graph,
+            file: &l.file,
+            namespace: NS.into(),
+            secret_values: BTreeMap::new(),
+            workspace_hash: "h".into(),
+            git_commit: None,
+            saved: None,
+            replace_storage: false,
+            delete_storage: false,
+            opts,
+            holder: Holder::new("test@host/1/abcd"),
+        }
+    }
+
+    async fn apply(
+        l: &Loaded,
+        c: &Arc<FakeCluster>,
+        opts: Options,
+        stop: Stop,
+    ) -> (Result<(Plan, Report), RunError>, Vec<Event>) {
+        let rec = Arc::new(Recording::new());
+        let mut yes = |_: &Plan| true;
+        let dyn_c: Arc<dyn Cluster> = c.clone();
+        let r = session::run(dyn_c, session_request(l, opts), rec.clone(), &mut yes, stop).await;
+        (r, rec.events())
+    }
+
+    fn fast() -> Options {
+        Options { poll: Duration::from_secs(2), ..Options::default() }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn apply_refuses_a_wrong_path_before_any_change_and_checks_once() {
+        let c = library().await;
+        let l = load(&serving("pvc://models/models/opt", "ReadWriteMany"));
+        c.reset_requests();
+        let (r, _) = apply(&l, &c, fast(), Stop::default()).await;
+        let Err(RunError::Refused(why)) = r else { panic!("{r:?}") };
+        assert!(why[0].contains("did you mean pvc://models/models/opt-125m?"), "{why:?}");
+        let writes: Vec<_> = c
+            .request_log()
+            .into_iter()
+            .filter(|r| matches!(r.verb, Verb::Apply | Verb::Create | Verb::Replace | Verb::Delete) && r.kind != "Pod")
+            .collect();
+        assert_eq!(writes, vec![], "nothing but the inspection pod was written");
+        assert!(!l.dir.path().join(".msws").exists(), "no journal");
+
+        // The right path: applied, with one inspection for the two plans (without and with the
+        // lock), announced as notes; a second apply has nothing to do and makes no pod.
+        let l = load(&serving("pvc://models/models/opt-125m", "ReadWriteMany"));
+        c.reset_requests();
+        let (r, events) = apply(&l, &c, fast(), Stop::default()).await;
+        assert_eq!(r.unwrap().1.outcome, Outcome::Applied);
+        assert_eq!(c.count(Verb::Create, "Pod"), 1, "{:?}", c.request_log());
+        assert!(events.iter().any(|e| matches!(e, Event::Note { message } if message == "checking that claim models holds pvc://models/models/opt-125m")), "{events:#?}");
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        c.reset_requests();
+        let (r, _) = apply(&l, &c, fast(), Stop::default()).await;
+        assert_eq!(r.unwrap().1.outcome, Outcome::NoChanges);
+        assert_eq!(c.count(Verb::Create, "Pod"), 0);
+        assert_eq!(leftovers(&c), Vec::<String>::new());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn skip_model_check_applies_what_the_user_says() {
+        let c = library().await;
+        let l = load(&serving("pvc://models/somewhere/else", "ReadWriteMany"));
+        let (r, _) = apply(&l, &c, Options { model_check: false, ..fast() }, Stop::default()).await;
+        assert_eq!(r.unwrap().1.outcome, Outcome::Applied);
+        assert_eq!(c.count(Verb::Create, "Pod"), 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn ctrl_c_during_the_check_changes_nothing_and_deletes_the_pod() {
+        let c = library().await;
+        c.script_pod(
+            &msws::inspect::pod::name_prefix("models"),
+            JobScript { duration: Duration::from_secs(3600), ..JobScript::default() },
+        );
+        let l = load(&serving("pvc://models/models/opt-125m", "ReadWriteMany"));
+        let stop = Stop::default();
+        let cancel = stop.cancel.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(20)).await;
+            cancel.cancel();
+        });
+        let (r, _) = apply(&l, &c, fast(), stop).await;
+        let Err(e @ RunError::Check(_)) = r else { panic!("{r:?}") };
+        assert!(
+            e.to_string().starts_with(
+                "interrupted while checking the models on the claims (the inspection pod msws-inspect-models-"
+            ),
+            "{e}"
+        );
+        assert!(e.to_string().ends_with("was deleted): nothing was changed"), "{e}");
+        assert_eq!(leftovers(&c), Vec::<String>::new());
+        assert!(c.peek(&ObjectRef::new("apps/v1", "Deployment", Some(NS), "opt-decode")).is_none());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_lost_connection_during_the_check_stops_the_plan() {
+        let c = library().await;
+        let l = load(&serving("pvc://models/models/opt-125m", "ReadWriteMany"));
+        let mut p =
+            msws::plan::make(&plan_request(&l), Source::Cluster(c.as_ref(), ObserveOptions::default())).await.unwrap();
+        c.fail_nth(Verb::Create, "Pod", 1, msws::cluster::ClusterError::Connection("reset".into()));
+        let r = msws::plan::models::check(
+            c.as_ref(),
+            &l.ws,
+            &mut p,
+            &ModelChecks::default(),
+            &CancellationToken::new(),
+            &|_| {},
+        )
+        .await;
+        assert!(matches!(r, Err(CheckError::Cluster(_))), "{r:?}");
+        let _ = ClaimFile::Dir;
+        let lines = Arc::new(Mutex::new(Vec::<String>::new()));
+        let sink = lines.clone();
+        let progress = move |l: &str| sink.lock().unwrap().push(l.to_string());
+        msws::plan::models::check(
+            c.as_ref(),
+            &l.ws,
+            &mut p,
+            &ModelChecks::default(),
+            &CancellationToken::new(),
+            &progress,
+        )
+        .await
+        .unwrap();
+        assert_eq!(lines.lock().unwrap()[0], "checking that claim models holds pvc://models/models/opt-125m");
+    }
 }
