@@ -170,6 +170,29 @@ async fn the_text_and_the_json_say_what_is_on_the_claim() {
     insta::assert_json_snapshot!("inspect-json", doc);
 }
 
+/// docs/commands.md shows what `msws inspect` prints for the runbook's claim after msws
+/// downloaded OPT into it, used by a server on its node: it is this.
+#[tokio::test(start_paused = true)]
+async fn the_example_in_the_docs_is_what_msws_inspect_prints() {
+    let c = cluster();
+    bound(&c, "model-pvc", "ReadWriteOnce").await;
+    c.put_claim_files(NS, "model-pvc", model_files("models/opt-125m", 250_000_000));
+    c.put_claim_files(
+        NS,
+        "model-pvc",
+        [(
+            "models/opt-125m/.msws-download.json",
+            ClaimFile::text(r#"{"source":"hf://facebook/opt-125m","repo":"facebook/opt-125m","revision":"main","commit":"27dcfa74d334bc871f3234de431e71c6eeba5dd6","files":8,"bytes":250000000,"completed_at":"2026-11-26T18:05:00Z"}"#),
+        )],
+    );
+    c.insert(&user_pod("opt-decode-7d9f-x2", "model-pvc", "gpu-node-7")).unwrap();
+    let text = inspect::show::to_text(&inspect_ok(&c, &request("model-pvc")).await);
+    let md = std::fs::read_to_string(root().join("docs/commands.md")).unwrap();
+    let block =
+        crate::docs::code_blocks(&md).into_iter().find(|b| b.info == "text inspect-example").expect("the example");
+    assert_eq!(block.text, text, "docs/commands.md:{} is not what msws prints", block.line);
+}
+
 #[tokio::test(start_paused = true)]
 async fn the_pod_is_read_only_minimal_and_labelled_as_an_inspection() {
     let req = Request { depth: 6, ..request("model-pvc") };
@@ -327,7 +350,8 @@ async fn ctrl_c_deletes_the_pod() {
 async fn a_log_without_a_listing_or_with_a_broken_one_is_an_error_and_the_pod_goes() {
     let c = cluster();
     bound(&c, "model-pvc", "ReadWriteMany").await;
-    let cases: [(&str, Outcome, fn(&InspectError) -> bool); 4] = [
+    type Expected = fn(&InspectError) -> bool;
+    let cases: [(&str, Outcome, Expected); 4] = [
         ("MSWS-INSPECT-RESULT {\"format\":1,\"depth\":4,\"fil\n", Outcome::Succeed, |e| {
             matches!(e, InspectError::Log(LogError::Malformed(_)))
         }),
@@ -821,6 +845,7 @@ impl Hub {
                 std::thread::sleep(Duration::from_millis(20));
             }
             let _ = child.kill();
+            let _ = child.wait();
         }
         panic!("the fake Hub did not start");
     }
@@ -1020,6 +1045,9 @@ model-service "opt" {{
             ]
         );
         assert_eq!(leftovers(&c), Vec::<String>::new());
+        // docs/commands.md shows this refusal as the plan prints it.
+        let md = std::fs::read_to_string(crate::support::root().join("docs/commands.md")).unwrap();
+        assert!(md.contains(&format!("refused: {}\n", p.refusals[0])), "docs/commands.md shows another refusal");
         // The right path plans cleanly.
         let l = load(&serving("pvc://models/models/opt-125m", "ReadWriteMany"));
         let p = plan(&l, &c).await.unwrap();

@@ -436,9 +436,12 @@ pub(super) fn inspection(
     Some((format!("MSWS-INSPECT-RESULT {doc}\n"), 0))
 }
 
+/// Files written on a claim: (namespace, claim, files by path).
+pub(super) type Written = (String, String, Vec<(String, ClaimFile)>);
+
 /// What a download pod that succeeded leaves on its claim: (namespace, claim, files), from its
 /// `MSWS_TARGET` and the `MSWS-DOWNLOAD-COMPLETE` line of its log.
-pub(super) fn downloaded(pod: &Value, log: &str) -> Option<(String, String, Vec<(String, ClaimFile)>)> {
+pub(super) fn downloaded(pod: &Value, log: &str) -> Option<Written> {
     let record = log.lines().rev().find_map(|l| l.strip_prefix("MSWS-DOWNLOAD-COMPLETE "))?;
     let container = pod.pointer("/spec/containers/0")?;
     let target = env_of(container, "MSWS_TARGET")?.trim_end_matches('/');
