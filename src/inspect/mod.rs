@@ -429,15 +429,35 @@ async fn watch(
     let start = tokio::time::Instant::now();
     let mut state = "waiting to be scheduled".to_string();
     loop {
-        let Some(p) = cluster.get(&r).await? else { return Err(InspectError::Gone { pod: name.into() }) };
         let said = state.clone();
-        match phase(&p) {
-            "Succeeded" => {
-                let log = cluster.logs(&req.namespace, name, Some(pod::CONTAINER), None).await?;
+        // A connection that drops for a moment is waited out, as long as the timeout allows.
+        let p = match cluster.get(&r).await {
+            Ok(Some(p)) => Some(p),
+            Ok(None) => return Err(InspectError::Gone { pod: name.into() }),
+            Err(e) if e.is_transient() => {
+                state = format!("unknown: the cluster could not be read ({e})");
+                None
+            }
+            Err(e) => return Err(e.into()),
+        };
+        match p.as_ref().map(phase) {
+            None => {}
+            Some("Succeeded") => {
+                let mut tries = 0;
+                let log = loop {
+                    match cluster.logs(&req.namespace, name, Some(pod::CONTAINER), None).await {
+                        Err(e) if e.is_transient() && tries < 3 => {
+                            tries += 1;
+                            tokio::time::sleep(req.poll).await;
+                        }
+                        other => break other?,
+                    }
+                };
                 return Ok(parse_log(&log)?);
             }
-            "Failed" => return Err(failed(cluster, req, name, &p).await),
-            ph => {
+            Some("Failed") => return Err(failed(cluster, req, name, p.as_ref().unwrap_or(&Value::Null)).await),
+            Some(ph) => {
+                let p = p.as_ref().unwrap_or(&Value::Null);
                 let waiting = p
                     .pointer("/status/containerStatuses/0/state/waiting")
                     .map(|w| (str_at(w, "/reason").to_string(), str_at(w, "/message").to_string()));
@@ -465,7 +485,11 @@ async fn watch(
                     _ => "waiting to be scheduled".into(),
                 };
                 if ph == "Pending" {
-                    for e in cluster.events(&r, Some(uid)).await? {
+                    let events = match cluster.events(&r, Some(uid)).await {
+                        Err(e) if e.is_transient() => Vec::new(),
+                        other => other?,
+                    };
+                    for e in events {
                         let (reason, message) = (str_at(&e, "/reason"), str_at(&e, "/message"));
                         if reason == "FailedAttachVolume" && message.contains("Multi-Attach") {
                             return Err(InspectError::AttachedElsewhere {

@@ -426,6 +426,13 @@ async fn a_failed_deletion_is_tried_again_then_said() {
     c.fail_nth(Verb::Delete, "Pod", 1, ClusterError::Connection("connection reset".into()));
     inspect_ok(&c, &request("model-pvc")).await;
     assert_eq!(leftovers(&c), Vec::<String>::new());
+    // A connection lost for a moment while the pod runs, or while its log is read, is waited out.
+    c.fail_nth(Verb::Get, "Pod", 1, ClusterError::Connection("connection reset".into()));
+    c.fail_nth(Verb::Logs, "Pod", 1, ClusterError::Timeout("slow".into()));
+    let r = run(&c, &request("model-pvc"), &CancellationToken::new()).await;
+    assert!(r.result.is_ok(), "{:?}", r.result);
+    assert!(r.progress.iter().any(|l| l.contains("the cluster could not be read")), "{:?}", r.progress);
+    assert_eq!(leftovers(&c), Vec::<String>::new());
     let forbidden = ClusterError::Forbidden { message: "pods is forbidden".into(), permission: None };
     c.fail_nth(Verb::Delete, "Pod", 1, forbidden.clone());
     let i = inspect_ok(&c, &request("model-pvc")).await;
@@ -1274,5 +1281,62 @@ model-service "b" {
         .await
         .unwrap();
         assert_eq!(lines.lock().unwrap()[0], "checking that claim models holds pvc://models/models/opt-125m");
+    }
+}
+
+// ------------------------------------------------------------------------------------ the command line
+
+mod command_line {
+    use snapbox::cmd::{Command, cargo_bin};
+
+    use crate::support::root;
+
+    fn msws() -> Command {
+        Command::new(cargo_bin!("msws"))
+            .current_dir(root())
+            .env("KUBECONFIG", "/nonexistent")
+            .env_remove("MSWS_VAR_REPLICAS")
+    }
+
+    fn stderr(out: &snapbox::cmd::OutputAssert) -> String {
+        String::from_utf8_lossy(&out.get_output().stderr).into_owned()
+    }
+
+    #[test]
+    fn inspect_without_a_cluster_fails_cleanly_and_names_the_kubeconfig() {
+        let out = msws().args(["inspect", "model-pvc", "workspaces/opt-125m-rwo.kdl"]).assert().code(1);
+        assert!(stderr(&out).contains("kubeconfig"), "{}", stderr(&out));
+        assert!(out.get_output().stdout.is_empty());
+    }
+
+    #[test]
+    fn inspect_s_usage_errors_exit_2_before_any_cluster_is_asked() {
+        for args in [
+            &["inspect", "workspaces/opt-125m-rwo.kdl"][..],
+            &["inspect", "model-pvc", "workspaces/opt-125m-rwo.kdl", "--depth", "99"],
+            &["inspect", "model-pvc", "workspaces/opt-125m-rwo.kdl", "--timeout", "soon"],
+        ] {
+            msws().args(args).assert().code(2);
+        }
+        let out = msws().args(["inspect", "hf-cach", "workspaces/pvc-hf.kdl"]).assert().code(2);
+        assert_eq!(stderr(&out), "error: workspace llama-cache has no storage `hf-cach` (did you mean `hf-cache`?)\n");
+        // A workspace with errors is reported as any command reports it.
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("w.kdl"), "workspace \"w\" format=1\nstorage \"s\" { sise \"1Gi\" }\n").unwrap();
+        let out =
+            Command::new(cargo_bin!("msws")).current_dir(dir.path()).args(["inspect", "s", "w.kdl"]).assert().code(1);
+        assert!(stderr(&out).contains("error: w.kdl has 2 errors"), "{}", stderr(&out));
+    }
+
+    #[test]
+    fn the_model_check_can_be_skipped_and_offline_plans_make_no_check() {
+        for cmd in ["plan", "apply", "recover"] {
+            let help = msws().args([cmd, "--help"]).assert().success();
+            let text = String::from_utf8_lossy(&help.get_output().stdout).into_owned();
+            assert!(text.contains("--skip-model-check"), "msws {cmd} --help:\n{text}");
+        }
+        msws().args(["plan", "--offline", "--skip-model-check", "workspaces/pvc-hf.kdl"]).assert().success();
+        let out = msws().args(["plan", "--offline", "workspaces/pvc-hf.kdl"]).assert().success();
+        assert!(!stderr(&out).contains("checking"), "{}", stderr(&out));
     }
 }

@@ -54,9 +54,14 @@
 //! - managed fields of controllers' writes are approximate (the fake's controllers write with
 //!   the same rules as any update); only msws's own entries are checked against the recordings;
 //! - one node, `fake-node-1`, with no resource accounting (script [`PodFate::Unschedulable`]
-//!   for a pod that does not fit): a ReadWriteOnce claim mounted by a pod does not block another
-//!   pod; a ReadWriteOncePod claim does (the pod stays Pending, `Unschedulable`) as long as the
-//!   first pod exists, finished or not;
+//!   for a pod that does not fit), except that a pod created with a `spec.nodeName` runs on that
+//!   node (any name is a node): a ReadWriteOnce claim mounted by pods of one node blocks a pod of
+//!   another (it waits in `ContainerCreating`, with the attach/detach controller's `Multi-Attach`
+//!   event) as long as they are not finished; a ReadWriteOncePod claim blocks any second pod (it
+//!   stays Pending, `Unschedulable`) as long as the first pod exists, finished or not;
+//! - files on claims (`files.rs`) belong to the claim, by namespace and name, not to its volume;
+//!   only msws's inspection and download pods read or write them; a bare pod's
+//!   `activeDeadlineSeconds` is not enforced;
 //! - pods are deleted at once (no grace period), and a deleted namespace's content goes at the
 //!   next controller run; an orphaning delete drops owner references at once;
 //! - a rolling update creates all new pods at once (full surge) and removes the old ones when the
