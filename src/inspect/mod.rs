@@ -25,7 +25,7 @@ pub mod listing;
 pub mod pod;
 pub mod show;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -300,7 +300,7 @@ async fn place(cluster: &dyn Cluster, req: &Request, info: &ClaimInfo) -> Result
             return Ok(Placement { node, because: Some(because), notes });
         }
         notes.push(format!(
-            "claim {} is ReadWriteOnce but in use on nodes {}: its volume does not hold pods to one node",
+            "claim {} is ReadWriteOnce but in use on nodes {}: its volume lets several nodes mount it",
             req.claim,
             nodes.iter().copied().collect::<Vec<_>>().join(", ")
         ));
@@ -321,12 +321,13 @@ pub async fn inspect(
         return Err(InspectError::NoClaim { namespace: req.namespace.clone(), claim: req.claim.clone() });
     };
     let info = claim_info(&claim);
+    if !str_at(&claim, "/metadata/deletionTimestamp").is_empty() {
+        // Kept only while pods use it; no new pod may mount it.
+        let why = "it is being deleted, and no new pod can mount it".to_string();
+        return Err(InspectError::NotBound { claim: req.claim.clone(), phase: "Terminating".into(), why });
+    }
     if info.phase != "Bound" {
-        let why = if str_at(&claim, "/metadata/deletionTimestamp").is_empty() {
-            "it has no volume yet, so it holds no files (a pod that mounted it would be the first consumer that provisions it)"
-        } else {
-            "it is being deleted"
-        };
+        let why = "it has no volume yet, so it holds no files (a pod that mounted it would be the first consumer that provisions it)";
         return Err(InspectError::NotBound { claim: req.claim.clone(), phase: info.phase, why: why.into() });
     }
     if cancel.is_cancelled() {
@@ -556,20 +557,11 @@ async fn failed(cluster: &dyn Cluster, req: &Request, name: &str, p: &Value) -> 
     InspectError::PodFailed { pod: name.into(), reason }
 }
 
-/// Groups the paths a model check must find by claim, deepest level first: the depth an
-/// inspection needs to see them all.
+/// The depth an inspection needs to see every one of these paths (relative to the claim's
+/// root) and what is in them: at least [`DEFAULT_DEPTH`].
 pub fn depth_for<'a>(paths: impl IntoIterator<Item = &'a str>) -> u32 {
     let deepest = paths.into_iter().map(|p| p.split('/').filter(|s| !s.is_empty()).count() as u32).max().unwrap_or(0);
     DEFAULT_DEPTH.max(deepest + 1)
-}
-
-/// The claims of the paths, and the paths on each.
-pub fn by_claim<'a, T>(items: impl IntoIterator<Item = (&'a str, T)>) -> BTreeMap<String, Vec<T>> {
-    let mut out: BTreeMap<String, Vec<T>> = BTreeMap::new();
-    for (claim, t) in items {
-        out.entry(claim.to_string()).or_default().push(t);
-    }
-    out
 }
 
 #[cfg(test)]

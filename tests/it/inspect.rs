@@ -298,6 +298,19 @@ async fn a_missing_or_unbound_claim_is_said_and_no_pod_is_made() {
     // The claim was not provisioned by an inspection.
     let r = ObjectRef::new("v1", "PersistentVolumeClaim", Some(NS), "later");
     assert_eq!(c.peek(&r).unwrap()["status"]["phase"], "Pending");
+    // A claim being deleted, kept while a pod uses it, takes no new pod.
+    bound(&c, "going", "ReadWriteMany").await;
+    c.insert(&user_pod("vllm-0", "going", "gpu-node-7")).unwrap();
+    let going = ObjectRef::new("v1", "PersistentVolumeClaim", Some(NS), "going");
+    c.delete(&going, msws::cluster::Propagation::Background, false).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(c.peek(&going).unwrap()["metadata"].get("deletionTimestamp").is_some());
+    let e = inspect_err(&c, &request("going")).await;
+    assert_eq!(
+        e.to_string(),
+        "claim going is Terminating, not Bound: it is being deleted, and no new pod can mount it"
+    );
+    assert_eq!(created_pods(&c), 0);
 }
 
 fn script_inspection(c: &FakeCluster, claim: &str, script: JobScript) {
