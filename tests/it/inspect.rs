@@ -898,6 +898,26 @@ fn a_claim_filled_by_the_runbook_s_downloader_is_served_from_its_root() {
     let l = listing_of(claim.path(), &[]);
     let uris: Vec<String> = l.models.iter().filter_map(|m| m.uri("model-pvc")).collect();
     assert_eq!(uris, ["pvc://model-pvc/"], "{l:#?}");
+    // What `msws inspect model-pvc FILE` prints of it.
+    let shown = Inspection {
+        namespace: NS.into(),
+        claim: inspect::ClaimInfo {
+            name: "model-pvc".into(),
+            phase: "Bound".into(),
+            access_modes: vec!["ReadWriteMany".into()],
+            capacity: Some("5Gi".into()),
+            volume: Some("model-pv".into()),
+            storage_class: Some("standard".into()),
+        },
+        pod: "msws-inspect-model-pvc-x".into(),
+        image: inspect::DEFAULT_IMAGE.into(),
+        node: None,
+        pinned_because: None,
+        listing: l.clone(),
+        notes: vec![],
+    };
+    let text = inspect::show::to_text(&shown);
+    assert!(text.contains("\n  pvc://model-pvc/   (the claim's root)\n      config.json, 1 .safetensors;"), "{text}");
     // The runbook says `models` is the path for step 2: that is the downloader's mount point,
     // and msws says so — the right URI is the claim's root.
     let wrong = msws::model::ModelUri::parse("pvc://model-pvc/models").unwrap();
