@@ -24,7 +24,9 @@
 //!
 //! Beside the pipeline: [`cluster`] is the only door to Kubernetes (the `Cluster` trait, the kube
 //! adapter and the in-memory fake); [`readiness`] reads an object's status as ready / waiting /
-//! failed; [`import_values`] turns ModelService Helm values into a workspace file.
+//! failed; [`import_values`] turns ModelService Helm values into a workspace file; [`inspect`]
+//! runs a short-lived pod that lists what is on a claim (`msws inspect`, and the model check of
+//! plan and apply).
 //!
 //! Stages 1–4 are pure: no network, no clock, the same output for the same input. Diff and plan
 //! are pure functions of what was read from the cluster ([`plan::Live`]); only reading it
@@ -39,6 +41,7 @@ pub mod diff;
 pub mod graph;
 pub mod import_manifests;
 pub mod import_values;
+pub mod inspect;
 pub mod lower;
 pub mod model;
 pub mod plan;

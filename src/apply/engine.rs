@@ -48,6 +48,9 @@ pub struct Options {
     pub unreachable_after: Duration,
     /// Tries of a request that failed transiently (connection lost, timeout, 429/503/504).
     pub attempts: u32,
+    /// Before applying, check that paths on claims msws did not download into hold a model
+    /// (src/plan/models.rs; `--skip-model-check` turns it off).
+    pub model_check: bool,
 }
 
 impl Default for Options {
@@ -61,6 +64,7 @@ impl Default for Options {
             poll: Duration::from_secs(2),
             unreachable_after: Duration::from_secs(60),
             attempts: 3,
+            model_check: true,
         }
     }
 }

@@ -57,6 +57,8 @@ pub enum Event {
     RollbackFailed { object: String, error: String },
     /// A warning that does not stop the run.
     Warning { message: String },
+    /// What the run is doing outside any step (the model check's inspection before the plan).
+    Note { message: String },
     /// The end: `outcome` is "applied", "destroyed", "no changes", "rolled back" or "stopped".
     Finished {
         outcome: String,
@@ -137,6 +139,7 @@ fn describe(e: &Event) -> Vec<String> {
         Event::Kept { object, why } => vec![format!("kept {object} — {why}")],
         Event::RollbackFailed { object, error } => vec![format!("rollback: could not undo {object}: {error}")],
         Event::Warning { message } => vec![format!("warning: {message}")],
+        Event::Note { message } => vec![message.clone()],
         Event::Finished { outcome, elapsed, steps } => {
             let mut lines = vec![format!("{outcome} in {}", human(*elapsed))];
             lines.extend(summary(steps));
@@ -358,6 +361,10 @@ impl Reporter for Tty {
             Event::Warning { .. } => {
                 let lines = describe(e);
                 self.println(&format!("{} {}", self.paint("33", "!"), lines.join("\n    ")));
+            }
+            Event::Note { .. } => {
+                let lines = describe(e);
+                self.println(&format!("{} {}", self.paint("2", "·"), lines.join("\n    ")));
             }
             Event::Finished { .. } => {
                 for (_, bar) in lock(&self.bars).drain() {

@@ -62,6 +62,18 @@ pub enum RunError {
     NoJournal(PathBuf),
     #[error("{0}")]
     Cluster(#[from] ClusterError),
+    /// The model check before the plan was interrupted.
+    #[error("{0}")]
+    Check(crate::plan::models::CheckError),
+}
+
+impl From<crate::plan::models::CheckError> for RunError {
+    fn from(e: crate::plan::models::CheckError) -> RunError {
+        match e {
+            crate::plan::models::CheckError::Cluster(c) => RunError::Cluster(c),
+            other => RunError::Check(other),
+        }
+    }
 }
 
 /// How a recovery goes.
@@ -92,6 +104,23 @@ pub async fn fresh_plan(cluster: &dyn Cluster, req: &Request<'_>) -> Result<Plan
         delete_storage: req.delete_storage,
     };
     crate::plan::make(&request, Source::Cluster(cluster, ObserveOptions::default())).await
+}
+
+/// [`fresh_plan`], and for an apply (unless `opts.model_check` is off) the model check, whose
+/// inspections `checks` keeps for the rest of the run; its progress goes to the reporter.
+async fn checked_plan(
+    cluster: &dyn Cluster,
+    req: &Request<'_>,
+    checks: &crate::plan::models::ModelChecks,
+    stop: &Stop,
+    reporter: &Arc<dyn Reporter>,
+) -> Result<Plan, RunError> {
+    let mut plan = fresh_plan(cluster, req).await?;
+    if req.command == Command::Apply && req.opts.model_check {
+        let progress = |line: &str| reporter.event(&Event::Note { message: line.to_string() });
+        crate::plan::models::check(cluster, req.ws, &mut plan, checks, &stop.cancel, &progress).await?;
+    }
+    Ok(plan)
 }
 
 fn header(req: &Request<'_>, cluster: &dyn Cluster, command: &str) -> Header {
@@ -132,8 +161,10 @@ pub async fn run(
 ) -> Result<(Plan, Report), RunError> {
     check_journal(&req)?;
     // A first look without the lock: a run with nothing to do (the common case in CI) takes no
-    // lock and sends no mutating request at all.
-    let first = fresh_plan(cluster.as_ref(), &req).await?;
+    // lock and sends no mutating request at all. (The model check runs only for model services
+    // the plan changes: with nothing to do, it makes no pod either.)
+    let checks = crate::plan::models::ModelChecks::default();
+    let first = checked_plan(cluster.as_ref(), &req, &checks, &stop, &reporter).await?;
     check_plan(&first, &req)?;
     if !has_work(&first, &req) {
         let report =
@@ -141,7 +172,7 @@ pub async fn run(
         return Ok((first, report));
     }
     let guard = take_lock(&cluster, &req, req.command.as_str()).await?;
-    let result = locked(cluster.clone(), &req, reporter.clone(), confirm, &stop, guard.watch()).await;
+    let result = locked(cluster.clone(), &req, reporter.clone(), confirm, &stop, guard.watch(), &checks).await;
     if let Err(e) = guard.release().await {
         reporter.event(&Event::Warning { message: format!("could not release the lock (it expires by itself): {e}") });
     }
@@ -205,9 +236,10 @@ async fn locked(
     confirm: &mut (dyn FnMut(&Plan) -> bool + Send),
     stop: &Stop,
     lost: LockWatch,
+    checks: &crate::plan::models::ModelChecks,
 ) -> Result<(Plan, Report), RunError> {
     check_journal(req)?;
-    let plan = fresh_plan(cluster.as_ref(), req).await?;
+    let plan = checked_plan(cluster.as_ref(), req, checks, stop, &reporter).await?;
     check_plan(&plan, req)?;
     let work = has_work(&plan, req);
     if work && !confirm(&plan) {
@@ -319,7 +351,14 @@ pub async fn recover(
         req.replace_storage = recorded.header.replace_storage;
         req.delete_storage = recorded.header.delete_storage;
         req.opts.delete_storage = recorded.header.delete_storage;
-        let plan = fresh_plan(cluster.as_ref(), &req).await?;
+        let plan = match how {
+            // Resuming applies: the models are checked as for an apply.
+            Recovery::Resume => {
+                let checks = crate::plan::models::ModelChecks::default();
+                checked_plan(cluster.as_ref(), &req, &checks, &stop, &reporter).await?
+            }
+            Recovery::Rollback => fresh_plan(cluster.as_ref(), &req).await?,
+        };
         let report = match how {
             Recovery::Resume => {
                 if !plan.refusals.is_empty() {

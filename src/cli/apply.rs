@@ -55,6 +55,9 @@ pub struct ApplyArgs {
     /// Delete claims no longer in the workspace (with their data) instead of keeping them
     #[arg(long)]
     pub delete_storage: bool,
+    /// Do not check, with a short-lived pod, that a path on a claim msws did not download into holds a model
+    #[arg(long)]
+    pub skip_model_check: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -93,6 +96,9 @@ pub struct RecoverArgs {
     /// Timeout of every wait, overriding the file's and the defaults (`90s`, `10m`, `2h`)
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub timeout: Option<Duration>,
+    /// With --resume: do not check that paths on claims msws did not download into hold a model
+    #[arg(long)]
+    pub skip_model_check: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -106,7 +112,7 @@ pub struct UnlockArgs {
     pub force: bool,
 }
 
-fn parse_duration(s: &str) -> Result<Duration, String> {
+pub(super) fn parse_duration(s: &str) -> Result<Duration, String> {
     crate::model::Duration::parse(s).map(|d| d.as_std()).map_err(|_| {
         format!("`{s}` is not a duration: whole numbers with units `s`, `m`, `h` or `d`, like `90s`, `10m`, `2h`")
     })
@@ -365,7 +371,8 @@ pub fn apply(args: ApplyArgs, out: &Output) -> CmdResult {
         Some(p) => plan_workspace(p, &args.file)?,
         None => args.file.clone(),
     };
-    let opts = args.run.options();
+    let mut opts = args.run.options();
+    opts.model_check = !args.skip_model_check;
     let common = Common {
         ws_args: WorkspaceArgs { file, vars: args.vars.clone() },
         cluster: args.run.cluster.clone(),
@@ -412,6 +419,7 @@ pub fn recover(args: RecoverArgs, out: &Output) -> CmdResult {
     let opts = engine::Options {
         parallelism: usize::from(args.parallelism),
         timeout: args.timeout,
+        model_check: !args.skip_model_check,
         ..engine::Options::default()
     };
     let common = Common { ws_args: args.workspace, cluster: args.cluster, json: args.json };

@@ -11,6 +11,7 @@ mod fmt;
 mod graph;
 mod import_manifests;
 mod import_values;
+mod inspect;
 mod plan;
 mod render;
 mod status;
@@ -50,6 +51,8 @@ pub enum Command {
     Plan(plan::Args),
     /// Show each step's live state in the cluster
     Status(status::Args),
+    /// List what is on a claim with a short-lived read-only pod, and the URI of every model on it
+    Inspect(inspect::Args),
     /// Apply a workspace (or a saved plan): in order, with waits, rolling back on failure
     Apply(apply::ApplyArgs),
     /// Delete what a workspace created, last step first; storage is kept unless --delete-storage
@@ -90,6 +93,7 @@ pub fn main() -> ExitCode {
         Command::ImportManifests(args) => import_manifests::run(args, &out),
         Command::Plan(args) => plan::run(args, &out),
         Command::Status(args) => status::run(args, &out),
+        Command::Inspect(args) => inspect::run(args, &out),
         Command::Apply(args) => apply::apply(args, &out),
         Command::Destroy(args) => apply::destroy(args, &out),
         Command::Recover(args) => apply::recover(args, &out),

@@ -35,6 +35,9 @@ pub struct Args {
     /// Delete claims no longer in the workspace (with their data) instead of keeping them
     #[arg(long)]
     pub delete_storage: bool,
+    /// Do not check, with a short-lived pod, that a path on a claim msws did not download into holds a model
+    #[arg(long)]
+    pub skip_model_check: bool,
 }
 
 pub fn run(args: Args, out: &Output) -> CmdResult {
@@ -74,7 +77,12 @@ pub fn run(args: Args, out: &Output) -> CmdResult {
         (None, Some(c)) => Source::Cluster(c.as_ref(), ObserveOptions::default()),
         (None, None) => Source::Known(Live::empty()),
     };
-    let plan = runtime.block_on(crate::plan::make(&request, source)).map_err(|e| super::common::cluster_error(&e))?;
+    let online = matches!(source, Source::Cluster(..));
+    let mut plan =
+        runtime.block_on(crate::plan::make(&request, source)).map_err(|e| super::common::cluster_error(&e))?;
+    if let (true, false, Some(c)) = (online, args.skip_model_check, &cluster) {
+        check_models(c.as_ref(), ws, &mut plan, &runtime)?;
+    }
 
     if args.json {
         println!("{}", serde_json::to_string_pretty(&show::to_json(&plan)).unwrap_or_default());
@@ -95,6 +103,32 @@ pub fn run(args: Args, out: &Output) -> CmdResult {
         return Err(CliError::failure("the plan has refusals (above): nothing can be applied until they are resolved"));
     }
     Ok(if args.detailed_exitcode && plan.has_changes() { ExitCode::from(2) } else { ExitCode::SUCCESS })
+}
+
+/// The model check (src/plan/models.rs), its progress on stderr; Ctrl-C deletes its pod.
+fn check_models(
+    cluster: &dyn crate::cluster::Cluster,
+    ws: &crate::model::Workspace,
+    plan: &mut crate::plan::Plan,
+    runtime: &tokio::runtime::Runtime,
+) -> Result<(), CliError> {
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let watcher = runtime.spawn({
+        let cancel = cancel.clone();
+        async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                cancel.cancel();
+            }
+        }
+    });
+    let checks = crate::plan::models::ModelChecks::default();
+    let progress = |line: &str| eprintln!("{line}");
+    let result = runtime.block_on(crate::plan::models::check(cluster, ws, plan, &checks, &cancel, &progress));
+    watcher.abort();
+    result.map_err(|e| match e {
+        crate::plan::models::CheckError::Cluster(c) => super::common::cluster_error(&c),
+        other => CliError::failure(other.to_string()),
+    })
 }
 
 /// `file` as seen from the directory of `plan_file` (absolute when they share no directory).

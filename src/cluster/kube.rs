@@ -386,7 +386,18 @@ impl Cluster for KubeCluster {
     }
 
     async fn create(&self, obj: &Value) -> Result<Value, ClusterError> {
-        let (collection, _) = self.collection_of(obj)?;
+        // An object with only a `generateName` is named by the server (a POST needs no name).
+        let generated = obj.pointer("/metadata/name").is_none()
+            && obj.pointer("/metadata/generateName").and_then(Value::as_str).is_some_and(|g| !g.is_empty());
+        let collection = if generated {
+            let s = |p: &str| obj.pointer(p).and_then(Value::as_str);
+            let (Some(av), Some(kind)) = (s("/apiVersion"), s("/kind")) else {
+                return Err(ClusterError::Client("an object to send needs apiVersion and kind".to_string()));
+            };
+            self.collection(av, kind, s("/metadata/namespace"))?
+        } else {
+            self.collection_of(obj)?.0
+        };
         let body = serde_json::to_vec(obj).map_err(|e| ClusterError::Client(e.to_string()))?;
         let answer = self.send(collection.create(&post_params(), body)).await?;
         self.object(answer)

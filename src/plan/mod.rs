@@ -12,6 +12,7 @@
 //! (already downloaded) or run again (source, revision or path changed).
 
 pub mod inventory;
+pub mod models;
 mod observe;
 pub mod show;
 pub mod status;

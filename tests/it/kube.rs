@@ -445,6 +445,29 @@ async fn create_posts_to_the_collection() {
     assert_eq!(got, json(recorded!("pvc.ssa-create.json")));
 }
 
+/// An object with a `generateName` and no name (the inspection pod) is posted as it is, and
+/// the answer carries the name the server gave it. (The answer is a pod as a v1.36 server
+/// returns one, shortened; not a recording.)
+#[tokio::test]
+async fn create_with_a_generated_name_posts_without_a_name() {
+    let answer = r#"{"kind":"Pod","apiVersion":"v1","metadata":{"name":"msws-inspect-model-pvc-7xk2q","generateName":"msws-inspect-model-pvc-","namespace":"demo","uid":"0f6b3c59-6ab8-4d52-9e3c-1b1c1f0c2f4e","resourceVersion":"4242"},"spec":{},"status":{"phase":"Pending"}}"#;
+    let (c, server) = answering(201, answer);
+    let obj = msws::inspect::pod::pod(&msws::inspect::Request::new("demo", "model-pvc", "w"), None);
+    assert!(obj.pointer("/metadata/name").is_none());
+    let got = c.create(&obj).await.unwrap();
+    let seen = server.await.unwrap();
+    assert_eq!((seen.method.as_str(), seen.path.as_str()), ("POST", "/api/v1/namespaces/demo/pods"));
+    assert_eq!(seen.body, Some(obj));
+    assert_eq!(got["metadata"]["name"], "msws-inspect-model-pvc-7xk2q");
+    // Neither a name nor a generated one: refused before a request.
+    let (service, mut handle) = mock::pair::<Request<Body>, Response<Body>>();
+    let c = cluster(service);
+    let nameless = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"generateName": ""}});
+    assert!(matches!(c.create(&nameless).await, Err(ClusterError::Client(_))));
+    drop(c);
+    assert!(handle.next_request().await.is_none());
+}
+
 #[tokio::test]
 async fn replace_puts_the_object_with_its_resource_version() {
     let conflict = r#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"Operation cannot be fulfilled on deployments.apps \"opt-decode\": the object has been modified; please apply your changes to the latest version and try again","reason":"Conflict","details":{"name":"opt-decode","group":"apps","kind":"deployments"},"code":409}"#;

@@ -12,6 +12,7 @@ mod frontend;
 mod graph;
 mod helm;
 mod import_values;
+mod inspect;
 mod journal;
 mod kube;
 mod lock;

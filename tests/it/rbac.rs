@@ -67,7 +67,9 @@ fn the_documented_role_grants_what_msws_uses() {
             need(k.group(), k.plural, &["get", "list", "create", "patch", "update", "delete"]);
         }
     }
-    need("", "pods", &["get", "list"]);
+    // Pods are read by the waits; inspection pods (msws inspect, the model check) are created
+    // and deleted.
+    need("", "pods", &["get", "list", "create", "delete"]);
     need("", "pods/log", &["get"]);
     need("coordination.k8s.io", "leases", &["get", "create", "update", "delete"]);
     need("storage.k8s.io", "storageclasses", &["get", "list"]);
@@ -234,5 +236,51 @@ async fn the_requests_on_custom_resources_and_extra_objects_are_granted_or_docum
     // (A ConfigMap is granted anyway: only kinds outside the Role are left out.)
     let extra: BTreeSet<String> = extra.into_iter().filter(|k| k != "ConfigMap").collect();
     let missing = not_granted(&cluster, &extra);
+    assert!(missing.is_empty(), "docs/rbac.md does not grant:\n{}", missing.into_iter().collect::<Vec<_>>().join("\n"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_requests_of_an_inspection_and_of_the_model_check_are_granted() {
+    use msws::cluster::fake::model_files;
+    let text = r#"workspace "lib" format=1 {
+    namespace "llm-d"
+}
+
+storage "models" existing=#true {
+    access "ReadWriteOnce"
+}
+
+model-service "opt" {
+    uri "pvc://models/models/opt"
+    served-name "opt"
+    decode replicas=1 extends="std/vllm-decode"
+}
+"#;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("w.kdl");
+    std::fs::write(&file, text).unwrap();
+    let l = load_ws(&file);
+    let cluster = Arc::new(FakeCluster::new("llm-d").with_runtime_clock());
+    cluster.insert(&storage_class("standard", "Immediate", true, "Retain")).unwrap();
+    cluster
+        .insert(&json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "models", "namespace": "llm-d"},
+            "spec": {"accessModes": ["ReadWriteOnce"], "storageClassName": "standard", "resources": {"requests": {"storage": "10Gi"}}}}))
+        .unwrap();
+    cluster.put_claim_files("llm-d", "models", model_files("models/opt", 10));
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    // A leftover inspection pod to delete, then `msws inspect` and an apply that checks the model.
+    let req = msws::inspect::Request::new("llm-d", "models", "lib");
+    let mut old = msws::inspect::pod::pod(&req, None);
+    old["metadata"]["name"] = json!("msws-inspect-models-old01");
+    old["status"] = json!({"phase": "Failed"});
+    cluster.insert(&old).unwrap();
+    let i = msws::inspect::inspect(cluster.as_ref(), &req, &Default::default(), &|_| {}).await.unwrap();
+    assert_eq!(i.notes.len(), 1, "{:?}", i.notes);
+    assert_eq!(run(&cluster, request(&l, &file, Command::Apply, TOKEN)).await, Outcome::Applied);
+    assert_eq!(cluster.count(Verb::Create, "Pod"), 2, "the inspection and the apply's model check");
+    for verb in [Verb::Create, Verb::Delete, Verb::Logs, Verb::List] {
+        assert!(cluster.count(verb, "Pod") > 0, "{verb}: {:?}", cluster.requests());
+    }
+    let missing = not_granted(&cluster, &BTreeSet::new());
     assert!(missing.is_empty(), "docs/rbac.md does not grant:\n{}", missing.into_iter().collect::<Vec<_>>().join("\n"));
 }

@@ -27,6 +27,8 @@ use crate::cluster::ObjectRef;
 
 const MANAGER: &str = "kube-controller-manager";
 const NODE: &str = "fake-node-1";
+/// How long an inspection pod's script runs.
+const INSPECTION: Duration = Duration::from_secs(2);
 
 /// How a pod will behave, decided when it is created.
 #[derive(Clone, Debug)]
@@ -275,6 +277,46 @@ impl State {
             .collect()
     }
 
+    /// Why the volume of a ReadWriteOnce claim the pod mounts cannot be attached to `node`: it
+    /// is attached to another node, for pods there that are not finished (the attach/detach
+    /// controller's `Multi-Attach` message).
+    fn attached_elsewhere(&self, r: &ObjectRef, pod: &Value, node: &str) -> Option<String> {
+        let ns = r.namespace.clone().unwrap_or_default();
+        for claim_name in claims_of(pod) {
+            let Some(claim) = self.get_obj(&ObjectRef::new("v1", "PersistentVolumeClaim", Some(&ns), &claim_name))
+            else {
+                continue;
+            };
+            let modes: Vec<&str> = claim
+                .pointer("/spec/accessModes")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .collect();
+            if !modes.contains(&"ReadWriteOnce") || modes.contains(&"ReadWriteMany") || modes.contains(&"ReadOnlyMany")
+            {
+                continue;
+            }
+            let users: Vec<String> = self
+                .claim_users(&ns, &claim_name)
+                .into_iter()
+                .filter(|o| o != r)
+                .filter_map(|o| self.get_obj(&o))
+                .filter(|p| !matches!(s(p, "/spec/nodeName"), "") && s(p, "/spec/nodeName") != node)
+                .map(|p| s(p, "/metadata/name").to_string())
+                .collect();
+            if !users.is_empty() {
+                let volume = s(claim, "/spec/volumeName");
+                return Some(format!(
+                    "Multi-Attach error for volume \"{volume}\" Volume is already used by pod(s) {}",
+                    users.join(", ")
+                ));
+            }
+        }
+        None
+    }
+
     fn class(&self, name: &str) -> Option<Value> {
         if name.is_empty() {
             return None;
@@ -381,6 +423,11 @@ impl State {
     /// Records an event about an object, as a controller's event recorder does — once: the
     /// recorder's later repeats only bump `count` and `lastTimestamp`, which the fake leaves.
     fn event(&mut self, about: &Value, ty: &str, reason: &str, message: &str) {
+        self.event_from(about, "persistentvolume-controller", ty, reason, message);
+    }
+
+    /// [`State::event`] from another component.
+    fn event_from(&mut self, about: &Value, component: &str, ty: &str, reason: &str, message: &str) {
         let uid = uid_of(about).to_string();
         let ns = s(about, "/metadata/namespace").to_string();
         let seen = self.objects.iter().any(|(r, st)| {
@@ -409,8 +456,8 @@ impl State {
             "reason": reason,
             "message": message,
             "type": ty,
-            "source": {"component": "persistentvolume-controller"},
-            "reportingComponent": "persistentvolume-controller",
+            "source": {"component": component},
+            "reportingComponent": component,
             "reportingInstance": "",
             "count": 1,
             "firstTimestamp": now,
@@ -1024,11 +1071,55 @@ impl State {
             if run.scheduled_at.is_none() {
                 match self.schedulable(&r, &pod, &run) {
                     Ok(true) => {
+                        // A pod created with its node (`spec.nodeName`) skips the scheduler.
+                        let node = match s(&pod, "/spec/nodeName") {
+                            "" => NODE.to_string(),
+                            n => n.to_string(),
+                        };
+                        new["spec"]["nodeName"] = json!(node);
+                        if let Some(message) = self.attached_elsewhere(&r, &pod, &node) {
+                            // The attach/detach controller cannot attach the volume here: the
+                            // pod waits in ContainerCreating, the event says why.
+                            let since = match &run.unschedulable_since {
+                                Some((t, m)) if *m == message => *t,
+                                _ => self.now,
+                            };
+                            run.unschedulable_since = Some((since, message.clone()));
+                            let since = ts(since);
+                            let waiting: Vec<Value> = pod
+                                .pointer("/spec/containers")
+                                .and_then(Value::as_array)
+                                .into_iter()
+                                .flatten()
+                                .map(|c| json!({"name": s(c, "/name"), "state": {"waiting": {"reason": "ContainerCreating"}},
+                                                "lastState": {}, "ready": false, "restartCount": 0, "image": s(c, "/image"),
+                                                "imageID": "", "started": false}))
+                                .collect();
+                            new["status"] = json!({
+                                "phase": "Pending",
+                                "conditions": [{"type": "PodScheduled", "status": "True", "lastProbeTime": null, "lastTransitionTime": since}],
+                                "hostIP": "127.0.0.1",
+                                "startTime": since,
+                                "containerStatuses": waiting,
+                                "qosClass": pod.pointer("/status/qosClass"),
+                            });
+                            self.pods.insert(uid, run);
+                            self.write_as(&r, new.clone(), "kubelet");
+                            if let Some(stored) = self.get_obj(&r).cloned() {
+                                self.event_from(
+                                    &stored,
+                                    "attachdetach-controller",
+                                    "Warning",
+                                    "FailedAttachVolume",
+                                    &message,
+                                );
+                            }
+                            continue;
+                        }
                         run.scheduled_at = Some(self.now);
                         run.unschedulable_since = None;
                         self.ips += 1;
                         run.ip = format!("10.244.0.{}", self.ips);
-                        new["spec"]["nodeName"] = json!(NODE);
                     }
                     Ok(false) => {
                         run.unschedulable_since = None;
@@ -1056,6 +1147,13 @@ impl State {
                     self.wake(t);
                 }
             }
+            // A downloader that succeeded leaves the model on its claim.
+            if s(&new, "/status/phase") == "Succeeded"
+                && s(&pod, "/status/phase") != "Succeeded"
+                && let Some((ns, claim, files)) = super::files::downloaded(&new, &run.log)
+            {
+                self.claim_files.entry((ns, claim)).or_default().extend(files);
+            }
             self.pods.insert(uid, run);
             self.write_as(&r, new, "kubelet");
         }
@@ -1080,6 +1178,16 @@ impl State {
                 let plan = self.serving_fate(&template, &[]);
                 let log = plan.log();
                 (plan, log)
+            }
+            // An image scripted not to start (it cannot be pulled) does not start here either.
+            None if let Plan::Serve { fate, image } = self.serving_fate(&template, &[])
+                && fate != PodFate::Ready =>
+            {
+                (Plan::Serve { fate, image }, String::new())
+            }
+            // msws's inspection pod lists the claim it mounts, as its script would.
+            None if let Some((log, exit_code)) = super::files::inspection(pod, &self.claim_files) => {
+                (Plan::Run { duration: INSPECTION, exit_code }, log)
             }
             None => {
                 let sc = JobScript::default();

@@ -54,9 +54,14 @@
 //! - managed fields of controllers' writes are approximate (the fake's controllers write with
 //!   the same rules as any update); only msws's own entries are checked against the recordings;
 //! - one node, `fake-node-1`, with no resource accounting (script [`PodFate::Unschedulable`]
-//!   for a pod that does not fit): a ReadWriteOnce claim mounted by a pod does not block another
-//!   pod; a ReadWriteOncePod claim does (the pod stays Pending, `Unschedulable`) as long as the
-//!   first pod exists, finished or not;
+//!   for a pod that does not fit), except that a pod created with a `spec.nodeName` runs on that
+//!   node (any name is a node): a ReadWriteOnce claim mounted by pods of one node blocks a pod of
+//!   another (it waits in `ContainerCreating`, with the attach/detach controller's `Multi-Attach`
+//!   event) as long as they are not finished; a ReadWriteOncePod claim blocks any second pod (it
+//!   stays Pending, `Unschedulable`) as long as the first pod exists, finished or not;
+//! - files on claims (`files.rs`) belong to the claim, by namespace and name, not to its volume;
+//!   only msws's inspection and download pods read or write them; a bare pod's
+//!   `activeDeadlineSeconds` is not enforced;
 //! - pods are deleted at once (no grace period), and a deleted namespace's content goes at the
 //!   next controller run; an orphaning delete drops owner references at once;
 //! - a rolling update creates all new pods at once (full surge) and removes the old ones when the
@@ -85,6 +90,7 @@ pub(crate) mod clock;
 mod controllers;
 mod defaults;
 mod fields;
+mod files;
 mod lws;
 mod selector;
 mod server;
@@ -100,6 +106,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use async_trait::async_trait;
 use serde_json::{Value, json};
 
+pub use files::{ClaimFile, hf_cache_files, listing as claim_listing, model_files};
 pub use snapshot::Snapshot;
 
 use super::{ApplyOptions, BUILT_IN, Cluster, ClusterError, KINDS, Kind, ObjectRef, Propagation};
@@ -425,6 +432,29 @@ impl FakeCluster {
             m.remove("resourceVersion");
         }
         state.update(&obj, ("kubectl", Some("scale")), false)
+    }
+
+    // ---- files on claims ----
+
+    /// Puts files on a claim (by namespace and claim name; the claim need not exist yet): what
+    /// inspection pods that mount it list, as `inspect.py` would (`files.rs`). Paths are relative
+    /// to the claim's root; a path given again is replaced.
+    pub fn put_claim_files<P: Into<String>>(
+        &self,
+        namespace: &str,
+        claim: &str,
+        files: impl IntoIterator<Item = (P, ClaimFile)>,
+    ) {
+        let mut s = self.lock();
+        let on = s.claim_files.entry((namespace.to_string(), claim.to_string())).or_default();
+        for (p, f) in files {
+            on.insert(p.into(), f);
+        }
+    }
+
+    /// The files on a claim: those put there, and what download pods wrote.
+    pub fn claim_files(&self, namespace: &str, claim: &str) -> BTreeMap<String, ClaimFile> {
+        self.lock().claim_files.get(&(namespace.to_string(), claim.to_string())).cloned().unwrap_or_default()
     }
 
     // ---- faults ----

@@ -84,6 +84,8 @@ pub(super) struct State {
     pub progress: BTreeMap<String, Duration>,
     /// Times at which a controller has something to do (recomputed by every reconcile).
     pub wakeups: BTreeSet<Duration>,
+    /// Files on claims, by (namespace, claim) and path (`files.rs`).
+    pub claim_files: BTreeMap<(String, String), BTreeMap<String, super::files::ClaimFile>>,
 }
 
 /// Kinds whose objects carry `metadata.generation`: the built-in ones that have a status to
@@ -234,6 +236,7 @@ impl State {
             consumers_seen: BTreeMap::new(),
             progress: BTreeMap::new(),
             wakeups: BTreeSet::new(),
+            claim_files: BTreeMap::new(),
         };
         let mut namespaces = vec!["default".to_string(), default_namespace.to_string()];
         namespaces.dedup();
