@@ -204,6 +204,7 @@ STATE = os.path.join(".cache", "msws")
 HF_STAGING = os.path.join(".cache", "huggingface", "download")
 HASH_BLOCK = 8 * 1024 * 1024
 CHUNK = 1024 * 1024
+SMALL_FILE = 1024 * 1024  # fetched in one request, without streaming
 DEFAULT_WORKERS = 16
 
 
@@ -375,6 +376,7 @@ class Transfer:
         self.stop = threading.Event()
         self.headers = hf_headers(hf, token)
         self.etag_timeout = float(os.environ["HF_HUB_ETAG_TIMEOUT"])
+        self.download_timeout = float(os.environ["HF_HUB_DOWNLOAD_TIMEOUT"])
         self.journal = Journal(target)
         self.partial_dir = os.path.join(target, STATE, "partial")
         self.dirs = set()            # directories made (or known to exist) by this attempt
@@ -509,7 +511,9 @@ class Transfer:
                     fh.truncate()
                 f.have = offset
                 sink = Sink(fh, f, h, self.stop)
-                if offset < f.size:
+                if offset == 0 and f.size <= SMALL_FILE:
+                    self.get_small(url, sink, f)
+                elif offset < f.size:
                     self.hf.http_get(url, sink, resume_size=offset, headers=dict(self.headers), expected_size=f.size)
                 fh.flush()
                 os.fsync(fh.fileno())
@@ -530,6 +534,17 @@ class Transfer:
         os.replace(part, final)
         self.journal.add(f, os.stat(final))
         f.done = True
+
+    def get_small(self, url, sink, f):
+        """A small file in one request, without http_get's streaming machinery (a progress bar, a retry
+        context, a copy of the headers for each file): the same client session, redirects and errors."""
+        r = self.hf.get_session().get(url, headers=self.headers, timeout=self.download_timeout)
+        self.hf.hf_raise_for_status(r)
+        data = r.content
+        if len(data) != f.size:
+            raise OSError("Consistency check failed: %s should be of size %d but has size %d" % (
+                f.path, f.size, len(data)))
+        sink.write(data)
 
     def fetch_xet(self, f):
         self.hf.hf_hub_download(self.repo, f.path, revision=self.commit, local_dir=self.target,
@@ -826,6 +841,8 @@ def client():
         hf_hub_download=huggingface_hub.hf_hub_download,
         http_get=file_download.http_get,
         build_hf_headers=hf_utils.build_hf_headers,
+        get_session=hf_utils.get_session,
+        hf_raise_for_status=hf_utils.hf_raise_for_status,
         # What hf_hub_download itself asks before it uses Xet.
         is_xet_available=getattr(file_download, "is_xet_available", None) or getattr(
             hf_utils, "is_xet_available", None),

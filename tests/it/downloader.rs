@@ -845,6 +845,28 @@ fn a_damaged_partial_file_is_downloaded_again() {
     assert_eq!(cdn, ["206", "200"], "{run}");
 }
 
+/// A server that answers the Range request of a resume with the whole file (200): the downloader
+/// starts that file over, and the result is right.
+#[test]
+fn a_resume_answered_with_the_whole_file_starts_it_over() {
+    let hub = Hub::start_link(0, &|_| {}, &["--ignore-range"]);
+    let place = Place::new();
+    let content = repo_files(&hub, OPT)["model.safetensors"].clone();
+    let sha = hex::encode(sha2::Sha256::digest(&content));
+    std::fs::create_dir_all(place.partials()).unwrap();
+    std::fs::write(place.partials().join(format!("model.safetensors.{sha}")), &content[..1 << 20]).unwrap();
+    let before = hub.stats();
+    let run = place.run(&hub, OPT, "main", &[]);
+    run.record();
+    let after = hub.stats();
+    assert!(run.stdout.contains("resuming 1 partial file(s) of an earlier attempt: 1.0 MiB already on disk"), "{run}");
+    assert!(!run.stdout.contains("does not match"), "{run}");
+    assert!(std::fs::read(place.target().join("model.safetensors")).unwrap() == content);
+    assert_eq!(after["ranges"], before["ranges"], "the hub was to ignore Range");
+    let total: u64 = repo_files(&hub, OPT).values().map(|c| c.len() as u64).sum();
+    assert_eq!(after["body_bytes"].as_u64().unwrap() - before["body_bytes"].as_u64().unwrap(), total);
+}
+
 /// A hub (or a proxy on the way) that serves a file whose bytes do not match its checksum: tried
 /// twice, then the download fails verification, and nothing of that file is left in place.
 #[test]

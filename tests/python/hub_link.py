@@ -3,28 +3,30 @@
 that counts what it serves. For the downloader's resume test (tests/it/downloader.rs) and its benchmark
 (benches/download.rs).
 
-Why a wrapper and not fake_hf_hub.py itself: that tool is shared and not ours to change, and it lacks four
-things these need.
+Why a wrapper and not fake_hf_hub.py itself: that tool is shared and not ours to change, and it lacks
+what these need.
   - A link. Its --slow throttles each connection on its own; a link is shared: N parallel downloads get
     1/N of it each, and headers count too. --link BYTES_PER_S puts every byte the hub sends (status
-    lines, headers, bodies, of every connection) through one token bucket.
+    lines, headers, bodies, of every connection) through one token bucket. --latency MS waits that long
+    before answering each request: the round trip to a hub that is not on the same machine.
+  - No Nagle. The stand-in writes a response's headers and its body with two send calls; with Nagle's
+    algorithm on, a small body then waits for the client's delayed ACK of the headers (40 ms on Linux)
+    for every file. Web servers and CDNs set TCP_NODELAY; so does this wrapper.
   - A counter. /_link/stats answers, as JSON, the bytes the hub sent in file bodies (200 and 206 answers
     of /resolve and /cdn-lfs), how many such answers it sent, the Range answers (206) among them, and
     every byte it sent at all. A body cut short by a client that died counts what reached the socket.
-    --latency MS waits that long before answering each request: the round trip to a hub that is not
-    on the same machine, which a link has as well as a speed.
   - A fixed repository tree. The stand-in walks a repository and stats every file on every request (to
     notice changes); for a repository of 1000 files that is a thousand stat calls per request, more than
     the request itself costs. --static serves the tree as it was at start: the files must not change
     while it runs (the benchmark and the resume test write their repositories before they start it).
-  - A damaged file. --corrupt NAME serves every file of that name with its first byte changed (size,
-    ETag and the listing's checksums as they were), as a broken proxy or disk would: the downloader must
-    notice.
+  - Faults. --corrupt NAME serves every file of that name with its first byte changed (size, ETag and
+    the listing's checksums as they were), as a broken proxy or disk would. --ignore-range answers Range
+    requests with the whole file (200), as some CDNs and proxies do.
 
 The stand-in is imported from the directory named by --tools (default: $MSWS_HF_TOOLS, else
 ../../../shared/tools beside this file). Usage:
-  hub_link.py PORT --root DIR [--link BYTES_PER_S] [--latency MS] [--static] [--corrupt NAME] [--tools DIR]
-              [--log-file F] [--gated PATTERN] [--token TOKEN] [--no-cdn]
+  hub_link.py PORT --root DIR [--link BYTES_PER_S] [--latency MS] [--static] [--corrupt NAME]
+              [--ignore-range] [--tools DIR] [--log-file F] [--gated PATTERN] [--token TOKEN] [--no-cdn]
 Standard library only.
 """
 import argparse
@@ -110,6 +112,7 @@ def main():
     ap.add_argument("--token", action="append")
     ap.add_argument("--no-cdn", action="store_true")
     ap.add_argument("--corrupt", action="append", default=[], metavar="NAME", help="serve NAME damaged")
+    ap.add_argument("--ignore-range", action="store_true", help="answer Range requests with 200")
     a = ap.parse_args()
 
     sys.path.insert(0, os.path.abspath(a.tools))
@@ -151,10 +154,7 @@ def main():
             return damaged[path]
 
     class Handler(base):
-        # The stand-in writes a response's headers and its body with two send calls; with Nagle's
-        # algorithm on, a small body then waits for the client's delayed ACK of the headers, 40 ms on
-        # Linux, for every file. Web servers and CDNs set TCP_NODELAY; so does the link.
-        disable_nagle_algorithm = True
+        disable_nagle_algorithm = True  # see "No Nagle" above
 
         def _send_file(self, info, filename, extra):
             if filename in a.corrupt:
@@ -176,6 +176,8 @@ def main():
                 return
             if a.latency:
                 time.sleep(a.latency / 1000.0)
+            if a.ignore_range:
+                del self.headers["Range"]
             super()._handle()
             if "/resolve/" in self.path or self.path.startswith("/cdn-lfs/"):
                 if self._code in (200, 206) and self.command == "GET":
