@@ -114,12 +114,13 @@ struct Hub {
 }
 
 impl Hub {
-    fn start(python: &Path, repos: &Path, link: u64) -> Hub {
+    fn start(python: &Path, repos: &Path, link: u64, latency_ms: u64) -> Hub {
         let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let child = clean(python)
             .arg(support::root().join("tests/python/hub_link.py"))
             .arg(port.to_string())
             .args(["--root", repos.to_str().unwrap(), "--static", "--link", &link.to_string()])
+            .args(["--latency", &latency_ms.to_string()])
             .args(["--tools", tools_dir().to_str().unwrap()])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -158,6 +159,42 @@ struct Sample {
     transfer: f64,
     /// Bytes per second from the process's start to its end (Python, imports, the hub's metadata).
     end_to_end: f64,
+    /// CPU seconds of the client (all its threads) and of the hub (with its link).
+    client_cpu: f64,
+    hub_cpu: f64,
+}
+
+/// Runs the code in argv[1] as `python3 -c` would, then prints the process's CPU time.
+const WITH_CPU: &str = r#"
+import resource, sys
+code = sys.argv[1]
+del sys.argv[1]
+rc = 0
+try:
+    exec(compile(code, "<string>", "exec"), {"__name__": "__main__"})
+except SystemExit as e:
+    rc = e.code
+finally:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    sys.stderr.write("bench-cpu %.6f\n" % (r.ru_utime + r.ru_stime))
+sys.exit(rc)
+"#;
+
+/// CPU seconds a process has used so far (user and system), from /proc.
+fn cpu_of(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // The fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat.rsplit_once(')').unwrap().1.split_whitespace().collect();
+    let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
+    ticks / clock_ticks()
+}
+
+fn clock_ticks() -> f64 {
+    static TICKS: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
+    *TICKS.get_or_init(|| {
+        let out = Command::new("getconf").arg("CLK_TCK").output().expect("getconf CLK_TCK");
+        String::from_utf8_lossy(&out.stdout).trim().parse().expect("CLK_TCK")
+    })
 }
 
 /// The huggingface_hub call the script made before: `snapshot_download` into `local_dir`.
@@ -195,24 +232,31 @@ fn once(python: &Path, hub: &Hub, repo: &str, client: Client, payload: u64) -> S
         .env("HF_HUB_DISABLE_PROGRESS_BARS", "1")
         .env("HF_HUB_DISABLE_TELEMETRY", "1")
         .current_dir(dir.path());
+    cmd.arg("-c").arg(WITH_CPU);
     match client {
         Client::Msws { workers } => {
-            cmd.arg("-c")
-                .arg(SCRIPT)
+            cmd.arg(SCRIPT)
                 .env("MSWS_REPO", repo)
                 .env("MSWS_TARGET", &target)
                 .env("MSWS_DOWNLOAD_WORKERS", workers.to_string())
                 .env("MSWS_PROGRESS_SECONDS", "5");
         }
         Client::SnapshotDownload { workers } => {
-            cmd.arg("-c").arg(BASELINE).arg(repo).arg(&target).arg(workers.to_string()).env("HF_HOME", &tmp);
+            cmd.arg(BASELINE).arg(repo).arg(&target).arg(workers.to_string()).env("HF_HOME", &tmp);
         }
     }
     let served = hub.body_bytes();
+    let hub_cpu = cpu_of(hub.child.id());
     let started = Instant::now();
     let out = cmd.stdin(Stdio::null()).output().unwrap();
     let wall = started.elapsed().as_secs_f64();
+    let hub_cpu = cpu_of(hub.child.id()) - hub_cpu;
     let stdout = String::from_utf8_lossy(&out.stdout);
+    let client_cpu: f64 = String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .find_map(|l| l.strip_prefix("bench-cpu "))
+        .and_then(|s| s.trim().parse().ok())
+        .expect("bench-cpu");
     assert!(out.status.success(), "{}: {stdout}\n{}", client.name(), String::from_utf8_lossy(&out.stderr));
     let fetched = hub.body_bytes() - served;
     assert!(fetched >= payload, "{}: the hub served {fetched} bytes of {payload}", client.name());
@@ -231,7 +275,7 @@ fn once(python: &Path, hub: &Hub, repo: &str, client: Client, payload: u64) -> S
             payload as f64 / secs
         }
     };
-    Sample { transfer, end_to_end: payload as f64 / wall }
+    Sample { transfer, end_to_end: payload as f64 / wall, client_cpu, hub_cpu }
 }
 
 fn dir_size(dir: &Path) -> u64 {
@@ -256,33 +300,41 @@ fn main() {
     let python = pyenv::python();
     let repos = tempfile::tempdir().unwrap();
     write_repos(repos.path());
-    let hub = Hub::start(python, repos.path(), link);
+    // The same link twice: next to each other, and with a round trip of 20 ms per request, as to a
+    // hub in another region.
+    let near = Hub::start(python, repos.path(), link, 0);
+    let far = Hub::start(python, repos.path(), link, 20);
 
     let large = dir_size(&repos.path().join(LARGE));
     let small = dir_size(&repos.path().join(SMALL));
-    let cases: Vec<(&str, &str, u64, Client)> = vec![
-        ("1 file of 256 MiB", LARGE, large, Client::Msws { workers: 16 }),
-        ("1 file of 256 MiB", LARGE, large, Client::SnapshotDownload { workers: 8 }),
-        ("1000 files of 32 KiB", SMALL, small, Client::Msws { workers: 16 }),
-        ("1000 files of 32 KiB", SMALL, small, Client::Msws { workers: 8 }),
-        ("1000 files of 32 KiB", SMALL, small, Client::Msws { workers: 32 }),
-        ("1000 files of 32 KiB", SMALL, small, Client::Msws { workers: 64 }),
-        ("1000 files of 32 KiB", SMALL, small, Client::SnapshotDownload { workers: 8 }),
-        ("1000 files of 32 KiB", SMALL, small, Client::SnapshotDownload { workers: 16 }),
+    let msws = |workers| Client::Msws { workers };
+    let baseline = |workers| Client::SnapshotDownload { workers };
+    let cases: Vec<(&str, &Hub, &str, u64, Client)> = vec![
+        ("1 file of 256 MiB", &near, LARGE, large, msws(16)),
+        ("1 file of 256 MiB", &near, LARGE, large, baseline(8)),
+        ("1000 files of 32 KiB", &near, SMALL, small, msws(16)),
+        ("1000 files of 32 KiB", &near, SMALL, small, msws(4)),
+        ("1000 files of 32 KiB", &near, SMALL, small, msws(64)),
+        ("1000 files of 32 KiB", &near, SMALL, small, baseline(8)),
+        ("1000 files of 32 KiB, 20 ms away", &far, SMALL, small, msws(16)),
+        ("1000 files of 32 KiB, 20 ms away", &far, SMALL, small, msws(64)),
+        ("1000 files of 32 KiB, 20 ms away", &far, SMALL, small, baseline(8)),
     ];
     println!("link: {:.1} MB/s; median of {runs} runs", link as f64 / 1e6);
-    println!("| files | client | transfer | share of the link | end to end | share of the link |");
-    println!("| --- | --- | ---: | ---: | ---: | ---: |");
-    for (what, repo, payload, client) in cases {
+    println!("| files | client | transfer | share of the link | end to end | share of the link | CPU: client, hub |");
+    println!("| --- | --- | ---: | ---: | ---: | ---: | ---: |");
+    for (what, hub, repo, payload, client) in cases {
         let name = format!("{what}, {}", client.name());
         if filter.as_ref().is_some_and(|f| !name.contains(f.as_str())) {
             continue;
         }
-        let samples: Vec<Sample> = (0..runs).map(|_| once(python, &hub, repo, client, payload)).collect();
+        let samples: Vec<Sample> = (0..runs).map(|_| once(python, hub, repo, client, payload)).collect();
         let transfer = median(samples.iter().map(|s| s.transfer).collect());
         let end_to_end = median(samples.iter().map(|s| s.end_to_end).collect());
+        let client_cpu = median(samples.iter().map(|s| s.client_cpu).collect());
+        let hub_cpu = median(samples.iter().map(|s| s.hub_cpu).collect());
         println!(
-            "| {what} | {} | {:.1} MB/s | {:.0}% | {:.1} MB/s | {:.0}% |",
+            "| {what} | {} | {:.1} MB/s | {:.0}% | {:.1} MB/s | {:.0}% | {client_cpu:.2} s, {hub_cpu:.2} s |",
             client.name(),
             transfer / 1e6,
             100.0 * transfer / link as f64,

@@ -18,6 +18,7 @@
 #   HF_TOKEN       optional; never printed, never written to a file
 #   HF_ENDPOINT    optional hub URL (read by huggingface_hub)
 #   MSWS_DOWNLOAD_WORKERS  optional; files transferred at once (default 16)
+#   MSWS_DIRECT    optional; 0 fetches small files through huggingface_hub's session too (see Direct)
 #   MSWS_PROGRESS_SECONDS  optional; interval of progress lines while downloading (default 15, 0 = off)
 #   MSWS_PYLIB     optional, preamble only: where pip installs huggingface_hub (default /tmp/msws-pylib)
 # Also sets, for the client: HF_HOME/HF_HUB_CACHE/HF_XET_CACHE in a temporary directory (removed at the
@@ -27,9 +28,11 @@
 # The transfer (docs/architecture.md, "The downloader"): the commit's file list comes from the hub with
 # sizes and checksums (one listing, no request per file); the files are fetched MSWS_DOWNLOAD_WORKERS at
 # a time, largest first, each with one GET (huggingface_hub's http_get: its HTTP client, proxies, headers
-# and in-process retries) into MSWS_TARGET/.cache/msws/partial/<path>.<etag>, hashed while it is
-# written, checked against the hub's sha256 (LFS files) or git blob sha1 (the others), fsynced, renamed
-# into place and recorded in MSWS_TARGET/.cache/msws/files.jsonl. A pod that is killed leaves its
+# and in-process retries; a file of up to 1 MiB in one request, over a keep-alive connection of the
+# standard library when the hub answers it with a plain 200, through the client's session otherwise)
+# into MSWS_TARGET/.cache/msws/partial/<path>.<etag>, hashed while it is written, checked against the
+# hub's sha256 (LFS files) or git blob sha1 (the others), fsynced, renamed into place and recorded in
+# MSWS_TARGET/.cache/msws/files.jsonl. A pod that is killed leaves its
 # partial files; the next attempt (the Job's retry) keeps the files recorded in place, hashes each
 # partial file and asks for the rest of it with a Range request. Files stored in Xet go through
 # huggingface_hub's hf_hub_download when hf_xet is installed (it uses Xet itself; those do not resume
@@ -56,16 +59,20 @@ import concurrent.futures
 import datetime
 import errno
 import hashlib
+import http.client
 import json
 import os
 import re
 import shutil
+import ssl
 import stat
 import tempfile
 import threading
 import time
 import traceback
 import types
+import urllib.parse
+import urllib.request
 
 MARKER = ".msws-download.json"
 SHA_RE = re.compile(r"^[0-9a-f]{40}$")
@@ -377,6 +384,7 @@ class Transfer:
         self.headers = hf_headers(hf, token)
         self.etag_timeout = float(os.environ["HF_HUB_ETAG_TIMEOUT"])
         self.download_timeout = float(os.environ["HF_HUB_DOWNLOAD_TIMEOUT"])
+        self.direct = Direct.for_endpoint(self.hf.endpoint, self.headers, self.download_timeout)
         self.journal = Journal(target)
         self.partial_dir = os.path.join(target, STATE, "partial")
         self.dirs = set()            # directories made (or known to exist) by this attempt
@@ -461,6 +469,8 @@ class Transfer:
         first = None
         try:
             for fut in concurrent.futures.as_completed(futures):
+                if fut.cancelled():  # after a failure, those that had not started
+                    continue
                 e = fut.exception()
                 if e is not None and first is None:
                     first = e
@@ -536,8 +546,14 @@ class Transfer:
         f.done = True
 
     def get_small(self, url, sink, f):
-        """A small file in one request, without http_get's streaming machinery (a progress bar, a retry
-        context, a copy of the headers for each file): the same client session, redirects and errors."""
+        """A small file in one request: straight from the hub when it answers 200 (Direct), otherwise
+        through the client's session without http_get's streaming machinery (a progress bar, a retry
+        context, a copy of the headers for each file): the same redirects, errors and retries."""
+        if self.direct is not None:
+            data = self.direct.get(url, f.size)
+            if data is not None:
+                sink.write(data)
+                return
         r = self.hf.get_session().get(url, headers=self.headers, timeout=self.download_timeout)
         self.hf.hf_raise_for_status(r)
         data = r.content
@@ -557,6 +573,81 @@ class Transfer:
         self.makedirs(os.path.dirname(final))
         self.journal.add(f, st)
         f.have, f.done = f.size, True
+
+
+class Direct:
+    """Small files straight from the hub over the standard library's keep-alive connections, one per
+    worker thread: a tenth of the CPU of the client's own HTTP stack for each request, which is what
+    bounds a repository of many small files. Only for a plain 200 answer of the hub itself, in full,
+    uncompressed: anything else (a redirect, an error, a proxy to go through, a TLS failure, a closed
+    connection) returns None and the file is fetched through huggingface_hub's session as usual."""
+
+    def __init__(self, scheme, host, port, headers, timeout):
+        self.scheme, self.host, self.port, self.timeout = scheme, host, port, timeout
+        self.headers = dict(headers)
+        self.headers["Accept-Encoding"] = "identity"
+        self.local = threading.local()
+        self.failures = 0
+        self.ssl = None
+
+    @classmethod
+    def for_endpoint(cls, endpoint, headers, timeout):
+        if env("MSWS_DIRECT", "1") == "0":
+            return None
+        try:
+            u = urllib.parse.urlsplit(endpoint)
+            host, port = u.hostname, u.port
+        except ValueError:
+            return None
+        if u.scheme not in ("http", "https") or not host:
+            return None
+        proxies = urllib.request.getproxies()
+        if (proxies.get(u.scheme) or proxies.get("all")) and not urllib.request.proxy_bypass(host):
+            return None
+        return cls(u.scheme, host, port, headers, timeout)
+
+    def connection(self):
+        c = getattr(self.local, "conn", None)
+        if c is None:
+            if self.scheme == "https":
+                if self.ssl is None:
+                    # OpenSSL's default paths, SSL_CERT_FILE and SSL_CERT_DIR: what the client trusts on Linux.
+                    self.ssl = ssl.create_default_context()
+                c = http.client.HTTPSConnection(self.host, self.port, timeout=self.timeout, context=self.ssl)
+            else:
+                c = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+            self.local.conn = c
+        return c
+
+    def drop(self):
+        c = getattr(self.local, "conn", None)
+        self.local.conn = None
+        if c is not None:
+            c.close()
+
+    def get(self, url, size):
+        """The file's bytes, or None."""
+        if self.failures >= 8:  # this hub does not suit: stop trying
+            return None
+        u = urllib.parse.urlsplit(url)
+        if u.hostname != self.host or u.port != self.port or u.scheme != self.scheme:
+            return None
+        path = u.path + ("?" + u.query if u.query else "")
+        try:
+            c = self.connection()
+            c.request("GET", path, headers=self.headers)
+            r = c.getresponse()
+            body = r.read()
+        except (OSError, http.client.HTTPException, ValueError):
+            self.drop()
+            self.failures += 1
+            return None
+        if r.will_close:
+            self.drop()
+        if (r.status != 200 or len(body) != size
+                or (r.getheader("Content-Encoding") or "identity").lower() != "identity"):
+            return None
+        return body
 
 
 def fsync_dir(path):
@@ -655,7 +746,7 @@ class Progress(threading.Thread):
 
     def run(self):
         print(self.line(), flush=True)
-        last_have, last_print = None, time.monotonic()
+        last_have, last_print = self.samples[-1][1], time.monotonic()
         while not self.stop.wait(self.interval):
             text = self.line()
             have = self.samples[-1][1]
@@ -840,6 +931,7 @@ def client():
         hf_hub_url=huggingface_hub.hf_hub_url,
         hf_hub_download=huggingface_hub.hf_hub_download,
         http_get=file_download.http_get,
+        endpoint=getattr(hf_constants, "ENDPOINT", None) or "https://huggingface.co",
         build_hf_headers=hf_utils.build_hf_headers,
         get_session=hf_utils.get_session,
         hf_raise_for_status=hf_utils.hf_raise_for_status,
@@ -922,7 +1014,8 @@ def download(repo, revision, target, source, token):
     if partials:
         say("resuming %d partial file(s) of an earlier attempt: %s already on disk" % (partials,
                                                                                       human(partial_bytes)))
-    say("transfer: %d file(s) at once over HTTP, resumable%s" % (transfer.workers, (
+    say("transfer: %d file(s) at once over HTTP, resumable%s%s" % (transfer.workers, (
+        "; small files over keep-alive connections to %s" % transfer.direct.host) if transfer.direct else "", (
         "; hf_xet %s for the %d Xet-stored file(s)" % (xet, n_xet)) if xet and n_xet else (
         "; hf_xet %s installed, no Xet-stored files here" % xet) if xet else (
         "; %d Xet-stored file(s) over HTTP (hf_xet is not installed)" % n_xet) if n_xet else ""))

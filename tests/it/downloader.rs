@@ -503,8 +503,8 @@ fn downloads_a_model_and_writes_the_marker() {
     // The transfer it chose: the default number of files at once, and the Xet client it found.
     assert!(
         run.stdout.contains(
-            "msws-download: transfer: 16 file(s) at once over HTTP, resumable; hf_xet 1.8.0 installed, no \
-             Xet-stored files here\n"
+            "msws-download: transfer: 16 file(s) at once over HTTP, resumable; small files over keep-alive \
+             connections to 127.0.0.1; hf_xet 1.8.0 installed, no Xet-stored files here\n"
         ),
         "{run}"
     );
@@ -597,6 +597,20 @@ fn a_gated_repo_without_a_token_fails_with_exit_3() {
     assert!(!place.marker().exists());
 }
 
+/// As on the real Hub: the repository's listing is public, its files are not. The first refusal
+/// comes for a file, past the direct connection, through the client's own errors.
+#[test]
+fn a_gated_repo_whose_files_alone_are_gated_fails_with_exit_3() {
+    let hub = Hub::start_with(&["--gated-metadata-public"]);
+    let place = Place::new();
+    let run = place.run(&hub, "gated/llama-tiny", "main", &[]);
+    let reason = run.failed(3);
+    assert!(reason.contains("gated/llama-tiny is gated") && reason.contains("token secret"), "{run}");
+    assert!(run.stdout.contains("small files over keep-alive connections"), "{run}");
+    assert!(!place.marker().exists());
+    assert!(!place.target().join("config.json").exists());
+}
+
 #[test]
 fn a_gated_repo_with_the_token_downloads_and_never_leaks_it() {
     let hub = Hub::start();
@@ -631,9 +645,10 @@ fn a_gated_repo_with_the_token_downloads_and_never_leaks_it() {
 fn a_repo_without_config_json_fails_verification() {
     let hub = Hub::start();
     let place = Place::new();
-    let run = place.run(&hub, "broken/no-config", "main", &[("HF_HUB_DISABLE_XET", "1")]);
+    let run = place.run(&hub, "broken/no-config", "main", &[("HF_HUB_DISABLE_XET", "1"), ("MSWS_DIRECT", "0")]);
     let reason = run.failed(4);
-    // With Xet switched off, the transfer does not mention it.
+    // With Xet switched off, the transfer does not mention it; without the direct connections, all
+    // files go through huggingface_hub's session.
     assert!(run.stdout.contains("msws-download: transfer: 16 file(s) at once over HTTP, resumable\n"), "{run}");
     assert!(
         reason.contains("broken/no-config") && reason.contains("main") && reason.contains("config.json"),
@@ -755,6 +770,8 @@ fn sharded_repo(root: &Path) {
     for i in 0..20 {
         std::fs::write(d.join(format!("extra/notes-{i:02}.txt")), noise(10 + i, 4096)).unwrap();
     }
+    // Small, but an LFS file: the hub redirects it to its CDN.
+    std::fs::write(d.join("training_args.bin"), noise(3, 5000)).unwrap();
 }
 
 /// The runbook's worry: the download pod dies (evicted, OOM-killed, its node lost) and the Job starts
