@@ -208,14 +208,15 @@ print("baseline-seconds %.6f" % (time.time() - t0))
 
 #[derive(Clone, Copy)]
 enum Client {
-    Msws { workers: usize },
+    Msws { workers: usize, direct: bool },
     SnapshotDownload { workers: usize },
 }
 
 impl Client {
     fn name(self) -> String {
         match self {
-            Client::Msws { workers } => format!("download.py, {workers} at once"),
+            Client::Msws { workers, direct: true } => format!("download.py, {workers} at once"),
+            Client::Msws { workers, direct: false } => format!("download.py, {workers} at once, MSWS_DIRECT=0"),
             Client::SnapshotDownload { workers } => format!("snapshot_download, max_workers={workers}"),
         }
     }
@@ -234,8 +235,9 @@ fn once(python: &Path, hub: &Hub, repo: &str, client: Client, payload: u64) -> S
         .current_dir(dir.path());
     cmd.arg("-c").arg(WITH_CPU);
     match client {
-        Client::Msws { workers } => {
+        Client::Msws { workers, direct } => {
             cmd.arg(SCRIPT)
+                .env("MSWS_DIRECT", if direct { "1" } else { "0" })
                 .env("MSWS_REPO", repo)
                 .env("MSWS_TARGET", &target)
                 .env("MSWS_DOWNLOAD_WORKERS", workers.to_string())
@@ -307,12 +309,13 @@ fn main() {
 
     let large = dir_size(&repos.path().join(LARGE));
     let small = dir_size(&repos.path().join(SMALL));
-    let msws = |workers| Client::Msws { workers };
+    let msws = |workers| Client::Msws { workers, direct: true };
     let baseline = |workers| Client::SnapshotDownload { workers };
     let cases: Vec<(&str, &Hub, &str, u64, Client)> = vec![
         ("1 file of 256 MiB", &near, LARGE, large, msws(16)),
         ("1 file of 256 MiB", &near, LARGE, large, baseline(8)),
         ("1000 files of 32 KiB", &near, SMALL, small, msws(16)),
+        ("1000 files of 32 KiB", &near, SMALL, small, Client::Msws { workers: 16, direct: false }),
         ("1000 files of 32 KiB", &near, SMALL, small, msws(4)),
         ("1000 files of 32 KiB", &near, SMALL, small, msws(64)),
         ("1000 files of 32 KiB", &near, SMALL, small, baseline(8)),
