@@ -388,6 +388,8 @@ class Transfer:
         self.journal = Journal(target)
         self.partial_dir = os.path.join(target, STATE, "partial")
         self.dirs = set()            # directories made (or known to exist) by this attempt
+        self.adopted = 0             # files found in place without a record, and kept
+        self.adopted_bytes = 0
         self.dirs_lock = threading.Lock()
 
     def local_path(self, f):
@@ -494,8 +496,37 @@ class Transfer:
             return with_retries("downloading %s" % f.path, lambda: self.fetch_xet(f), self.stop)
         return with_retries("downloading %s" % f.path, lambda: self.fetch_http(f), self.stop)
 
+    def adopt(self, f, final):
+        """A file already at its path with the right size but no record (put there by another tool, or
+        by an attempt killed between the rename and the record): kept if it hashes to the hub's checksum."""
+        try:
+            st = os.stat(final)
+        except OSError:
+            return False
+        if not stat.S_ISREG(st.st_mode) or st.st_size != f.size:
+            return False
+        h = f.hasher()
+        with open(final, "rb") as fh:
+            while True:
+                if self.stop.is_set():
+                    raise Stopped()
+                block = fh.read(HASH_BLOCK)
+                if not block:
+                    break
+                h.update(block)
+        if h.hexdigest() != f.expected_digest() or os.stat(final).st_mtime_ns != st.st_mtime_ns:
+            return False
+        self.journal.add(f, st)
+        f.have, f.done = f.size, True
+        with self.dirs_lock:
+            self.adopted += 1
+            self.adopted_bytes += f.size
+        return True
+
     def fetch_http(self, f):
         final, part = self.local_path(f), self.partial_path(f)
+        if self.adopt(f, final):
+            return
         self.makedirs(os.path.dirname(part))
         url = self.hf.hf_hub_url(self.repo, f.path, revision=self.commit)
         for attempt in (1, 2):
@@ -734,7 +765,7 @@ class Progress(threading.Thread):
         done = sum(1 for f in self.t.files if f.done)
         if final:
             elapsed = max(now - self.t0, 1e-6)
-            rate, eta = (have - self.start_bytes) / elapsed, 0
+            rate, eta = (have - self.start_bytes - self.t.adopted_bytes) / elapsed, 0
         else:
             self.samples.append((now, have))
             while len(self.samples) > 2 and now - self.samples[0][0] > RATE_WINDOW:
@@ -1041,10 +1072,11 @@ def download(repo, revision, target, source, token):
     elapsed = time.time() - t0
     if progress:
         print(progress.line(final=True), flush=True)
-    fetched = total - in_place_bytes - partial_bytes
+    if transfer.adopted:
+        say("kept %d file(s) that were already there with the hub's checksum" % transfer.adopted)
+    fetched = total - in_place_bytes - partial_bytes - transfer.adopted_bytes
     say("downloaded %s in %.1fs (%s/s)%s" % (human(fetched), elapsed, human(fetched / max(elapsed, 1e-6)), (
-        "; %s were already on disk" % human(in_place_bytes + partial_bytes)) if in_place_bytes + partial_bytes
-        else ""))
+        "; %s were already on disk" % human(total - fetched)) if total > fetched else ""))
 
     if not os.path.isfile(config):
         raise Failure(EXIT_VERIFY, "verification failed: %s@%s has no config.json at the top of the repository"

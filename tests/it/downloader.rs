@@ -540,6 +540,31 @@ fn a_second_run_finds_the_marker_and_downloads_nothing() {
     assert!(third.stdout.contains("7 of 8 files (2.0 MiB) already in place from an earlier attempt"), "{third}");
 }
 
+/// Files already at their paths with the right content but no record of this downloader's (copied
+/// there, or left by an older msws): checked against the hub's checksums and kept, not fetched.
+#[test]
+fn files_already_there_are_checked_and_kept() {
+    let hub = Hub::start_link(0, &|_| {}, &[]);
+    let place = Place::new();
+    place.run(&hub, OPT, "main", &[]).record();
+    std::fs::remove_file(place.marker()).unwrap();
+    std::fs::remove_file(place.target().join(".cache/msws/files.jsonl")).unwrap();
+    // One of them is not what the hub has, though it has the size.
+    let readme = place.target().join("README.md");
+    let mut text = std::fs::read(&readme).unwrap();
+    text[0] ^= 1;
+    std::fs::write(&readme, &text).unwrap();
+
+    let before = hub.stats();
+    let run = place.run(&hub, OPT, "main", &[]);
+    run.record();
+    let after = hub.stats();
+    assert!(run.stdout.contains("kept 7 file(s) that were already there with the hub's checksum"), "{run}");
+    assert!(run.stdout.contains("downloaded 92 B in "), "{run}");
+    assert_eq!(after["bodies"].as_u64().unwrap() - before["bodies"].as_u64().unwrap(), 1, "{run}");
+    assert!(std::fs::read(&readme).unwrap() == repo_files(&hub, OPT)["README.md"]);
+}
+
 #[test]
 fn a_marker_of_another_commit_is_replaced() {
     let hub = Hub::start();
