@@ -246,6 +246,8 @@ def safe_relpath(path):
     parts = path.split("/")
     if any(p in ("", ".", "..") for p in parts):
         return None
+    if path == MARKER or path.startswith(MARKER + ".") or path.startswith(STATE.replace(os.sep, "/") + "/"):
+        return None  # where this script keeps its own files
     return path
 
 
@@ -260,8 +262,8 @@ def list_files(api, repo, commit, token):
             continue
         path = safe_relpath(getattr(e, "path", ""))
         if path is None:
-            raise Failure(EXIT_OTHER, "the hub listed a file path that leaves the target directory: %r"
-                          % getattr(e, "path", ""))
+            raise Failure(EXIT_OTHER, "the hub listed a file path that leaves the target directory or would"
+                          " overwrite the downloader's own files: %r" % getattr(e, "path", ""))
         lfs = getattr(e, "lfs", None)
         sha256 = (lfs.get("sha256") if isinstance(lfs, dict) else getattr(lfs, "sha256", None)) if lfs else None
         files.append(RepoFile(path, int(size), sha256 or blob_id, sha256, blob_id, bool(getattr(e, "xet_hash", None))))

@@ -946,6 +946,24 @@ fn bad_inputs_fail_with_a_reason() {
     assert!(run.failed(1).contains("MSWS_DOWNLOAD_WORKERS must be a whole number"), "{run}");
 }
 
+/// A repository with a file where the downloader keeps its own records is refused before anything
+/// is written.
+#[test]
+fn a_repo_file_in_the_downloaders_own_place_is_refused() {
+    let repo = |root: &Path| {
+        let d = root.join("odd/state");
+        std::fs::create_dir_all(d.join(".cache/msws")).unwrap();
+        std::fs::write(d.join("config.json"), "{}").unwrap();
+        std::fs::write(d.join(".cache/msws/files.jsonl"), "{}\n").unwrap();
+    };
+    let hub = Hub::start_link(0, &repo, &[]);
+    let place = Place::new();
+    let run = place.run(&hub, "odd/state", "main", &[]);
+    let reason = run.failed(1);
+    assert!(reason.contains("would overwrite the downloader's own files: '.cache/msws/files.jsonl'"), "{run}");
+    assert_eq!(resolves(&hub.requests()), 0, "{run}");
+}
+
 #[test]
 fn the_script_is_python_3_9() {
     let mut child = Command::new(python())
