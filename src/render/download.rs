@@ -1,9 +1,11 @@
 //! The download Job: a pod that writes a Hugging Face repository onto the claim with
 //! `download.py`, verifies it and leaves a completion marker next to the files.
 //!
-//! A Job, not a bare pod: it retries (`backoffLimit`), it has a deadline (`activeDeadlineSeconds`
-//! from the download's timeout) and it records success or failure in its status. It has no TTL:
-//! msws reads the result before the release step deletes it.
+//! A Job, not a bare pod: it retries (`backoffLimit`; the next pod resumes what the last one left,
+//! see docs/architecture.md, "The downloader"), it has a deadline (`activeDeadlineSeconds` from the
+//! download's timeout) and it records success or failure in its status. It has no TTL: msws reads
+//! the result before the release step deletes it. While it runs, its log carries progress lines,
+//! read back by [`parse_progress`].
 
 use std::collections::BTreeMap;
 
