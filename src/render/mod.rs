@@ -31,7 +31,10 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use crate::graph::{StepGraph, StepId};
 use crate::model::{Lookup, Map, SecretSource, StepKind, Workspace};
 
-pub use download::{DOWNLOAD_SCRIPT, MARKER_FILE, SCRIPT_KEY, job_name, script_config_map_name};
+pub use download::{
+    DOWNLOAD_SCRIPT, MARKER_FILE, PROGRESS_PREFIX, Progress, SCRIPT_KEY, job_name, last_progress, parse_progress,
+    script_config_map_name,
+};
 pub use yaml::{GENERATED, OutFile, to_files, to_yaml_stream};
 
 /// Labels and annotations msws puts on what it owns.

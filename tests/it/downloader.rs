@@ -16,7 +16,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use msws::render::{Progress, parse_progress};
 use serde_json::Value;
+use sha2::Digest;
 use tempfile::TempDir;
 
 use super::support::root;
@@ -102,6 +104,21 @@ impl Hub {
 
     fn start_with(extra: &[&str]) -> Hub {
         let tools = tools_dir().unwrap_or_else(|e| panic!("{e}"));
+        Hub::launch(&tools.join("fake_hf_hub.py"), &|_| {}, extra)
+    }
+
+    /// The hub behind a link of `bytes_per_s` shared by all connections, with a served-bytes counter
+    /// (`tests/python/hub_link.py`), serving the sample repos and those `repos` writes into the root.
+    fn start_link(bytes_per_s: u64, repos: &dyn Fn(&Path), extra: &[&str]) -> Hub {
+        let tools = tools_dir().unwrap_or_else(|e| panic!("{e}"));
+        let link = bytes_per_s.to_string();
+        let mut args = vec!["--static", "--link", link.as_str(), "--tools", tools.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        Hub::launch(&root().join("tests/python/hub_link.py"), repos, &args)
+    }
+
+    fn launch(program: &Path, repos_hook: &dyn Fn(&Path), extra: &[&str]) -> Hub {
+        let tools = tools_dir().unwrap_or_else(|e| panic!("{e}"));
         let dir = tempfile::tempdir().unwrap();
         let repos = dir.path().join("repos");
         let out = Command::new(python())
@@ -111,11 +128,12 @@ impl Hub {
             .output()
             .unwrap();
         assert!(out.status.success(), "make_hf_repos.py: {out:?}");
+        repos_hook(&repos);
         let log = dir.path().join("hub.log");
         for _ in 0..5 {
             let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
             let mut child = clean(Command::new(python()))
-                .arg(tools.join("fake_hf_hub.py"))
+                .arg(program)
                 .arg(port.to_string())
                 .arg("--root")
                 .arg(&repos)
@@ -176,6 +194,27 @@ impl Hub {
             }
             assert!(Instant::now() < deadline, "hub log never showed {mark}");
             std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// hub_link.py's counters, once they have settled: a response to a client that was killed may
+    /// still be on its way out (and counted) for a moment.
+    fn stats(&self) -> Value {
+        let read = || {
+            let (code, body) = get(self.port, "/_link/stats").expect("stats");
+            assert_eq!(code, 200, "{body}");
+            serde_json::from_str::<Value>(&body).unwrap()
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let mut last = read();
+        loop {
+            std::thread::sleep(Duration::from_millis(250));
+            let now = read();
+            if now["body_bytes"] == last["body_bytes"] && now["bodies"] == last["bodies"] {
+                return now;
+            }
+            assert!(Instant::now() < deadline, "the hub's counters never settled: {now}");
+            last = now;
         }
     }
 
@@ -280,6 +319,11 @@ impl Place {
         self.dir.path().join("work")
     }
 
+    /// Where the downloader keeps partial files: `<path>.<etag>`.
+    fn partials(&self) -> PathBuf {
+        self.target().join(".cache/msws/partial")
+    }
+
     fn marker(&self) -> PathBuf {
         self.target().join(".msws-download.json")
     }
@@ -290,6 +334,45 @@ impl Place {
         cmd.arg("-c").arg(SCRIPT);
         self.setup(&mut cmd, hub, repo, revision, env);
         output(cmd)
+    }
+
+    /// Starts the script without waiting for it; its output goes to files in this place.
+    fn spawn(&self, hub: &Hub, repo: &str, env: &[(&str, &str)]) -> Child {
+        let mut cmd = clean(Command::new(python()));
+        cmd.arg("-c").arg(SCRIPT);
+        self.setup(&mut cmd, hub, repo, "main", env);
+        let out = std::fs::File::create(self.dir.path().join("spawned.out")).unwrap();
+        let err = std::fs::File::create(self.dir.path().join("spawned.err")).unwrap();
+        cmd.stdin(Stdio::null()).stdout(out).stderr(err).spawn().unwrap()
+    }
+
+    fn spawned_output(&self, status: std::process::ExitStatus) -> Run {
+        Run {
+            code: status.code().unwrap_or(-1),
+            stdout: std::fs::read_to_string(self.dir.path().join("spawned.out")).unwrap(),
+            stderr: std::fs::read_to_string(self.dir.path().join("spawned.err")).unwrap(),
+        }
+    }
+
+    /// Bytes of the repository's files on the claim (files in place and partial files), and the
+    /// partial files that are not empty: the repository path each belongs to, and its length.
+    fn on_disk(&self, files: &BTreeMap<String, Vec<u8>>) -> (u64, Vec<(String, u64)>) {
+        let mut bytes = 0;
+        for rel in files.keys() {
+            bytes += std::fs::metadata(self.target().join(rel)).map_or(0, |m| m.len());
+        }
+        let staging = self.partials();
+        let mut partials = Vec::new();
+        for p in walk(&staging) {
+            // <path>.<etag>
+            let rel = p.strip_prefix(&staging).unwrap().to_string_lossy().to_string();
+            let len = std::fs::metadata(&p).map_or(0, |m| m.len());
+            bytes += len;
+            if len > 0 {
+                partials.push((rel.rsplit_once('.').unwrap().0.to_string(), len));
+            }
+        }
+        (bytes, partials)
     }
 
     /// Runs the documented preamble with the real `sh`, the script in MSWS_SCRIPT.
@@ -383,14 +466,16 @@ fn downloads_a_model_and_writes_the_marker() {
         assert!(meta.file_type().is_file(), "{rel} is not a regular file");
         assert!(std::fs::read(&p).unwrap() == *content, "{rel} differs");
     }
-    // Nothing but the repo's files, the marker and the client's own .cache/huggingface.
+    // Nothing but the repo's files, the marker and the record of the files in .cache/msws.
     for p in walk(&place.target()) {
         let rel = p.strip_prefix(place.target()).unwrap().to_string_lossy().to_string();
         assert!(
-            expected.contains_key(&rel) || rel == ".msws-download.json" || rel.starts_with(".cache/huggingface/"),
+            expected.contains_key(&rel) || rel == ".msws-download.json" || rel == ".cache/msws/files.jsonl",
             "unexpected file {rel} in the target"
         );
     }
+    let journal = std::fs::read_to_string(place.target().join(".cache/msws/files.jsonl")).unwrap();
+    assert_eq!(journal.lines().count(), 8, "{journal}");
     // The hub's cache is not on the claim, and its temporary home is gone.
     assert!(!walk(&place.claim()).iter().any(|p| p.to_string_lossy().contains("models--")));
     assert_eq!(walk(&place.tmp()), Vec::<PathBuf>::new(), "temporary files left behind");
@@ -415,6 +500,19 @@ fn downloads_a_model_and_writes_the_marker() {
     assert!(run.stdout.contains("model.safetensors"), "{run}");
     assert!(run.stdout.contains("8 files, 2.0 MiB"), "{run}");
     assert!(!run.stdout.contains("MSWS-DOWNLOAD-FAILED"), "{run}");
+    // The transfer it chose: the default number of files at once, and the Xet client it found.
+    assert!(
+        run.stdout.contains(
+            "msws-download: transfer: 16 file(s) at once over HTTP, resumable; small files over keep-alive \
+             connections to 127.0.0.1; hf_xet 1.8.0 installed, no Xet-stored files here\n"
+        ),
+        "{run}"
+    );
+    // A progress line when the transfer starts and one when it ends (the interval, 15 s, never came).
+    let progress: Vec<Progress> = run.stdout.lines().filter_map(parse_progress).collect();
+    assert_eq!(progress.len(), 2, "{run}");
+    assert_eq!((progress[0].bytes, progress[0].files_done), (0, 0));
+    assert_eq!((progress[1].bytes, progress[1].total, progress[1].files_done), (bytes as u64, bytes as u64, 8));
 }
 
 #[test]
@@ -437,7 +535,34 @@ fn a_second_run_finds_the_marker_and_downloads_nothing() {
     let rec = third.record();
     assert!(place.target().join("config.json").is_file());
     assert_eq!(rec["commit"], first["commit"]);
-    assert!(resolves(&hub.requests()) > resolves(&after), "{third}");
+    // Only that file: the others are in place, as their records in .cache/huggingface say.
+    assert_eq!(resolves(&hub.requests()), resolves(&after) + 1, "{third}");
+    assert!(third.stdout.contains("7 of 8 files (2.0 MiB) already in place from an earlier attempt"), "{third}");
+}
+
+/// Files already at their paths with the right content but no record of this downloader's (copied
+/// there, or left by an older msws): checked against the hub's checksums and kept, not fetched.
+#[test]
+fn files_already_there_are_checked_and_kept() {
+    let hub = Hub::start_link(0, &|_| {}, &[]);
+    let place = Place::new();
+    place.run(&hub, OPT, "main", &[]).record();
+    std::fs::remove_file(place.marker()).unwrap();
+    std::fs::remove_file(place.target().join(".cache/msws/files.jsonl")).unwrap();
+    // One of them is not what the hub has, though it has the size.
+    let readme = place.target().join("README.md");
+    let mut text = std::fs::read(&readme).unwrap();
+    text[0] ^= 1;
+    std::fs::write(&readme, &text).unwrap();
+
+    let before = hub.stats();
+    let run = place.run(&hub, OPT, "main", &[]);
+    run.record();
+    let after = hub.stats();
+    assert!(run.stdout.contains("kept 7 file(s) that were already there with the hub's checksum"), "{run}");
+    assert!(run.stdout.contains("downloaded 92 B in "), "{run}");
+    assert_eq!(after["bodies"].as_u64().unwrap() - before["bodies"].as_u64().unwrap(), 1, "{run}");
+    assert!(std::fs::read(&readme).unwrap() == repo_files(&hub, OPT)["README.md"]);
 }
 
 #[test]
@@ -451,19 +576,26 @@ fn a_marker_of_another_commit_is_replaced() {
     });
     std::fs::write(place.marker(), stale.to_string()).unwrap();
     std::fs::write(place.target().join("config.json"), "{}").unwrap();
-    // What a killed pod leaves behind: huggingface_hub 2's process-unique partial file (never
-    // resumed: removed), and an older client's resumable one (kept).
+    // What killed pods leave behind, none of it of use: huggingface_hub 2's process-unique partial
+    // file, an older client's, and msws's own partial file of another version of a file.
     let staging = place.target().join(".cache/huggingface/download");
     std::fs::create_dir_all(&staging).unwrap();
-    let stale = staging.join(format!("xGOK.{}.bd0730bf.incomplete", "a".repeat(64)));
-    let resumable = staging.join(format!("xGOK.{}.incomplete", "b".repeat(40)));
-    std::fs::write(&stale, vec![0u8; 4096]).unwrap();
-    std::fs::write(&resumable, b"x").unwrap();
+    let stale = [
+        (staging.join(format!("xGOK.{}.bd0730bf.incomplete", "a".repeat(64))), 4096),
+        (staging.join(format!("xGOK.{}.incomplete", "b".repeat(40))), 1),
+        (place.partials().join(format!("model.safetensors.{}", "c".repeat(64))), 100),
+    ];
+    std::fs::create_dir_all(place.partials()).unwrap();
+    for (path, len) in &stale {
+        std::fs::write(path, vec![0u8; *len]).unwrap();
+    }
 
-    let run = place.run(&hub, OPT, "main", &[]);
+    let run = place.run(&hub, OPT, "main", &[("MSWS_PROGRESS_SECONDS", "0")]);
     let rec = run.record();
-    assert!(!stale.exists() && resumable.exists(), "{run}");
-    assert!(run.stdout.contains("removed 1 partial file(s) of an interrupted download (4.0 KiB)"), "{run}");
+    assert!(stale.iter().all(|(p, _)| !p.exists()), "{run}");
+    assert!(run.stdout.contains("removed 3 partial file(s) of an interrupted download (4.1 KiB)"), "{run}");
+    assert!(!run.stdout.contains("resuming"), "{run}");
+    assert!(!run.stdout.contains("msws-progress"), "progress lines although MSWS_PROGRESS_SECONDS=0: {run}");
     assert!(run.stdout.contains("removed the previous completion marker"), "{run}");
     assert_eq!(rec["commit"], hub.commit(OPT).as_str());
     assert_eq!(rec["files"], 8);
@@ -490,13 +622,33 @@ fn a_gated_repo_without_a_token_fails_with_exit_3() {
     assert!(!place.marker().exists());
 }
 
+/// As on the real Hub: the repository's listing is public, its files are not. The first refusal
+/// comes for a file, past the direct connection, through the client's own errors.
+#[test]
+fn a_gated_repo_whose_files_alone_are_gated_fails_with_exit_3() {
+    let hub = Hub::start_with(&["--gated-metadata-public"]);
+    let place = Place::new();
+    let run = place.run(&hub, "gated/llama-tiny", "main", &[]);
+    let reason = run.failed(3);
+    assert!(reason.contains("gated/llama-tiny is gated") && reason.contains("token secret"), "{run}");
+    assert!(run.stdout.contains("small files over keep-alive connections"), "{run}");
+    assert!(!place.marker().exists());
+    assert!(!place.target().join("config.json").exists());
+}
+
 #[test]
 fn a_gated_repo_with_the_token_downloads_and_never_leaks_it() {
     let hub = Hub::start();
     let place = Place::new();
     // As mounted from a Secret file, with a trailing newline.
-    let run = place.run(&hub, "gated/llama-tiny", "main", &[("HF_TOKEN", &format!("{TOKEN}\n"))]);
+    let run = place.run(
+        &hub,
+        "gated/llama-tiny",
+        "main",
+        &[("HF_TOKEN", &format!("{TOKEN}\n")), ("MSWS_DOWNLOAD_WORKERS", "1")],
+    );
     let rec = run.record();
+    assert!(run.stdout.contains("transfer: 1 file(s) at once over HTTP"), "{run}");
     // The token was really used for the files.
     let requests = hub.requests();
     assert!(requests.iter().any(|l| l.contains("/resolve/") && l.contains("auth=ok")), "{requests:#?}");
@@ -518,8 +670,11 @@ fn a_gated_repo_with_the_token_downloads_and_never_leaks_it() {
 fn a_repo_without_config_json_fails_verification() {
     let hub = Hub::start();
     let place = Place::new();
-    let run = place.run(&hub, "broken/no-config", "main", &[]);
+    let run = place.run(&hub, "broken/no-config", "main", &[("HF_HUB_DISABLE_XET", "1"), ("MSWS_DIRECT", "0")]);
     let reason = run.failed(4);
+    // With Xet switched off, the transfer does not mention it; without the direct connections, all
+    // files go through huggingface_hub's session.
+    assert!(run.stdout.contains("msws-download: transfer: 16 file(s) at once over HTTP, resumable\n"), "{run}");
     assert!(
         reason.contains("broken/no-config") && reason.contains("main") && reason.contains("config.json"),
         "{reason}"
@@ -588,10 +743,195 @@ fn progress_lines_while_downloading() {
     let place = Place::new();
     let run = place.run(&hub, OPT, "main", &[("MSWS_PROGRESS_SECONDS", "0.05")]);
     run.record();
+    let total: u64 = repo_files(&hub, OPT).values().map(|c| c.len() as u64).sum();
+    let lines: Vec<&str> = run.stdout.lines().filter(|l| l.starts_with("msws-progress ")).collect();
+    let progress: Vec<Progress> = lines.iter().map(|l| parse_progress(l).unwrap()).collect();
+    assert!(progress.len() >= 3, "{run}");
+    let (first, last) = (progress[0], progress[progress.len() - 1]);
+    assert_eq!((first.bytes, first.rate, first.eta, first.files_done, first.files_total), (0, 0, None, 0, 8));
+    assert_eq!((last.bytes, last.eta, last.files_done), (total, Some(0), 8), "{run}");
+    // The rate over the whole transfer: about the hub's 4 MB/s, never more.
+    assert!(last.rate > 500_000 && last.rate <= 4_200_000, "{run}");
+    assert!(progress.iter().all(|p| p.total == total), "{run}");
+    assert!(progress.windows(2).all(|w| w[0].bytes <= w[1].bytes), "bytes went back: {run}");
+    // Somewhere in between, with an estimate of the time left.
+    assert!(progress.iter().any(|p| p.bytes > 0 && p.bytes < total && p.eta.is_some()), "{run}");
+    // People read the same after the `|`.
+    assert!(lines.iter().all(|l| l.contains(" | ")), "{run}");
+    assert!(lines[0].ends_with("| 0 B of 2.0 MiB (0%), 0 B/s, time left unknown"), "{run}");
     assert!(
-        run.stdout.lines().any(|l| l.starts_with("msws-download: progress: ") && l.contains("of 2.0 MiB on disk")),
+        lines[lines.len() - 1].contains("| 2.0 MiB of 2.0 MiB (100%), ") && lines[lines.len() - 1].ends_with(", done")
+    );
+    // The last one comes when every file is in place, before the summary.
+    let after_last = run.stdout.lines().skip_while(|l| *l != lines[lines.len() - 1]).nth(1).unwrap();
+    assert!(after_last.starts_with("msws-download: downloaded 2.0 MiB in "), "{run}");
+}
+
+/// Bytes that look random (xorshift), so that nothing along the way can compress them.
+fn noise(seed: u64, len: usize) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+const SHARDED: &str = "big/sharded";
+
+/// A repository of 40 MiB: two safetensors shards (LFS files, through the hub's CDN redirect), a
+/// config and twenty small files.
+fn sharded_repo(root: &Path) {
+    let d = root.join(SHARDED);
+    std::fs::create_dir_all(d.join("extra")).unwrap();
+    std::fs::write(d.join("config.json"), "{\"architectures\": [\"LlamaForCausalLM\"], \"model_type\": \"llama\"}\n")
+        .unwrap();
+    std::fs::write(d.join("model-00001-of-00002.safetensors"), noise(1, 24 << 20)).unwrap();
+    std::fs::write(d.join("model-00002-of-00002.safetensors"), noise(2, 16 << 20)).unwrap();
+    for i in 0..20 {
+        std::fs::write(d.join(format!("extra/notes-{i:02}.txt")), noise(10 + i, 4096)).unwrap();
+    }
+    // Small, but an LFS file: the hub redirects it to its CDN.
+    std::fs::write(d.join("training_args.bin"), noise(3, 5000)).unwrap();
+}
+
+/// The runbook's worry: the download pod dies (evicted, OOM-killed, its node lost) and the Job starts
+/// another. The second attempt must fetch only what is missing, from where each file stopped.
+#[test]
+fn a_download_killed_halfway_resumes_where_it_stopped() {
+    // 40 MiB over a 16 MB/s link: about 2.6 s for all of it.
+    let hub = Hub::start_link(16_000_000, &sharded_repo, &[]);
+    let place = Place::new();
+    let files = repo_files(&hub, SHARDED);
+    let total: u64 = files.values().map(|c| c.len() as u64).sum();
+
+    // Killed (SIGKILL: no clean-up of any kind) once a third is on the claim.
+    let mut child = place.spawn(&hub, SHARDED, &[("MSWS_PROGRESS_SECONDS", "0.1")]);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("the download ended before it could be killed:\n{}", place.spawned_output(status));
+        }
+        if place.on_disk(&files).0 >= total / 3 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no third of the download in 60 s");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    let first = place.spawned_output(child.wait().unwrap());
+    assert!(!first.stdout.contains("MSWS-DOWNLOAD-"), "{first}");
+    let (left, partials) = place.on_disk(&files);
+    assert!(!partials.is_empty() && left < total * 9 / 10, "not killed halfway: {left} of {total} bytes\n{first}");
+    assert!(!place.marker().exists());
+    // Partial files that stopped short of their file's end: each needs one Range request.
+    let short = partials.iter().filter(|(rel, len)| *len < files[rel].len() as u64).count() as u64;
+
+    let before = hub.stats();
+    let second = place.run(&hub, SHARDED, "main", &[("MSWS_PROGRESS_SECONDS", "0.1")]);
+    let rec = second.record();
+    let after = hub.stats();
+
+    // It fetched exactly what was missing, resuming each partial file with a Range request.
+    let served = after["body_bytes"].as_u64().unwrap() - before["body_bytes"].as_u64().unwrap();
+    assert_eq!(served, total - left, "{left} of {total} bytes were on disk\n{second}");
+    assert_eq!(after["ranges"].as_u64().unwrap() - before["ranges"].as_u64().unwrap(), short, "{second}");
+    assert!(second.stdout.contains(&format!("resuming {} partial file(s) of an earlier attempt", partials.len())));
+    // Its first progress line starts where the first attempt stopped; the last one is at 100%.
+    let progress: Vec<Progress> = second.stdout.lines().filter_map(parse_progress).collect();
+    assert_eq!(progress[0].bytes, left, "{second}");
+    assert_eq!(progress[progress.len() - 1].bytes, total, "{second}");
+
+    // And the result verifies: every file byte for byte, no partial file left, the marker written.
+    for (rel, content) in &files {
+        assert!(std::fs::read(place.target().join(rel)).unwrap() == *content, "{rel} differs");
+    }
+    assert_eq!(place.on_disk(&files), (total, vec![]));
+    assert_eq!(rec["files"], files.len());
+    assert_eq!(rec["bytes"], total);
+}
+
+/// A partial file whose bytes are not the file's (a node that crashed with unwritten pages, a disk
+/// error): the checksum says so, and the file is fetched again from the start.
+#[test]
+fn a_damaged_partial_file_is_downloaded_again() {
+    let hub = Hub::start();
+    let place = Place::new();
+    let content = repo_files(&hub, OPT)["model.safetensors"].clone();
+    let sha = hex::encode(sha2::Sha256::digest(&content));
+    std::fs::create_dir_all(place.partials()).unwrap();
+    std::fs::write(place.partials().join(format!("model.safetensors.{sha}")), vec![0xAB; 1 << 20]).unwrap();
+
+    let run = place.run(&hub, OPT, "main", &[]);
+    run.record();
+    assert!(run.stdout.contains("resuming 1 partial file(s) of an earlier attempt: 1.0 MiB already on disk"), "{run}");
+    assert!(
+        run.stdout.contains(
+            "model.safetensors does not match the hub's sha256 (the partial file of an earlier attempt was \
+             damaged): downloading it again"
+        ),
         "{run}"
     );
+    assert!(std::fs::read(place.target().join("model.safetensors")).unwrap() == content);
+    // The resume (206), then the whole file (200).
+    let cdn: Vec<String> = hub
+        .requests()
+        .into_iter()
+        .filter(|l| l.contains(" GET /cdn-lfs/"))
+        .map(|l| l.split(" -> ").nth(1).unwrap()[..3].to_string())
+        .collect();
+    assert_eq!(cdn, ["206", "200"], "{run}");
+}
+
+/// A server that answers the Range request of a resume with the whole file (200): the downloader
+/// starts that file over, and the result is right.
+#[test]
+fn a_resume_answered_with_the_whole_file_starts_it_over() {
+    let hub = Hub::start_link(0, &|_| {}, &["--ignore-range"]);
+    let place = Place::new();
+    let content = repo_files(&hub, OPT)["model.safetensors"].clone();
+    let sha = hex::encode(sha2::Sha256::digest(&content));
+    std::fs::create_dir_all(place.partials()).unwrap();
+    std::fs::write(place.partials().join(format!("model.safetensors.{sha}")), &content[..1 << 20]).unwrap();
+    let before = hub.stats();
+    let run = place.run(&hub, OPT, "main", &[]);
+    run.record();
+    let after = hub.stats();
+    assert!(run.stdout.contains("resuming 1 partial file(s) of an earlier attempt: 1.0 MiB already on disk"), "{run}");
+    assert!(!run.stdout.contains("does not match"), "{run}");
+    assert!(std::fs::read(place.target().join("model.safetensors")).unwrap() == content);
+    assert_eq!(after["ranges"], before["ranges"], "the hub was to ignore Range");
+    let total: u64 = repo_files(&hub, OPT).values().map(|c| c.len() as u64).sum();
+    assert_eq!(after["body_bytes"].as_u64().unwrap() - before["body_bytes"].as_u64().unwrap(), total);
+}
+
+/// A hub (or a proxy on the way) that serves a file whose bytes do not match its checksum: tried
+/// twice, then the download fails verification, and nothing of that file is left in place.
+#[test]
+fn a_file_that_never_matches_its_checksum_fails_verification() {
+    let hub = Hub::start_link(0, &|_| {}, &["--corrupt", "tokenizer.json"]);
+    let place = Place::new();
+    let run = place.run(&hub, OPT, "main", &[]);
+    let reason = run.failed(4);
+    assert!(
+        reason.starts_with("verification failed: tokenizer.json downloaded twice and twice its git blob sha1 differs"),
+        "{run}"
+    );
+    assert_eq!(
+        run.stdout.matches("tokenizer.json does not match the hub's git blob sha1: downloading it again").count(),
+        1,
+        "{run}"
+    );
+    assert!(!place.target().join("tokenizer.json").exists());
+    assert!(!place.marker().exists());
+    // The damaged file's partial file is gone; what the other transfers had (they stop when one
+    // fails) stays for the next attempt.
+    let partials = place.on_disk(&repo_files(&hub, OPT)).1;
+    assert!(!partials.iter().any(|(rel, _)| rel == "tokenizer.json"), "a damaged partial file was kept: {partials:?}");
 }
 
 #[test]
@@ -602,6 +942,26 @@ fn bad_inputs_fail_with_a_reason() {
     assert!(run.failed(1).contains("absolute"), "{run}");
     let run = place.run(&hub, "", "main", &[]);
     assert!(run.failed(1).contains("MSWS_REPO"), "{run}");
+    let run = place.run(&hub, OPT, "main", &[("MSWS_DOWNLOAD_WORKERS", "many")]);
+    assert!(run.failed(1).contains("MSWS_DOWNLOAD_WORKERS must be a whole number"), "{run}");
+}
+
+/// A repository with a file where the downloader keeps its own records is refused before anything
+/// is written.
+#[test]
+fn a_repo_file_in_the_downloaders_own_place_is_refused() {
+    let repo = |root: &Path| {
+        let d = root.join("odd/state");
+        std::fs::create_dir_all(d.join(".cache/msws")).unwrap();
+        std::fs::write(d.join("config.json"), "{}").unwrap();
+        std::fs::write(d.join(".cache/msws/files.jsonl"), "{}\n").unwrap();
+    };
+    let hub = Hub::start_link(0, &repo, &[]);
+    let place = Place::new();
+    let run = place.run(&hub, "odd/state", "main", &[]);
+    let reason = run.failed(1);
+    assert!(reason.contains("would overwrite the downloader's own files: '.cache/msws/files.jsonl'"), "{run}");
+    assert_eq!(resolves(&hub.requests()), 0, "{run}");
 }
 
 #[test]

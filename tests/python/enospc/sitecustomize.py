@@ -1,8 +1,9 @@
 """Test helper: simulates a full volume for the downloader (tests/it/downloader.rs).
 
-Put this directory on PYTHONPATH and set MSWS_TEST_ENOSPC=1: every file whose name ends in
-`.incomplete` (where huggingface_hub streams a download before moving it into place) is opened
-normally, but writing to it fails with ENOSPC as on a full filesystem. Nothing else changes.
+Put this directory on PYTHONPATH and set MSWS_TEST_ENOSPC=1: every file in a `.cache/msws/partial/`
+directory (where the downloader streams a file before moving it into place) or whose name ends in
+`.incomplete` (where huggingface_hub does) is opened normally, but writing to it fails with ENOSPC as
+on a full filesystem. Nothing else changes.
 """
 import builtins
 import errno
@@ -34,8 +35,8 @@ if os.environ.get("MSWS_TEST_ENOSPC") == "1":
 
     def _open(file, mode="r", *args, **kwargs):
         f = _real_open(file, mode, *args, **kwargs)
-        if any(m in mode for m in "wax") and str(os.fspath(file) if not isinstance(file, int) else "").endswith(
-                ".incomplete"):
+        name = str(os.fspath(file) if not isinstance(file, int) else "")
+        if any(m in mode for m in "wax") and (name.endswith(".incomplete") or "/.cache/msws/partial/" in name):
             return _Full(f)
         return f
 
