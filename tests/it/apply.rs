@@ -940,7 +940,8 @@ async fn a_download_log_without_the_marker_is_recorded_from_the_workspace() {
 async fn a_claim_wait_reads_its_storage_class_once() {
     let w = world("opt-125m-rwx.kdl");
     w.cluster.set_bind_delay(Duration::from_secs(60));
-    let (r, events) = w.apply().await;
+    // Polling (no watch), so that the wait looks many times.
+    let (r, events) = w.run(w.request(Command::Apply, Options { watch: false, ..fast() }), Stop::default()).await;
     assert_eq!(r.unwrap().1.outcome, Outcome::Applied, "{events:#?}");
     let polls =
         w.cluster.request_log().iter().filter(|q| q.verb == Verb::Get && q.kind == "PersistentVolumeClaim").count();
