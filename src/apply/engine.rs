@@ -1039,7 +1039,9 @@ impl<'a> Engine<'a> {
                 .get(r)
                 .and_then(|d| d.pointer("/spec/selector/matchLabels"))
                 .and_then(Value::as_object)
-                .map(|m| m.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or(""))).collect::<Vec<_>>().join(","))
+                .map(|m| {
+                    m.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or(""))).collect::<Vec<_>>().join(",")
+                })
                 .filter(|s| !s.is_empty())
         };
         match w {
@@ -1076,7 +1078,10 @@ impl<'a> Engine<'a> {
         let first = self.unwatchable.lock().unwrap_or_else(|e| e.into_inner()).insert(kind.to_string());
         if first {
             self.emit(Event::Note {
-                message: format!("cannot watch {kind} ({why}): waits on it look every {} instead", human(self.opts.poll)),
+                message: format!(
+                    "cannot watch {kind} ({why}): waits on it look every {} instead",
+                    human(self.opts.poll)
+                ),
             });
         }
     }
@@ -1109,8 +1114,10 @@ impl<'a> Engine<'a> {
         let mut progress: Option<String> = None;
         let mut waiting: Option<String> = None;
         let mut look = true;
+        let mut last_look = Instant::now();
         loop {
             if look {
+                last_look = Instant::now();
                 // The watches first: what changes after their list is not missed.
                 watches.ensure().await;
                 if let Some((kind, why)) = watches.refused.clone() {
@@ -1167,7 +1174,7 @@ impl<'a> Engine<'a> {
                 )));
             }
             let every = if watches.watching() { SAFETY_PROBE } else { self.opts.poll };
-            let look_at = (Instant::now() + every).min(start + timeout);
+            let look_at = (last_look + every).min(start + timeout);
             let progress_at = (job.is_some() && waiting.is_some()).then_some(next_progress);
             let wake = progress_at.map_or(look_at, |p| p.min(look_at));
             tokio::select! {

@@ -415,7 +415,11 @@ pub enum WatchEvent {
     Bookmark(String),
     /// The server ended the watch with a `Status`: `code` 410 (reason `Expired`) means the
     /// resource version is too old to watch from — list again, and watch from the new one.
-    Error { code: u16, reason: String, message: String },
+    Error {
+        code: u16,
+        reason: String,
+        message: String,
+    },
 }
 
 impl WatchEvent {
@@ -448,7 +452,8 @@ impl WatchEvent {
             ),
             "ERROR" => {
                 let s = |k: &str| object.get(k).and_then(Value::as_str).unwrap_or("").to_string();
-                let code = object.get("code").and_then(Value::as_u64).and_then(|c| u16::try_from(c).ok()).unwrap_or(500);
+                let code =
+                    object.get("code").and_then(Value::as_u64).and_then(|c| u16::try_from(c).ok()).unwrap_or(500);
                 WatchEvent::Error { code, reason: s("reason"), message: s("message") }
             }
             _ => return None,

@@ -612,7 +612,8 @@ impl Cluster for FakeCluster {
         server::State::known(&req.api_version, &req.kind)?;
         let mut s = self.serve().await;
         s.begin(Verb::Watch, &req.kind, req.namespace.as_deref(), None)?;
-        let kind = s.served(&req.api_version, &req.kind).ok_or_else(|| server::not_served(&req.api_version, &req.kind))?;
+        let kind =
+            s.served(&req.api_version, &req.kind).ok_or_else(|| server::not_served(&req.api_version, &req.kind))?;
         s.start_watch(self.state.clone(), req, kind)
     }
 

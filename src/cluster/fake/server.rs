@@ -1034,8 +1034,7 @@ impl State {
         };
         // Lines scripted to appear over time (a downloader's progress), each once its moment came.
         let job = obj.pointer("/metadata/labels/batch.kubernetes.io~1job-name").and_then(Value::as_str);
-        if let (Some(lines), Some(start)) =
-            (job.and_then(|j| self.log_lines.get(j)), run.and_then(|p| p.scheduled_at))
+        if let (Some(lines), Some(start)) = (job.and_then(|j| self.log_lines.get(j)), run.and_then(|p| p.scheduled_at))
             && containers.first() == Some(&container)
         {
             let due: String = lines

@@ -131,9 +131,7 @@ impl State {
         let filter = Filter {
             api_version: req.api_version.clone(),
             kind: req.kind.clone(),
-            namespace: kind
-                .namespaced
-                .then(|| req.namespace.clone().unwrap_or_else(|| self.default_namespace.clone())),
+            namespace: kind.namespaced.then(|| req.namespace.clone().unwrap_or_else(|| self.default_namespace.clone())),
             labels: Selector::parse(&req.labels)?,
             fields: FieldSelector::parse(&req.fields)?,
         };
@@ -208,7 +206,8 @@ impl Watch {
                 if self.break_after.is_some_and(|n| self.delivered >= n) {
                     self.pending.clear();
                     self.ended = true;
-                    let lost = ClusterError::Connection("fake: the watch's connection was lost (FakeCluster fault)".into());
+                    let lost =
+                        ClusterError::Connection("fake: the watch's connection was lost (FakeCluster fault)".into());
                     return Some((Err(lost), self));
                 }
                 self.delivered += 1;
