@@ -30,8 +30,13 @@
 //!   them out, DisaggregatedSets run a LeaderWorkerSet per role and slice (`lws.rs`), the
 //!   garbage collector follows owner references; PodMonitors, Services, HTTPRoutes and any other
 //!   kind are stored, with no controller;
-//! - **faults and accounting**: the Nth matching request fails, the connection drops; requests
-//!   are counted by verb and kind;
+//! - **watches** (`watch.rs`): every write and delete goes into a change history; a watch
+//!   replays it from a resource version and then follows it, waking on its own (on tokio's
+//!   clock) when a controller has something to do; bookmarks, the 410 of a version older than
+//!   the history, the server's timeout; `list_versioned` answers the list's resource version;
+//! - **faults and accounting**: the Nth matching request fails (a watch too: it never starts),
+//!   the connection drops (open watches break), a watch breaks after N events or expires;
+//!   requests are counted by verb and kind (a watch once, when it starts);
 //! - **snapshots** ([`Snapshot`]) to compare the whole cluster before and after.
 //!
 //! **Recorded or inferred.** Storage, server-side apply, the errors, and the defaults, status
