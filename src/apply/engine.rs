@@ -1086,9 +1086,26 @@ impl<'a> Engine<'a> {
         }
     }
 
-    /// The downloader's latest progress line, from the tail of its pod's log.
-    async fn download_progress(&self, job: &ObjectRef) -> Option<String> {
-        let tail = self.job_log(job, Some(40)).await.ok()?;
+    /// The downloader's latest progress line, from the tail of its pod's log. The pod's name is
+    /// kept between reads (`pod`), so a read is one request; it is looked up again when the pod
+    /// is gone (a retry runs a new one).
+    async fn download_progress(&self, job: &ObjectRef, pod: &mut Option<String>) -> Option<String> {
+        if pod.is_none() {
+            let pods = self.job_pods(job).await.ok()?;
+            *pod = pods.last().and_then(|p| p.pointer("/metadata/name")).and_then(Value::as_str).map(str::to_string);
+        }
+        let name = pod.clone()?;
+        let tail = match self.cluster.logs(self.namespace(), &name, None, Some(40)).await {
+            Ok(t) => t,
+            Err(_) => {
+                *pod = None;
+                return None;
+            }
+        };
+        // A pod that failed leaves its place to the next attempt's.
+        if tail.contains(FAILED_MARKER) {
+            *pod = None;
+        }
         crate::render::last_progress(&tail).map(|p| format!("downloading: {p}"))
     }
 
@@ -1112,6 +1129,7 @@ impl<'a> Engine<'a> {
         };
         let mut next_progress = Instant::now();
         let mut progress: Option<String> = None;
+        let mut progress_pod: Option<String> = None;
         let mut waiting: Option<String> = None;
         let mut look = true;
         let mut last_look = Instant::now();
@@ -1153,7 +1171,7 @@ impl<'a> Engine<'a> {
             if let (Some(job), Some(base)) = (&job, &waiting) {
                 if Instant::now() >= next_progress {
                     next_progress = Instant::now() + PROGRESS_EVERY;
-                    if let Some(p) = self.download_progress(job).await {
+                    if let Some(p) = self.download_progress(job, &mut progress_pod).await {
                         progress = Some(p);
                     }
                 }

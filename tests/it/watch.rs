@@ -290,3 +290,148 @@ async fn a_download_wait_shows_the_downloaders_progress_as_it_changes() {
     // Shown within one read interval of the line's appearing (the pod starts as the step does).
     assert!(shown[1].0 >= Duration::from_secs(300) && shown[1].0 <= Duration::from_secs(306), "{shown:?}");
 }
+
+// ---- the fake's watches, on their own ----
+
+fn cm(name: &str, labels: Value) -> Value {
+    serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": name, "namespace": "demo", "labels": labels}, "data": {"k": "v"}})
+}
+
+fn watch_of(kind: &str, api_version: &str, labels: &str, rv: &str) -> msws::cluster::WatchRequest {
+    msws::cluster::WatchRequest {
+        api_version: api_version.into(),
+        kind: kind.into(),
+        namespace: Some("demo".into()),
+        labels: labels.into(),
+        fields: String::new(),
+        resource_version: rv.into(),
+        bookmarks: true,
+        timeout: Duration::from_secs(300),
+    }
+}
+
+fn rv_of(v: &Value) -> String {
+    v["metadata"]["resourceVersion"].as_str().unwrap().to_string()
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_fakes_watch_replays_from_a_version_then_follows_with_selectors_bookmarks_and_deletions() {
+    use futures::StreamExt;
+    use msws::cluster::WatchEvent;
+    let c = Arc::new(FakeCluster::new("demo").with_runtime_clock());
+    let opts = msws::cluster::ApplyOptions { dry_run: false, force: true };
+    c.apply(&cm("a", serde_json::json!({"app": "x"})), opts).await.unwrap();
+    let list = c.list_versioned("v1", "ConfigMap", Some("demo"), "app=x", "").await.unwrap();
+    assert_eq!(list.items.len(), 1);
+    // After the list: one change that matches, one that does not.
+    let b = c.apply(&cm("b", serde_json::json!({"app": "x"})), opts).await.unwrap();
+    c.apply(&cm("other", serde_json::json!({"app": "y"})), opts).await.unwrap();
+    let mut w = c.watch(&watch_of("ConfigMap", "v1", "app=x", &list.resource_version)).await.unwrap();
+    match w.next().await {
+        Some(Ok(WatchEvent::Added(o))) => {
+            assert_eq!((o["metadata"]["name"].as_str(), rv_of(&o)), (Some("b"), rv_of(&b)))
+        }
+        other => panic!("{other:?}"),
+    }
+    // Live: a deletion comes with the deletion's version, newer than the object's last one.
+    let c2 = c.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        c2.delete(&ObjectRef::new("v1", "ConfigMap", Some("demo"), "b"), msws::cluster::Propagation::Background, false)
+            .await
+            .unwrap();
+    });
+    match w.next().await {
+        Some(Ok(WatchEvent::Deleted(o))) => {
+            assert!(rv_of(&o).parse::<u64>().unwrap() > rv_of(&b).parse::<u64>().unwrap());
+        }
+        other => panic!("{other:?}"),
+    }
+    // Nothing else happens: a bookmark after a quiet minute, with the current version.
+    let before = tokio::time::Instant::now();
+    match w.next().await {
+        Some(Ok(WatchEvent::Bookmark(rv))) => assert!(rv.parse::<u64>().is_ok()),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(before.elapsed(), Duration::from_secs(60));
+    assert_eq!(c.count(Verb::Watch, "ConfigMap"), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_fakes_watch_wakes_when_its_controllers_change_something() {
+    use futures::StreamExt;
+    use msws::cluster::WatchEvent;
+    use msws::cluster::fake::{JobScript, storage_class};
+    let c = FakeCluster::new("demo").with_runtime_clock();
+    c.insert(&storage_class("standard", "Immediate", true, "Retain")).unwrap();
+    c.script_job("dl", JobScript { duration: Duration::from_secs(77), ..JobScript::default() });
+    let job = serde_json::json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "dl", "namespace": "demo"},
+        "spec": {"backoffLimit": 0, "template": {"spec": {"restartPolicy": "Never",
+            "containers": [{"name": "dl", "image": "busybox"}]}}}});
+    let created = c.apply(&job, msws::cluster::ApplyOptions { dry_run: false, force: true }).await.unwrap();
+    let start = tokio::time::Instant::now();
+    let mut req = watch_of("Job", "batch/v1", "", &rv_of(&created));
+    req.fields = "metadata.name=dl".into();
+    let w = c.watch(&req).await.unwrap();
+    // No request is made while the watch runs: the watch itself runs the controllers.
+    let complete = Box::pin(w.filter_map(|e| async move {
+        match e {
+            Ok(WatchEvent::Modified(j)) if j["status"]["succeeded"] == 1 => Some(j),
+            _ => None,
+        }
+    }))
+    .next()
+    .await
+    .unwrap();
+    assert!(complete["status"]["completionTime"].is_string());
+    // The pod ran 77 s from its start (it starts as the Job is created, no request latency).
+    assert_eq!(start.elapsed(), Duration::from_secs(77));
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_fakes_watch_from_a_compacted_version_is_expired_and_a_disconnect_breaks_watches() {
+    use futures::StreamExt;
+    use msws::cluster::WatchEvent;
+    let c = FakeCluster::new("demo").with_runtime_clock();
+    let opts = msws::cluster::ApplyOptions { dry_run: false, force: true };
+    let a = c.apply(&cm("a", serde_json::json!({})), opts).await.unwrap();
+    c.apply(&cm("b", serde_json::json!({})), opts).await.unwrap();
+    // Compacted past a's version: a watch from it would miss b.
+    c.compact();
+    let w = c.watch(&watch_of("ConfigMap", "v1", "", &rv_of(&a))).await.unwrap();
+    let events: Vec<_> = w.collect().await;
+    assert_eq!(events.len(), 1, "{events:?}");
+    match &events[0] {
+        Ok(e @ WatchEvent::Error { code: 410, message, .. }) => {
+            assert!(e.is_expired());
+            assert!(message.starts_with(&format!("too old resource version: {} (", rv_of(&a))), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+    // From now (""): the objects that exist, as ADDED.
+    let mut w = c.watch(&watch_of("ConfigMap", "v1", "", "")).await.unwrap();
+    assert!(matches!(w.next().await, Some(Ok(WatchEvent::Added(o))) if o["metadata"]["name"] == "a"));
+    assert!(matches!(w.next().await, Some(Ok(WatchEvent::Added(o))) if o["metadata"]["name"] == "b"));
+    c.disconnect();
+    assert!(matches!(w.next().await, Some(Err(ClusterError::Connection(_)))));
+    assert!(w.next().await.is_none());
+    // A refused watch never starts.
+    c.reconnect();
+    c.fail_nth(Verb::Watch, "ConfigMap", 1, ClusterError::Server { code: 500, message: "boom".into() });
+    assert!(c.watch(&watch_of("ConfigMap", "v1", "", "")).await.is_err());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_watched_download_wait_makes_far_fewer_requests_than_polling() {
+    let requests = |w: &World| w.cluster.requests().values().sum::<usize>();
+    let watched = download_world();
+    let (outcome, _) = run(&watched, fast(), Stop::default()).await;
+    assert_eq!(outcome, Outcome::Applied);
+    let polled = download_world();
+    let (outcome, _) = run(&polled, Options { watch: false, ..fast() }, Stop::default()).await;
+    assert_eq!(outcome, Outcome::Applied);
+    let (n_watched, n_polled) = (requests(&watched), requests(&polled));
+    println!("requests for an apply with a 601 s download: watched {n_watched}, polling every 2 s {n_polled}");
+    assert!(n_watched * 2 < n_polled, "watched {n_watched}, polled {n_polled}");
+}
