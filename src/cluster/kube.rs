@@ -14,8 +14,16 @@
 //! the same way); a 404 at a discovery path means the group-version is not served. Discovery
 //! needs no permission beyond being authenticated (the default `system:discovery` role).
 //!
+//! A watch ([`Cluster::watch`]) is built by the same builder (`Request::watch`: `watch=true`,
+//! `timeoutSeconds`, `allowWatchBookmarks`, the selectors and the `resourceVersion`) and sent the
+//! same way, with `Accept-Encoding: identity` as kube's own watcher asks; its body,
+//! newline-delimited JSON events, is read frame by frame as it arrives and cut into lines. An
+//! answer that is not a 2xx is an error like any other (a 403 without the `watch` verb names
+//! it); an ERROR event in the stream (a 410 `Expired`) is handed over as an event.
+//!
 //! Every request runs under a timeout (30 s unless [`KubeCluster::with_timeout`] says otherwise)
-//! that covers sending it and reading the whole answer. kube's own retry layer is switched off:
+//! that covers sending it and reading the whole answer — for a watch, its head; its body may
+//! take the watch's own timeout plus this one. kube's own retry layer is switched off:
 //! it retries 429/503/504 up to 15 times with a backoff that can grow past any sensible timeout,
 //! and the caller decides what to retry with [`ClusterError::is_transient`].
 
