@@ -14,8 +14,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures::StreamExt;
 use futures::stream::FuturesUnordered;
+use futures::{FutureExt, StreamExt};
 use serde_json::Value;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -23,7 +23,7 @@ use tokio_util::sync::CancellationToken;
 use super::journal::{Journal, Mutation};
 use super::lock::{LockWatch, Lost};
 use super::progress::{Event, Reporter, StepTime, human};
-use crate::cluster::{ApplyOptions, Cluster, ClusterError, ObjectRef, Propagation};
+use crate::cluster::{ApplyOptions, Cluster, ClusterError, ObjectRef, Propagation, WatchEvent, WatchRequest};
 use crate::model::Workspace;
 use crate::plan::inventory::{FAILED_MARKER, short_commit};
 use crate::plan::{Action, DownloadAction, DownloadRecord, Inventory, ObjectPlan, Plan, ReleaseAction, StepPlan};
@@ -51,6 +51,9 @@ pub struct Options {
     /// Before applying, check that paths on claims msws did not download into hold a model
     /// (src/plan/models.rs; `--skip-model-check` turns it off).
     pub model_check: bool,
+    /// Waits watch what they wait for, and act on the event that made the change; off, or
+    /// where a watch cannot start, they look every `poll`.
+    pub watch: bool,
 }
 
 impl Default for Options {
@@ -65,6 +68,7 @@ impl Default for Options {
             unreachable_after: Duration::from_secs(60),
             attempts: 3,
             model_check: true,
+            watch: true,
         }
     }
 }
@@ -81,6 +85,16 @@ pub const RELEASE_TIMEOUT: Duration = Duration::from_secs(5 * 60);
 pub const GONE_TIMEOUT: Duration = Duration::from_secs(5 * 60);
 /// Added to a download's timeout: the Job's own deadline fires first, and says so.
 pub const DOWNLOAD_GRACE: Duration = Duration::from_secs(60);
+/// While a wait watches, it still looks this often: a change a watch missed (it should not)
+/// cannot hold it up for long.
+pub const SAFETY_PROBE: Duration = Duration::from_secs(30);
+/// How long one watch lasts before the server ends it (`timeoutSeconds`) and the wait watches
+/// again from where it was.
+pub const WATCH_TIMEOUT: Duration = Duration::from_secs(5 * 60);
+/// A watch that broke is started again at once, but not more often than this.
+pub const REWATCH_AFTER: Duration = Duration::from_secs(1);
+/// How often a download's wait reads the downloader's progress from its log.
+pub const PROGRESS_EVERY: Duration = Duration::from_secs(5);
 
 /// What is being run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -203,6 +217,8 @@ pub struct Engine<'a> {
     next_seq: Mutex<u64>,
     /// Storage classes read by claim waits: whether each binds on first consumer.
     classes: Mutex<BTreeMap<String, bool>>,
+    /// Kinds whose watch could not start, said once per run (their waits poll).
+    unwatchable: Mutex<BTreeSet<String>>,
 }
 
 impl<'a> Engine<'a> {
@@ -234,6 +250,7 @@ impl<'a> Engine<'a> {
             downloads: Mutex::new(BTreeMap::new()),
             next_seq: Mutex::new(1),
             classes: Mutex::new(BTreeMap::new()),
+            unwatchable: Mutex::new(BTreeSet::new()),
         }
     }
 
@@ -1006,36 +1023,165 @@ impl<'a> Engine<'a> {
         first
     }
 
-    /// Polls until ready, failed, timed out, or the run stops.
+    /// What a wait watches: the object waited for, and what its probe reads about it (a
+    /// claim's events, a Job's or a workload's pods), each by a field or label selector.
+    fn sources(&self, w: &Wait) -> Vec<Source> {
+        let by_name = |r: &ObjectRef| Source::new(r, "", &format!("metadata.name={}", r.name));
+        let pods = |r: &ObjectRef, labels: String| Source {
+            api_version: "v1".into(),
+            kind: "Pod".into(),
+            namespace: r.namespace.clone(),
+            labels,
+            fields: String::new(),
+        };
+        let match_labels = |r: &ObjectRef| {
+            self.desired
+                .get(r)
+                .and_then(|d| d.pointer("/spec/selector/matchLabels"))
+                .and_then(Value::as_object)
+                .map(|m| {
+                    m.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or(""))).collect::<Vec<_>>().join(",")
+                })
+                .filter(|s| !s.is_empty())
+        };
+        match w {
+            Wait::Claim(r) => vec![
+                by_name(r),
+                Source {
+                    api_version: "v1".into(),
+                    kind: "Event".into(),
+                    namespace: r.namespace.clone(),
+                    labels: String::new(),
+                    fields: format!("involvedObject.kind={},involvedObject.name={}", r.kind, r.name),
+                },
+            ],
+            Wait::Job(r) | Wait::JobGone(r) => {
+                vec![by_name(r), pods(r, format!("batch.kubernetes.io/job-name={}", r.name))]
+            }
+            Wait::Gone(r) => vec![by_name(r)],
+            Wait::Rollout(r) | Wait::Workload(r) => {
+                let labels = match r.kind.as_str() {
+                    "LeaderWorkerSet" => Some(format!("leaderworkerset.sigs.k8s.io/name={}", r.name)),
+                    "DisaggregatedSet" => Some(format!("disaggregatedset.x-k8s.io/name={}", r.name)),
+                    _ => match_labels(r),
+                };
+                let mut out = vec![by_name(r)];
+                // A DisaggregatedSet's readiness is its LeaderWorkerSets', which its pods follow.
+                out.extend(labels.map(|l| pods(r, l)));
+                out
+            }
+        }
+    }
+
+    /// Says once per run and kind that its waits poll, because its watch could not start.
+    fn note_unwatchable(&self, kind: &str, why: &str) {
+        let first = self.unwatchable.lock().unwrap_or_else(|e| e.into_inner()).insert(kind.to_string());
+        if first {
+            self.emit(Event::Note {
+                message: format!(
+                    "cannot watch {kind} ({why}): waits on it look every {} instead",
+                    human(self.opts.poll)
+                ),
+            });
+        }
+    }
+
+    /// The downloader's latest progress line, from the tail of its pod's log. The pod's name is
+    /// kept between reads (`pod`), so a read is one request; it is looked up again when the pod
+    /// is gone (a retry runs a new one).
+    async fn download_progress(&self, job: &ObjectRef, pod: &mut Option<String>) -> Option<String> {
+        if pod.is_none() {
+            let pods = self.job_pods(job).await.ok()?;
+            *pod = pods.last().and_then(|p| p.pointer("/metadata/name")).and_then(Value::as_str).map(str::to_string);
+        }
+        let name = pod.clone()?;
+        let tail = match self.cluster.logs(self.namespace(), &name, None, Some(40)).await {
+            Ok(t) => t,
+            Err(_) => {
+                *pod = None;
+                return None;
+            }
+        };
+        // A pod that failed leaves its place to the next attempt's.
+        if tail.contains(FAILED_MARKER) {
+            *pod = None;
+        }
+        crate::render::last_progress(&tail).map(|p| format!("downloading: {p}"))
+    }
+
+    /// Waits until ready, failed, timed out, or the run stops. The wait looks (probes) once,
+    /// then watches what it depends on from the resource version read before the look, and
+    /// looks again at each relevant event: it acts on the event that made the change. A watch
+    /// that breaks is started again from the last version seen (bookmarks move it on); an
+    /// expired one (410) lists again; one that cannot start (403, a server that does not
+    /// serve it) makes the wait look every `poll`, as it does without watches. A look every
+    /// [`SAFETY_PROBE`] stays, whatever the watches say.
     async fn wait(&self, step: &str, w: Wait, timeout: Duration) -> StepResult<String> {
         let timeout = self.opts.timeout.unwrap_or(timeout);
         let start = Instant::now();
         let mut last: Option<String> = None;
         let mut unreachable_since: Option<Instant> = None;
+        let sources = if self.opts.watch { self.sources(&w) } else { Vec::new() };
+        let mut watches = Watches::new(self.cluster.clone(), sources);
+        let job = match &w {
+            Wait::Job(r) => Some(r.clone()),
+            _ => None,
+        };
+        let mut next_progress = Instant::now();
+        let mut progress: Option<String> = None;
+        let mut progress_pod: Option<String> = None;
+        let mut waiting: Option<String> = None;
+        let mut look = true;
+        let mut last_look = Instant::now();
         loop {
-            let reason = match self.probe(&w).await {
-                Ok(State::Ready(s)) => return Ok(s),
-                Ok(State::Failed(s)) => return Err(StepError::Failed(s)),
-                Ok(State::Waiting(s)) => {
-                    unreachable_since = None;
-                    s
+            if look {
+                last_look = Instant::now();
+                // The watches first: what changes after their list is not missed.
+                watches.ensure().await;
+                if let Some((kind, why)) = watches.refused.clone() {
+                    self.note_unwatchable(&kind, &why);
                 }
-                Ok(State::Absent) => "not there yet".to_string(),
-                Err(e) if e.is_transient() => {
-                    let since = *unreachable_since.get_or_insert_with(Instant::now);
-                    if since.elapsed() >= self.opts.unreachable_after {
-                        return Err(StepError::Failed(format!(
-                            "the cluster has been unreachable for {}: {e}",
-                            human(since.elapsed())
-                        )));
+                waiting = None;
+                let reason = match self.probe(&w).await {
+                    Ok(State::Ready(s)) => return Ok(s),
+                    Ok(State::Failed(s)) => return Err(StepError::Failed(s)),
+                    Ok(State::Waiting(s)) => {
+                        unreachable_since = None;
+                        waiting = Some(s.clone());
+                        s
                     }
-                    format!("cluster unreachable ({e}); retrying")
+                    Ok(State::Absent) => "not there yet".to_string(),
+                    Err(e) if e.is_transient() => {
+                        let since = *unreachable_since.get_or_insert_with(Instant::now);
+                        if since.elapsed() >= self.opts.unreachable_after {
+                            return Err(StepError::Failed(format!(
+                                "the cluster has been unreachable for {}: {e}",
+                                human(since.elapsed())
+                            )));
+                        }
+                        format!("cluster unreachable ({e}); retrying")
+                    }
+                    Err(e) => return Err(StepError::Failed(format!("{}: {e}", w.what()))),
+                };
+                if waiting.is_none() {
+                    self.emit_waiting(step, &reason, &mut last, start);
                 }
-                Err(e) => return Err(StepError::Failed(format!("{}: {e}", w.what()))),
-            };
-            if last.as_deref() != Some(reason.as_str()) {
-                self.emit(Event::StepWaiting { step: step.into(), reason: reason.clone(), elapsed: start.elapsed() });
-                last = Some(reason);
+            }
+            // A running download says how far it got, read now and then (not at every event).
+            if let (Some(job), Some(base)) = (&job, &waiting) {
+                if Instant::now() >= next_progress {
+                    next_progress = Instant::now() + PROGRESS_EVERY;
+                    if let Some(p) = self.download_progress(job, &mut progress_pod).await {
+                        progress = Some(p);
+                    }
+                }
+                let reason = match &progress {
+                    Some(p) => format!("{base}; {p}"),
+                    None => base.clone(),
+                };
+                self.emit_waiting(step, &reason, &mut last, start);
+            } else if let Some(base) = &waiting {
+                self.emit_waiting(step, base, &mut last, start);
             }
             if start.elapsed() >= timeout {
                 return Err(StepError::Failed(format!(
@@ -1045,10 +1191,22 @@ impl<'a> Engine<'a> {
                     last.unwrap_or_default()
                 )));
             }
+            let every = if watches.watching() { SAFETY_PROBE } else { self.opts.poll };
+            let look_at = (last_look + every).min(start + timeout);
+            let progress_at = (job.is_some() && waiting.is_some()).then_some(next_progress);
+            let wake = progress_at.map_or(look_at, |p| p.min(look_at));
             tokio::select! {
                 _ = self.stop.cancelled() => return Err(StepError::Cancelled),
-                _ = tokio::time::sleep(self.opts.poll) => {}
+                _ = tokio::time::sleep_until(wake) => look = progress_at.is_none_or(|p| look_at <= p),
+                _ = watches.next_change() => look = true,
             }
+        }
+    }
+
+    fn emit_waiting(&self, step: &str, reason: &str, last: &mut Option<String>, start: Instant) {
+        if last.as_deref() != Some(reason) {
+            self.emit(Event::StepWaiting { step: step.into(), reason: reason.to_string(), elapsed: start.elapsed() });
+            *last = Some(reason.to_string());
         }
     }
 
@@ -1279,6 +1437,231 @@ impl Wait {
             Wait::Rollout(r) => format!("Deployment {} to roll out", r.name),
             Wait::Workload(r) => format!("{} {} to be ready", r.kind, r.name),
         }
+    }
+}
+
+/// One thing a wait watches: the objects of a kind in a namespace that match the selectors.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Source {
+    api_version: String,
+    kind: String,
+    namespace: Option<String>,
+    labels: String,
+    fields: String,
+}
+
+impl Source {
+    fn new(r: &ObjectRef, labels: &str, fields: &str) -> Source {
+        Source {
+            api_version: r.api_version.clone(),
+            kind: r.kind.clone(),
+            namespace: r.namespace.clone(),
+            labels: labels.into(),
+            fields: fields.into(),
+        }
+    }
+}
+
+/// A watch's event, tagged with its source and the generation of that source's watch (events
+/// of a watch given up are ignored); `None` when the watch ended.
+type Tagged = (usize, u64, Option<Result<WatchEvent, ClusterError>>);
+
+/// The watch of one source.
+struct Watched {
+    source: Source,
+    /// Where the next watch starts; `None`: list first (at the start, or after a 410).
+    rv: Option<String>,
+    generation: u64,
+    open: bool,
+    started: Option<Instant>,
+    /// A watch that broke is started again from then on.
+    retry_at: Option<Instant>,
+}
+
+/// The watches of one wait (see [`Engine::wait`]).
+struct Watches {
+    cluster: Arc<dyn Cluster>,
+    watched: Vec<Watched>,
+    streams: futures::stream::SelectAll<futures::stream::BoxStream<'static, Tagged>>,
+    /// A watch that could not start: its kind and why. The wait polls from then on.
+    refused: Option<(String, String)>,
+}
+
+impl Watches {
+    fn new(cluster: Arc<dyn Cluster>, sources: Vec<Source>) -> Watches {
+        let watched = sources
+            .into_iter()
+            .map(|source| Watched { source, rv: None, generation: 0, open: false, started: None, retry_at: None })
+            .collect();
+        Watches { cluster, watched, streams: futures::stream::SelectAll::new(), refused: None }
+    }
+
+    /// Whether every source is being watched (the wait then looks only at events, and every
+    /// [`SAFETY_PROBE`]).
+    fn watching(&self) -> bool {
+        self.refused.is_none() && !self.watched.is_empty() && self.watched.iter().all(|w| w.open)
+    }
+
+    fn give_up(&mut self, kind: &str, why: String) {
+        self.refused = Some((kind.to_string(), why));
+        self.streams = futures::stream::SelectAll::new();
+        for w in &mut self.watched {
+            w.open = false;
+        }
+    }
+
+    /// Starts the watches that are not running and are due: a list for a source whose resource
+    /// version is unknown, then the watch from it. True when a list was needed (what it shows
+    /// may be new: look again).
+    async fn ensure(&mut self) -> bool {
+        let mut listed = false;
+        let now = Instant::now();
+        for i in 0..self.watched.len() {
+            if self.refused.is_some() {
+                return listed;
+            }
+            let w = &self.watched[i];
+            if w.open || w.retry_at.is_some_and(|t| t > now) {
+                continue;
+            }
+            let src = w.source.clone();
+            if w.rv.is_none() {
+                let list = self
+                    .cluster
+                    .list_versioned(&src.api_version, &src.kind, src.namespace.as_deref(), &src.labels, &src.fields)
+                    .await;
+                match list {
+                    Ok(l) if l.resource_version.is_empty() => {
+                        self.give_up(&src.kind, "the cluster gives no resource version to watch from".into());
+                        return listed;
+                    }
+                    Ok(l) => {
+                        self.watched[i].rv = Some(l.resource_version);
+                        listed = true;
+                    }
+                    Err(e) if e.is_transient() => {
+                        self.watched[i].retry_at = Some(now + REWATCH_AFTER);
+                        continue;
+                    }
+                    Err(e) => {
+                        self.give_up(&src.kind, e.to_string());
+                        return listed;
+                    }
+                }
+            }
+            let req = WatchRequest {
+                api_version: src.api_version.clone(),
+                kind: src.kind.clone(),
+                namespace: src.namespace.clone(),
+                labels: src.labels.clone(),
+                fields: src.fields.clone(),
+                resource_version: self.watched[i].rv.clone().unwrap_or_default(),
+                bookmarks: true,
+                timeout: WATCH_TIMEOUT,
+            };
+            match self.cluster.watch(&req).await {
+                Ok(stream) => {
+                    let w = &mut self.watched[i];
+                    w.generation += 1;
+                    w.open = true;
+                    w.started = Some(Instant::now());
+                    w.retry_at = None;
+                    let generation = w.generation;
+                    let tagged = stream
+                        .map(move |e| (i, generation, Some(e)))
+                        .chain(futures::stream::once(async move { (i, generation, None) }));
+                    self.streams.push(tagged.boxed());
+                }
+                Err(e) if e.code() == Some(410) => {
+                    let w = &mut self.watched[i];
+                    w.rv = None;
+                    w.retry_at = Some(now + REWATCH_AFTER);
+                }
+                Err(e) if e.is_transient() => self.watched[i].retry_at = Some(now + REWATCH_AFTER),
+                Err(e) => {
+                    self.give_up(&src.kind, e.to_string());
+                    return listed;
+                }
+            }
+        }
+        listed
+    }
+
+    /// Takes in one tagged event; true when it is a change the wait must look at.
+    fn take(&mut self, (i, generation, item): Tagged) -> bool {
+        let Some(w) = self.watched.get_mut(i) else { return false };
+        if w.generation != generation || !w.open {
+            return false;
+        }
+        let broke = |w: &mut Watched| {
+            w.open = false;
+            w.generation += 1;
+            // At once after a long watch, not more than once a REWATCH_AFTER after a short one.
+            w.retry_at = w.started.map(|s| s + REWATCH_AFTER);
+        };
+        match item {
+            Some(Ok(e)) if e.is_expired() => {
+                broke(w);
+                w.rv = None;
+                w.retry_at = None;
+                false
+            }
+            Some(Ok(WatchEvent::Error { .. })) | Some(Err(_)) | None => {
+                broke(w);
+                false
+            }
+            Some(Ok(WatchEvent::Bookmark(rv))) => {
+                if !rv.is_empty() {
+                    w.rv = Some(rv);
+                }
+                false
+            }
+            Some(Ok(e)) => {
+                if let Some(rv) = e.resource_version() {
+                    w.rv = Some(rv.to_string());
+                }
+                true
+            }
+        }
+    }
+
+    /// Returns at the next change the wait must look at: an event of a watch, or a list that
+    /// replaced an expired watch. Watches that broke are started again here. Pending for good
+    /// once a watch was refused (the wait polls). Cancel-safe: the state stays consistent
+    /// wherever it is dropped.
+    async fn next_change(&mut self) {
+        loop {
+            if self.refused.is_some() || self.watched.is_empty() {
+                return std::future::pending().await;
+            }
+            if self.ensure().await {
+                return;
+            }
+            if self.refused.is_some() {
+                continue;
+            }
+            let retry = self.watched.iter().filter(|w| !w.open).filter_map(|w| w.retry_at).min();
+            let item = tokio::select! {
+                item = self.streams.next(), if !self.streams.is_empty() => item,
+                _ = sleep_until_some(retry) => continue,
+            };
+            let Some(item) = item else { continue };
+            if self.take(item) {
+                // Events that came with it are taken too: one look for a burst.
+                while let Some(Some(more)) = self.streams.next().now_or_never() {
+                    self.take(more);
+                }
+                return;
+            }
+        }
+    }
+}
+
+/// Sleeps until `at`, or for good without it.
+async fn sleep_until_some(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }
 

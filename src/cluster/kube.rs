@@ -14,8 +14,16 @@
 //! the same way); a 404 at a discovery path means the group-version is not served. Discovery
 //! needs no permission beyond being authenticated (the default `system:discovery` role).
 //!
+//! A watch ([`Cluster::watch`]) is built by the same builder (`Request::watch`: `watch=true`,
+//! `timeoutSeconds`, `allowWatchBookmarks`, the selectors and the `resourceVersion`) and sent the
+//! same way, with `Accept-Encoding: identity` as kube's own watcher asks; its body,
+//! newline-delimited JSON events, is read frame by frame as it arrives and cut into lines. An
+//! answer that is not a 2xx is an error like any other (a 403 without the `watch` verb names
+//! it); an ERROR event in the stream (a 410 `Expired`) is handed over as an event.
+//!
 //! Every request runs under a timeout (30 s unless [`KubeCluster::with_timeout`] says otherwise)
-//! that covers sending it and reading the whole answer. kube's own retry layer is switched off:
+//! that covers sending it and reading the whole answer — for a watch, its head; its body may
+//! take the watch's own timeout plus this one. kube's own retry layer is switched off:
 //! it retries 429/503/504 up to 15 times with a backoff that can grow past any sensible timeout,
 //! and the caller decides what to retry with [`ClusterError::is_transient`].
 
@@ -28,7 +36,7 @@ use std::time::Duration;
 
 use ::kube::api::{
     ApiResource, DeleteParams, DynamicObject, ListParams, LogParams, Patch, PatchParams, PostParams, Preconditions,
-    PropagationPolicy,
+    PropagationPolicy, WatchParams,
 };
 use ::kube::config::{KubeConfigOptions, Kubeconfig};
 use ::kube::core::Request;
@@ -36,7 +44,10 @@ use ::kube::{Client, Config, Resource};
 use async_trait::async_trait;
 use serde_json::{Map, Value, json};
 
-use super::{ApplyOptions, Cluster, ClusterError, FIELD_MANAGER, Kind, ObjectRef, Propagation};
+use super::{
+    ApplyOptions, Cluster, ClusterError, FIELD_MANAGER, Kind, ObjectRef, Propagation, VersionedList, WatchEvent,
+    WatchRequest, WatchStream,
+};
 
 /// How long one request may take, sending and answer included, unless told otherwise.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -198,20 +209,7 @@ impl KubeCluster {
 
     /// Sends one request and reads the whole answer, within the timeout.
     async fn send<E: StdError>(&self, request: Result<http::Request<Vec<u8>>, E>) -> Result<Answer, ClusterError> {
-        let mut request =
-            request.map_err(|e| ClusterError::Client(format!("cannot build the request: {}", chain(&e))))?;
-        // kube's builder leaves a bare `?` on a path without parameters and starts the query with
-        // `&`; servers ignore both, but the request msws sends should read as it means.
-        if let Some(query) = request.uri().query() {
-            let tidy = query.trim_start_matches('&');
-            let path_and_query = match tidy.is_empty() {
-                true => request.uri().path().to_string(),
-                false => format!("{}?{tidy}", request.uri().path()),
-            };
-            if let Ok(uri) = path_and_query.parse() {
-                *request.uri_mut() = uri;
-            }
-        }
+        let request = tidy(request)?;
         let what = format!("{} {}", request.method(), request.uri().path());
         let exchange = async {
             let response = self.client.send(request.map(::kube::client::Body::from)).await?;
@@ -227,6 +225,145 @@ impl KubeCluster {
                 self.description, self.timeout
             ))),
         }
+    }
+
+    /// LIST, as [`Cluster::list`] and [`Cluster::list_versioned`] send it.
+    async fn list_with(
+        &self,
+        api_version: &str,
+        kind: &str,
+        namespace: Option<&str>,
+        labels: &str,
+        fields: &str,
+    ) -> Result<VersionedList, ClusterError> {
+        let collection = self.collection(api_version, kind, namespace)?;
+        let mut params = ListParams::default();
+        if !labels.is_empty() {
+            params = params.labels(labels);
+        }
+        if !fields.is_empty() {
+            params = params.fields(fields);
+        }
+        let answer = self.send(collection.list(&params)).await?;
+        if answer.code == 404 && answer.status().is_none() {
+            return Err(self.not_served(api_version, kind));
+        }
+        let list = self.object(answer)?;
+        let items = match list.get("items") {
+            Some(Value::Array(items)) => items.as_slice(),
+            // An empty list may come as `items: null`.
+            Some(Value::Null) => &[],
+            _ => {
+                return Err(ClusterError::Server {
+                    code: 200,
+                    message: format!("{} answered a list without items", self.description),
+                });
+            }
+        };
+        let resource_version =
+            list.pointer("/metadata/resourceVersion").and_then(Value::as_str).unwrap_or("").to_string();
+        // The server leaves apiVersion and kind out of a list's items; put them back, first as
+        // in a single object, so each item is a complete object (ObjectRef::of works on it).
+        let items = items
+            .iter()
+            .map(|item| {
+                let mut full = Map::new();
+                full.insert("apiVersion".into(), json!(api_version));
+                full.insert("kind".into(), json!(kind));
+                if let Some(fields) = item.as_object() {
+                    for (k, v) in fields {
+                        if k != "apiVersion" && k != "kind" {
+                            full.insert(k.clone(), v.clone());
+                        }
+                    }
+                }
+                Value::Object(full)
+            })
+            .collect();
+        Ok(VersionedList { items, resource_version })
+    }
+
+    /// WATCH: the request is sent and its answer's head read within the timeout; the body, a
+    /// stream of JSON lines, is read as it comes, for as long as the server keeps the watch
+    /// open (its `timeoutSeconds`, plus this client's timeout as a margin for a silent one).
+    async fn watch_with(&self, req: &WatchRequest) -> Result<WatchStream, ClusterError> {
+        let collection = self.collection(&req.api_version, &req.kind, req.namespace.as_deref())?;
+        let secs = u32::try_from(req.timeout.as_secs()).unwrap_or(u32::MAX).max(1);
+        let mut params = WatchParams::default().timeout(secs);
+        params.bookmarks = req.bookmarks;
+        if !req.labels.is_empty() {
+            params = params.labels(&req.labels);
+        }
+        if !req.fields.is_empty() {
+            params = params.fields(&req.fields);
+        }
+        let mut request = tidy(collection.watch(&params, &req.resource_version))?;
+        // As kube's own watcher does: no compression (a server may gzip each event on its own,
+        // which the client's decompression does not follow).
+        request.headers_mut().insert(http::header::ACCEPT_ENCODING, http::HeaderValue::from_static("identity"));
+        let what = format!("{} {} (watch)", request.method(), request.uri().path());
+        let head = async { self.client.send(request.map(::kube::client::Body::from)).await };
+        let response = match tokio::time::timeout(self.timeout, head).await {
+            Ok(Ok(response)) => response,
+            Ok(Err(e)) => return Err(self.transport_error(&what, &e)),
+            Err(_) => {
+                return Err(ClusterError::Timeout(format!(
+                    "{} did not answer {what} within {:?}",
+                    self.description, self.timeout
+                )));
+            }
+        };
+        let code = response.status().as_u16();
+        let body = response.into_body();
+        if !(200..300).contains(&code) {
+            let bytes = match tokio::time::timeout(self.timeout, body.collect_bytes()).await {
+                Ok(Ok(b)) => b.to_vec(),
+                _ => Vec::new(),
+            };
+            let answer = Answer { code, body: bytes };
+            if code == 404 && answer.status().is_none() {
+                return Err(self.not_served(&req.api_version, &req.kind));
+            }
+            return Err(self.error(&answer));
+        }
+        let deadline = tokio::time::Instant::now() + req.timeout + self.timeout;
+        let description = self.description.clone();
+        let lines = Lines { buf: Vec::new(), done: false };
+        let stream = futures::stream::unfold((body, lines), move |(mut body, mut lines)| {
+            let description = description.clone();
+            async move {
+                loop {
+                    if let Some(item) = lines.next_event(&description) {
+                        return Some((item, (body, lines)));
+                    }
+                    if lines.done {
+                        return None;
+                    }
+                    match tokio::time::timeout_at(deadline, http_body_util::BodyExt::frame(&mut body)).await {
+                        // The server should have ended the watch by now: end it here.
+                        Err(_) => lines.done = true,
+                        // The end: a partial last line is dropped (the watch resumes from
+                        // the last version that was read whole).
+                        Ok(None) => lines.done = true,
+                        Ok(Some(Ok(frame))) => {
+                            if let Ok(data) = frame.into_data() {
+                                lines.buf.extend_from_slice(&data);
+                            }
+                        }
+                        Ok(Some(Err(e))) => {
+                            lines.done = true;
+                            let detail = match &e {
+                                ::kube::Error::Service(inner) => chain(inner.as_ref()),
+                                other => chain(other),
+                            };
+                            let err = ClusterError::Connection(format!("{description}, watch broke: {detail}"));
+                            return Some((Err(err), (body, lines)));
+                        }
+                    }
+                }
+            }
+        });
+        Ok(Box::pin(stream))
     }
 
     /// What went wrong below HTTP: a timeout somewhere in the stack (connecting, reading), a
@@ -331,45 +468,22 @@ impl Cluster for KubeCluster {
         namespace: Option<&str>,
         selector: &str,
     ) -> Result<Vec<Value>, ClusterError> {
-        let collection = self.collection(api_version, kind, namespace)?;
-        let mut params = ListParams::default();
-        if !selector.is_empty() {
-            params = params.labels(selector);
-        }
-        let answer = self.send(collection.list(&params)).await?;
-        if answer.code == 404 && answer.status().is_none() {
-            return Err(self.not_served(api_version, kind));
-        }
-        let list = self.object(answer)?;
-        let items = match list.get("items") {
-            Some(Value::Array(items)) => items.as_slice(),
-            // An empty list may come as `items: null`.
-            Some(Value::Null) => &[],
-            _ => {
-                return Err(ClusterError::Server {
-                    code: 200,
-                    message: format!("{} answered a list without items", self.description),
-                });
-            }
-        };
-        // The server leaves apiVersion and kind out of a list's items; put them back, first as
-        // in a single object, so each item is a complete object (ObjectRef::of works on it).
-        Ok(items
-            .iter()
-            .map(|item| {
-                let mut full = Map::new();
-                full.insert("apiVersion".into(), json!(api_version));
-                full.insert("kind".into(), json!(kind));
-                if let Some(fields) = item.as_object() {
-                    for (k, v) in fields {
-                        if k != "apiVersion" && k != "kind" {
-                            full.insert(k.clone(), v.clone());
-                        }
-                    }
-                }
-                Value::Object(full)
-            })
-            .collect())
+        Ok(self.list_with(api_version, kind, namespace, selector, "").await?.items)
+    }
+
+    async fn list_versioned(
+        &self,
+        api_version: &str,
+        kind: &str,
+        namespace: Option<&str>,
+        labels: &str,
+        fields: &str,
+    ) -> Result<VersionedList, ClusterError> {
+        self.list_with(api_version, kind, namespace, labels, fields).await
+    }
+
+    async fn watch(&self, req: &WatchRequest) -> Result<WatchStream, ClusterError> {
+        self.watch_with(req).await
     }
 
     async fn apply(&self, obj: &Value, opts: ApplyOptions) -> Result<Value, ClusterError> {
@@ -490,6 +604,64 @@ impl Cluster for KubeCluster {
         let mut items: Vec<Value> = list.get("items").and_then(Value::as_array).cloned().unwrap_or_default();
         items.sort_by(|a, b| super::event_time(a).cmp(super::event_time(b)));
         Ok(items)
+    }
+}
+
+/// A built request, with its URI tidied: kube's builder leaves a bare `?` on a path without
+/// parameters and starts the query with `&`; servers ignore both, but the request msws sends
+/// should read as it means.
+fn tidy<E: StdError>(request: Result<http::Request<Vec<u8>>, E>) -> Result<http::Request<Vec<u8>>, ClusterError> {
+    let mut request = request.map_err(|e| ClusterError::Client(format!("cannot build the request: {}", chain(&e))))?;
+    if let Some(query) = request.uri().query() {
+        let tidy = query.trim_start_matches('&');
+        let path_and_query = match tidy.is_empty() {
+            true => request.uri().path().to_string(),
+            false => format!("{}?{tidy}", request.uri().path()),
+        };
+        if let Ok(uri) = path_and_query.parse() {
+            *request.uri_mut() = uri;
+        }
+    }
+    Ok(request)
+}
+
+/// The body of a watch as it arrives, cut into its lines (one JSON event each).
+struct Lines {
+    buf: Vec<u8>,
+    done: bool,
+}
+
+impl Lines {
+    /// The next whole line's event, if one is buffered. Blank lines and events of a type this
+    /// client does not know are skipped; a line that is not JSON ends the watch with an error.
+    fn next_event(&mut self, description: &str) -> Option<Result<WatchEvent, ClusterError>> {
+        while let Some(at) = self.buf.iter().position(|b| *b == b'\n') {
+            let line: Vec<u8> = self.buf.drain(..=at).collect();
+            if line.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            let value: Value = match serde_json::from_slice(&line) {
+                Ok(v) => v,
+                Err(e) => {
+                    self.done = true;
+                    self.buf.clear();
+                    return Some(Err(ClusterError::Server {
+                        code: 200,
+                        message: format!("{description} sent a watch event that is not JSON: {e}"),
+                    }));
+                }
+            };
+            if let Some(event) = WatchEvent::from_json(&value) {
+                return Some(Ok(event));
+            }
+            // A bare `Status` in the stream (not wrapped in an ERROR event) ends it as one.
+            if value.get("kind").and_then(Value::as_str) == Some("Status") {
+                let code = value.get("code").and_then(Value::as_u64).and_then(|c| u16::try_from(c).ok()).unwrap_or(500);
+                let s = |k: &str| value.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+                return Some(Ok(WatchEvent::Error { code, reason: s("reason"), message: s("message") }));
+            }
+        }
+        None
     }
 }
 

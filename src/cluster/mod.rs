@@ -379,6 +379,93 @@ impl ClusterError {
     }
 }
 
+/// A LIST with the resource version it was read at (`metadata.resourceVersion` of the list): a
+/// watch from that version sees every change made after the list, and nothing before it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct VersionedList {
+    pub items: Vec<Value>,
+    pub resource_version: String,
+}
+
+/// What to watch: the objects of one kind in a namespace (`None`: cluster-scoped, or the default
+/// namespace, as for [`Cluster::list`]) that match both selectors (`key=value,…`, empty: all),
+/// from a resource version on (empty or `"0"`: from now, with an ADDED event for each object
+/// that exists). `timeout`: the server ends the watch after it (`timeoutSeconds`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WatchRequest {
+    pub api_version: String,
+    pub kind: String,
+    pub namespace: Option<String>,
+    pub labels: String,
+    pub fields: String,
+    pub resource_version: String,
+    /// `allowWatchBookmarks`: the server may send BOOKMARK events carrying its current version.
+    pub bookmarks: bool,
+    pub timeout: std::time::Duration,
+}
+
+/// One event of a watch, as the API server streams them (`{"type": …, "object": …}`).
+#[derive(Clone, Debug, PartialEq)]
+pub enum WatchEvent {
+    Added(Value),
+    Modified(Value),
+    /// The object as it was last, with the resource version of its deletion.
+    Deleted(Value),
+    /// Nothing changed up to this resource version (a watch may resume from it).
+    Bookmark(String),
+    /// The server ended the watch with a `Status`: `code` 410 (reason `Expired`) means the
+    /// resource version is too old to watch from — list again, and watch from the new one.
+    Error {
+        code: u16,
+        reason: String,
+        message: String,
+    },
+}
+
+impl WatchEvent {
+    /// The resource version the event moves a watcher to (an object's, or a bookmark's).
+    pub fn resource_version(&self) -> Option<&str> {
+        match self {
+            WatchEvent::Added(o) | WatchEvent::Modified(o) | WatchEvent::Deleted(o) => {
+                o.pointer("/metadata/resourceVersion").and_then(Value::as_str)
+            }
+            WatchEvent::Bookmark(rv) => Some(rv),
+            WatchEvent::Error { .. } => None,
+        }
+    }
+
+    /// An ERROR event that says the resource version is too old (410 Gone, reason `Expired`).
+    pub fn is_expired(&self) -> bool {
+        matches!(self, WatchEvent::Error { code, reason, .. } if *code == 410 || reason == "Expired" || reason == "Gone")
+    }
+
+    /// The event a watch line stands for: `{"type": "ADDED", "object": {…}}`. `None` for
+    /// anything else (an unknown type is skipped by the caller, as a client must).
+    pub fn from_json(line: &Value) -> Option<WatchEvent> {
+        let object = line.get("object")?;
+        Some(match line.get("type")?.as_str()? {
+            "ADDED" => WatchEvent::Added(object.clone()),
+            "MODIFIED" => WatchEvent::Modified(object.clone()),
+            "DELETED" => WatchEvent::Deleted(object.clone()),
+            "BOOKMARK" => WatchEvent::Bookmark(
+                object.pointer("/metadata/resourceVersion").and_then(Value::as_str).unwrap_or("").to_string(),
+            ),
+            "ERROR" => {
+                let s = |k: &str| object.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+                let code =
+                    object.get("code").and_then(Value::as_u64).and_then(|c| u16::try_from(c).ok()).unwrap_or(500);
+                WatchEvent::Error { code, reason: s("reason"), message: s("message") }
+            }
+            _ => return None,
+        })
+    }
+}
+
+/// The events of one watch. It ends when the server closes the watch (its timeout, or a broken
+/// connection: an `Err` item, then the end); the caller watches again from the last resource
+/// version it saw.
+pub type WatchStream = futures::stream::BoxStream<'static, Result<WatchEvent, ClusterError>>;
+
 /// The only door to Kubernetes. Objects are JSON as the API server sends them.
 #[async_trait]
 pub trait Cluster: Send + Sync {
@@ -409,6 +496,34 @@ pub trait Cluster: Send + Sync {
         namespace: Option<&str>,
         selector: &str,
     ) -> Result<Vec<Value>, ClusterError>;
+
+    /// LIST with a label and a field selector (`metadata.name=x`), and the list's resource
+    /// version, to watch from. Items are complete, as [`Cluster::list`]'s.
+    async fn list_versioned(
+        &self,
+        api_version: &str,
+        kind: &str,
+        namespace: Option<&str>,
+        labels: &str,
+        fields: &str,
+    ) -> Result<VersionedList, ClusterError> {
+        // A cluster that cannot say: no version, and no field selector.
+        if !fields.is_empty() {
+            return Err(ClusterError::Client(format!("{} cannot list by field ({fields})", self.describe())));
+        }
+        let items = self.list(api_version, kind, namespace, labels).await?;
+        Ok(VersionedList { items, resource_version: String::new() })
+    }
+
+    /// WATCH: the changes to the objects `req` names after its resource version, as they
+    /// happen. An error here means the watch did not start (a 403 without the `watch` verb, a
+    /// server that does not serve it); an expired resource version may come either as a 410
+    /// here or as an ERROR event.
+    ///
+    /// The default refuses (a cluster that cannot watch): waits then poll.
+    async fn watch(&self, req: &WatchRequest) -> Result<WatchStream, ClusterError> {
+        Err(ClusterError::Client(format!("{} cannot watch {}", self.describe(), req.kind)))
+    }
 
     /// Server-side apply as field manager `msws`; the answer is the object as stored (or, with
     /// `dry_run`, as it would be).

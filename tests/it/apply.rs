@@ -30,16 +30,16 @@ const COMMIT: &str = "27dcfa74d334bc871f3234de431e71c6eeba5dd6";
 
 /// A workspace loaded from `workspaces/`, a fake cluster seeded with what it expects to find,
 /// and a directory holding a copy of the file (the journal goes beside it).
-struct World {
-    l: Loaded,
-    cluster: Arc<FakeCluster>,
+pub(crate) struct World {
+    pub(crate) l: Loaded,
+    pub(crate) cluster: Arc<FakeCluster>,
     dir: tempfile::TempDir,
     file: PathBuf,
     secrets: BTreeMap<String, BTreeMap<String, String>>,
     hash: String,
 }
 
-fn world(example: &str) -> World {
+pub(crate) fn world(example: &str) -> World {
     world_from(&root().join("workspaces").join(example))
 }
 
@@ -85,7 +85,7 @@ fn world_from(path: &Path) -> World {
 }
 
 /// A download Job that runs `duration` and prints the downloader's completion marker.
-fn completes(d: &msws::model::Download, duration: Duration) -> JobScript {
+pub(crate) fn completes(d: &msws::model::Download, duration: Duration) -> JobScript {
     let marker = json!({"source": d.source_uri(), "repo": d.repo, "revision": d.revision, "commit": COMMIT,
         "files": 8, "bytes": 250_000_000u64, "completed_at": "2026-11-26T18:05:00Z"});
     JobScript {
@@ -97,11 +97,11 @@ fn completes(d: &msws::model::Download, duration: Duration) -> JobScript {
 }
 
 impl World {
-    fn namespace(&self) -> String {
+    pub(crate) fn namespace(&self) -> String {
         self.l.ws.namespace.clone().unwrap_or_else(|| "default".into())
     }
 
-    fn request(&self, command: Command, opts: Options) -> Request<'_> {
+    pub(crate) fn request(&self, command: Command, opts: Options) -> Request<'_> {
         Request {
             command,
             ws: &self.l.ws,
@@ -185,7 +185,7 @@ fn base64(s: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(s)
 }
 
-fn fast() -> Options {
+pub(crate) fn fast() -> Options {
     Options { poll: Duration::from_secs(2), ..Options::default() }
 }
 
@@ -940,7 +940,8 @@ async fn a_download_log_without_the_marker_is_recorded_from_the_workspace() {
 async fn a_claim_wait_reads_its_storage_class_once() {
     let w = world("opt-125m-rwx.kdl");
     w.cluster.set_bind_delay(Duration::from_secs(60));
-    let (r, events) = w.apply().await;
+    // Polling (no watch), so that the wait looks many times.
+    let (r, events) = w.run(w.request(Command::Apply, Options { watch: false, ..fast() }), Stop::default()).await;
     assert_eq!(r.unwrap().1.outcome, Outcome::Applied, "{events:#?}");
     let polls =
         w.cluster.request_log().iter().filter(|q| q.verb == Verb::Get && q.kind == "PersistentVolumeClaim").count();

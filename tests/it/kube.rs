@@ -902,3 +902,171 @@ async fn a_real_refused_connection_and_a_silent_server() {
     assert!(matches!(&err, ClusterError::Timeout(m) if m.contains(&format!("127.0.0.1:{port}"))), "{err:?}");
     keep.abort();
 }
+
+// --- watch ---
+
+/// A watch of the download's pods from resource version 4711.
+fn watch_request() -> msws::cluster::WatchRequest {
+    msws::cluster::WatchRequest {
+        api_version: "v1".into(),
+        kind: "Pod".into(),
+        namespace: Some("demo".into()),
+        labels: "batch.kubernetes.io/job-name=opt-125m-download".into(),
+        fields: String::new(),
+        resource_version: "4711".into(),
+        bookmarks: true,
+        timeout: Duration::from_secs(300),
+    }
+}
+
+fn pod(name: &str, rv: &str, phase: &str) -> Value {
+    json!({"kind": "Pod", "apiVersion": "v1",
+           "metadata": {"name": name, "namespace": "demo", "resourceVersion": rv,
+                        "labels": {"batch.kubernetes.io/job-name": "opt-125m-download"}},
+           "status": {"phase": phase}})
+}
+
+/// Newline-delimited watch events, as the API server streams them.
+fn lines(events: &[Value]) -> String {
+    events.iter().map(|e| format!("{e}\n")).collect()
+}
+
+async fn collect(c: &KubeCluster) -> Vec<Result<msws::cluster::WatchEvent, ClusterError>> {
+    use futures::StreamExt;
+    let stream = c.watch(&watch_request()).await.unwrap();
+    stream.collect().await
+}
+
+#[tokio::test]
+async fn a_watch_sends_its_version_selectors_and_bookmarks_and_streams_the_events() {
+    use msws::cluster::WatchEvent;
+    let body = lines(&[
+        json!({"type": "ADDED", "object": pod("opt-125m-download-x7k2p", "4712", "Pending")}),
+        json!({"type": "MODIFIED", "object": pod("opt-125m-download-x7k2p", "4720", "Running")}),
+        json!({"type": "BOOKMARK", "object": {"kind": "Pod", "apiVersion": "v1", "metadata": {"resourceVersion": "4800", "annotations": {"k8s.io/initial-events-end": "true"}}}}),
+        json!({"type": "SOMETHING-NEW", "object": {}}),
+        json!({"type": "DELETED", "object": pod("opt-125m-download-x7k2p", "4801", "Succeeded")}),
+    ]);
+    let (c, server) = answering(200, body);
+    let events = collect(&c).await;
+    let seen = server.await.unwrap();
+    assert_eq!((seen.method.as_str(), seen.path.as_str()), ("GET", "/api/v1/namespaces/demo/pods"));
+    assert_eq!(
+        seen.query,
+        query(&[
+            ("watch", "true"),
+            ("timeoutSeconds", "300"),
+            ("labelSelector", "batch.kubernetes.io/job-name=opt-125m-download"),
+            ("allowWatchBookmarks", "true"),
+            ("resourceVersion", "4711"),
+        ])
+    );
+    let events: Vec<WatchEvent> = events.into_iter().map(Result::unwrap).collect();
+    // The event of an unknown type is skipped, as a client must.
+    assert_eq!(events.len(), 4, "{events:#?}");
+    assert!(matches!(&events[0], WatchEvent::Added(p) if p["status"]["phase"] == "Pending"));
+    assert!(matches!(&events[1], WatchEvent::Modified(p) if p["status"]["phase"] == "Running"));
+    assert_eq!(events[2], WatchEvent::Bookmark("4800".into()));
+    assert!(matches!(&events[3], WatchEvent::Deleted(_)));
+    let versions: Vec<Option<&str>> = events.iter().map(WatchEvent::resource_version).collect();
+    assert_eq!(versions, [Some("4712"), Some("4720"), Some("4800"), Some("4801")]);
+}
+
+#[tokio::test]
+async fn a_watch_from_a_compacted_version_gets_the_410_error_event() {
+    use msws::cluster::WatchEvent;
+    // What the API server sends for a resource version etcd has compacted away.
+    let body = lines(&[json!({"type": "ERROR", "object": {"kind": "Status", "apiVersion": "v1", "metadata": {},
+        "status": "Failure", "message": "too old resource version: 4711 (5120)", "reason": "Expired", "code": 410}})]);
+    let (c, server) = answering(200, body);
+    let events = collect(&c).await;
+    server.await.unwrap();
+    assert_eq!(events.len(), 1);
+    let e = events[0].as_ref().unwrap();
+    assert!(e.is_expired(), "{e:?}");
+    assert_eq!(
+        e,
+        &WatchEvent::Error {
+            code: 410,
+            reason: "Expired".into(),
+            message: "too old resource version: 4711 (5120)".into()
+        }
+    );
+    // An error of another kind is not an expiry.
+    let other = WatchEvent::Error { code: 500, reason: "InternalError".into(), message: "etcd".into() };
+    assert!(!other.is_expired());
+}
+
+#[tokio::test]
+async fn a_watch_whose_connection_ends_mid_line_keeps_what_came_whole() {
+    let mut body = lines(&[json!({"type": "ADDED", "object": pod("p", "4712", "Pending")})]);
+    body.push_str(r#"{"type": "MODIFIED", "object": {"kind": "Pod", "metad"#);
+    let (c, server) = answering(200, body);
+    let events = collect(&c).await;
+    server.await.unwrap();
+    // The partial event is dropped: the caller watches again from 4712.
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0].as_ref().unwrap().resource_version(), Some("4712"));
+}
+
+#[tokio::test]
+async fn a_watch_that_sends_something_not_json_ends_with_an_error() {
+    let (c, server) = answering(200, "<html>proxy error</html>\n");
+    let events = collect(&c).await;
+    server.await.unwrap();
+    assert_eq!(events.len(), 1);
+    assert!(matches!(&events[0], Err(ClusterError::Server { code: 200, message }) if message.contains("not JSON")));
+}
+
+#[tokio::test]
+async fn a_watch_without_the_watch_verb_is_forbidden_and_names_it() {
+    // A user granted get and list, but not watch.
+    let status = json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+        "message": "pods is forbidden: User \"system:serviceaccount:demo:reader\" cannot watch resource \"pods\" in API group \"\" in the namespace \"demo\"",
+        "reason": "Forbidden", "details": {"kind": "pods"}, "code": 403});
+    let (c, server) = answering(403, status.to_string());
+    let err = match c.watch(&watch_request()).await {
+        Ok(_) => panic!("the watch started"),
+        Err(e) => e,
+    };
+    server.await.unwrap();
+    let ClusterError::Forbidden { permission: Some(p), .. } = &err else { panic!("{err:?}") };
+    assert_eq!((p.verb.as_str(), p.resource.as_str()), ("watch", "pods"));
+    assert!(!err.is_transient());
+}
+
+#[tokio::test]
+async fn a_watch_of_a_kind_the_server_does_not_serve_is_not_found() {
+    let (c, server) = answering(404, "404 page not found");
+    let err = match c.watch(&watch_request()).await {
+        Ok(_) => panic!("the watch started"),
+        Err(e) => e,
+    };
+    server.await.unwrap();
+    assert!(matches!(&err, ClusterError::NotFound(m) if m.contains("the API for Pod (v1)")), "{err:?}");
+}
+
+#[tokio::test]
+async fn a_versioned_list_sends_both_selectors_and_keeps_the_lists_version() {
+    let list = json!({"kind": "EventList", "apiVersion": "v1", "metadata": {"resourceVersion": "9001"},
+        "items": [{"metadata": {"name": "model-pvc.1", "namespace": "demo"}, "reason": "ExternalProvisioning"}]});
+    let (c, server) = answering(200, list.to_string());
+    let got = c
+        .list_versioned(
+            "v1",
+            "Event",
+            Some("demo"),
+            "",
+            "involvedObject.kind=PersistentVolumeClaim,involvedObject.name=model-pvc",
+        )
+        .await
+        .unwrap();
+    let seen = server.await.unwrap();
+    assert_eq!(seen.path, "/api/v1/namespaces/demo/events");
+    assert_eq!(
+        seen.query,
+        query(&[("fieldSelector", "involvedObject.kind=PersistentVolumeClaim,involvedObject.name=model-pvc")])
+    );
+    assert_eq!(got.resource_version, "9001");
+    assert_eq!(got.items[0]["kind"], "Event");
+}

@@ -28,3 +28,4 @@ mod recipes;
 mod render;
 mod robustness;
 mod support;
+mod watch;

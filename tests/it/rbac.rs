@@ -64,16 +64,17 @@ fn the_documented_role_grants_what_msws_uses() {
             "PodMonitor",
         ];
         if written.contains(&k.kind) {
-            need(k.group(), k.plural, &["get", "list", "create", "patch", "update", "delete"]);
+            need(k.group(), k.plural, &["get", "list", "watch", "create", "patch", "update", "delete"]);
         }
     }
     // Pods are read by the waits; inspection pods (msws inspect, the model check) are created
     // and deleted.
-    need("", "pods", &["get", "list", "create", "delete"]);
+    // Waits watch what they wait for: the kinds above, their pods, a claim's events.
+    need("", "pods", &["get", "list", "watch", "create", "delete"]);
     need("", "pods/log", &["get"]);
     need("coordination.k8s.io", "leases", &["get", "create", "update", "delete"]);
     need("storage.k8s.io", "storageclasses", &["get", "list"]);
-    need("", "events", &["list"]);
+    need("", "events", &["list", "watch"]);
     need("", "persistentvolumes", &["get"]);
 }
 
@@ -137,6 +138,7 @@ fn rbac_verbs(verb: Verb) -> (&'static [&'static str], bool) {
         // Discovery (`/api/v1`, `/apis/…`) is a non-resource URL every authenticated user may
         // read (the default `system:discovery` ClusterRole): no Role grants it.
         Verb::Discover => (&[], false),
+        Verb::Watch => (&["watch"], false),
     }
 }
 

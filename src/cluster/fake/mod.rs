@@ -30,8 +30,13 @@
 //!   them out, DisaggregatedSets run a LeaderWorkerSet per role and slice (`lws.rs`), the
 //!   garbage collector follows owner references; PodMonitors, Services, HTTPRoutes and any other
 //!   kind are stored, with no controller;
-//! - **faults and accounting**: the Nth matching request fails, the connection drops; requests
-//!   are counted by verb and kind;
+//! - **watches** (`watch.rs`): every write and delete goes into a change history; a watch
+//!   replays it from a resource version and then follows it, waking on its own (on tokio's
+//!   clock) when a controller has something to do; bookmarks, the 410 of a version older than
+//!   the history, the server's timeout; `list_versioned` answers the list's resource version;
+//! - **faults and accounting**: the Nth matching request fails (a watch too: it never starts),
+//!   the connection drops (open watches break), a watch breaks after N events or expires;
+//!   requests are counted by verb and kind (a watch once, when it starts);
 //! - **snapshots** ([`Snapshot`]) to compare the whole cluster before and after.
 //!
 //! **Recorded or inferred.** Storage, server-side apply, the errors, and the defaults, status
@@ -97,10 +102,11 @@ mod server;
 mod snapshot;
 mod status;
 mod validate;
+mod watch;
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
@@ -109,7 +115,10 @@ use serde_json::{Value, json};
 pub use files::{ClaimFile, hf_cache_files, listing as claim_listing, model_files};
 pub use snapshot::Snapshot;
 
-use super::{ApplyOptions, BUILT_IN, Cluster, ClusterError, KINDS, Kind, ObjectRef, Propagation};
+use super::{
+    ApplyOptions, BUILT_IN, Cluster, ClusterError, KINDS, Kind, ObjectRef, Propagation, VersionedList, WatchRequest,
+    WatchStream,
+};
 
 /// A request verb, as counted by [`FakeCluster::requests`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -125,6 +134,8 @@ pub enum Verb {
     /// API discovery (`/api/v1`, `/apis/<group>[/<version>]`), counted under the kind
     /// `APIResourceList` (a group-version) or `APIGroup` (a group's preferred version).
     Discover,
+    /// A watch started (or refused); its events are not requests.
+    Watch,
 }
 
 impl Verb {
@@ -139,6 +150,7 @@ impl Verb {
             Verb::Delete => "delete",
             Verb::Logs => "logs",
             Verb::Discover => "discover",
+            Verb::Watch => "watch",
         }
     }
 }
@@ -205,7 +217,8 @@ pub enum PodFate {
 /// The in-memory cluster. Cheap to create; share it behind an `Arc` where a `dyn Cluster` is
 /// needed. Every method takes `&self` (one mutex inside).
 pub struct FakeCluster {
-    state: Mutex<server::State>,
+    /// Shared with the open watches, which read it as time passes.
+    state: Arc<Mutex<server::State>>,
     /// Also in the state; kept here because the trait lends it out.
     namespace: String,
 }
@@ -250,7 +263,7 @@ impl FakeCluster {
     /// An empty cluster whose default namespace is `namespace` (it exists, with `default`), one
     /// node, no StorageClass. The clock starts at 2026-11-26T18:00:00Z.
     pub fn new(namespace: &str) -> FakeCluster {
-        FakeCluster { state: Mutex::new(server::State::new(namespace)), namespace: namespace.to_string() }
+        FakeCluster { state: Arc::new(Mutex::new(server::State::new(namespace))), namespace: namespace.to_string() }
     }
 
     /// The state, its clock caught up with tokio's when it follows it.
@@ -342,6 +355,12 @@ impl FakeCluster {
     /// after 5 s ([`JobScript::default`]).
     pub fn script_job(&self, job: &str, script: JobScript) {
         self.lock().job_scripts.insert(job.to_string(), script);
+    }
+
+    /// Lines the pods of the Job named `job` print as they run, each `after` its pod started
+    /// (before the script's own log): a downloader's progress appearing over time.
+    pub fn script_job_lines(&self, job: &str, lines: Vec<(Duration, String)>) {
+        self.lock().log_lines.insert(job.to_string(), lines);
     }
 
     /// What a bare pod (no owner, does not restart) named `name`, or generated from the prefix
@@ -472,9 +491,31 @@ impl FakeCluster {
         self.lock().fail_after = Some(n);
     }
 
-    /// Every request from now on fails with a connection error.
+    /// Every request from now on fails with a connection error, and every open watch breaks.
     pub fn disconnect(&self) {
         self.fail_all_after(0);
+        self.lock().changed.notify_waiters();
+    }
+
+    /// The next watch of `kind` breaks (a connection error, then its end) after delivering
+    /// `events` events. (A watch that cannot start: [`FakeCluster::fail_nth`] with
+    /// [`Verb::Watch`].)
+    pub fn break_next_watch(&self, kind: &str, events: usize) {
+        self.lock().watch_faults.push((kind.to_string(), watch::WatchFault::BreakAfter(events)));
+    }
+
+    /// The next watch of `kind` is answered as from a compacted resource version: one ERROR
+    /// event with a 410 `Expired` Status, then its end.
+    pub fn expire_next_watch(&self, kind: &str) {
+        self.lock().watch_faults.push((kind.to_string(), watch::WatchFault::Expire));
+    }
+
+    /// Forgets the change history, as etcd's compaction does: a watch from any resource version
+    /// handed out so far is expired (open watches included, at their next look).
+    pub fn compact(&self) {
+        let mut s = self.lock();
+        s.compact();
+        s.changed.notify_waiters();
     }
 
     pub fn reconnect(&self) {
@@ -554,6 +595,31 @@ impl Cluster for FakeCluster {
         let mut s = self.serve().await;
         s.begin(Verb::List, kind, namespace, None)?;
         s.list(api_version, kind, namespace, selector)
+    }
+
+    async fn list_versioned(
+        &self,
+        api_version: &str,
+        kind: &str,
+        namespace: Option<&str>,
+        labels: &str,
+        fields: &str,
+    ) -> Result<VersionedList, ClusterError> {
+        server::State::known(api_version, kind)?;
+        let mut s = self.serve().await;
+        s.begin(Verb::List, kind, namespace, None)?;
+        let fields = selector::FieldSelector::parse(fields)?;
+        let items = s.list(api_version, kind, namespace, labels)?.into_iter().filter(|o| fields.matches(o)).collect();
+        Ok(VersionedList { items, resource_version: s.rv.to_string() })
+    }
+
+    async fn watch(&self, req: &WatchRequest) -> Result<WatchStream, ClusterError> {
+        server::State::known(&req.api_version, &req.kind)?;
+        let mut s = self.serve().await;
+        s.begin(Verb::Watch, &req.kind, req.namespace.as_deref(), None)?;
+        let kind =
+            s.served(&req.api_version, &req.kind).ok_or_else(|| server::not_served(&req.api_version, &req.kind))?;
+        s.start_watch(self.state.clone(), req, kind)
     }
 
     async fn apply(&self, obj: &Value, opts: ApplyOptions) -> Result<Value, ClusterError> {

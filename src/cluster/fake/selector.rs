@@ -73,6 +73,40 @@ impl Selector {
     }
 }
 
+/// A field selector (`metadata.name=x,involvedObject.kind=Pod`): `k=v`, `k==v`, `k!=v`, each
+/// key a dotted path into the object, compared as a string (a missing field is `""`). A real
+/// server accepts only the fields each kind indexes (`metadata.name` and `metadata.namespace`
+/// everywhere, `involvedObject.*` for events, a few of pods'); the fake accepts any path.
+#[derive(Debug, Default)]
+pub(super) struct FieldSelector(Vec<(String, bool, String)>);
+
+impl FieldSelector {
+    pub fn parse(text: &str) -> Result<FieldSelector, ClusterError> {
+        let mut terms = Vec::new();
+        for raw in text.split(',').map(str::trim).filter(|t| !t.is_empty()) {
+            let (k, eq, v) = if let Some((k, v)) = raw.split_once("!=") {
+                (k, false, v)
+            } else if let Some((k, v)) = raw.split_once("==").or_else(|| raw.split_once('=')) {
+                (k, true, v)
+            } else {
+                return Err(ClusterError::from_status(
+                    400,
+                    &serde_json::json!({"message": format!("invalid selector: '{text}'; can't understand '{raw}'"), "reason": "BadRequest"}),
+                ));
+            };
+            terms.push((k.trim().to_string(), eq, v.trim().to_string()));
+        }
+        Ok(FieldSelector(terms))
+    }
+
+    pub fn matches(&self, obj: &Value) -> bool {
+        self.0.iter().all(|(k, eq, v)| {
+            let at = obj.pointer(&format!("/{}", k.replace('.', "/"))).and_then(Value::as_str).unwrap_or("");
+            (at == v) == *eq
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;

@@ -86,6 +86,18 @@ pub(super) struct State {
     pub wakeups: BTreeSet<Duration>,
     /// Files on claims, by (namespace, claim) and path (`files.rs`).
     pub claim_files: BTreeMap<(String, String), BTreeMap<String, super::files::ClaimFile>>,
+    /// Every change of the store, oldest first, for watches (`watch.rs`).
+    pub history: std::collections::VecDeque<super::watch::Change>,
+    /// The resource version of the newest change dropped from the history: a watch from an
+    /// older one is expired.
+    pub history_floor: u64,
+    /// Woken at every recorded change (open watches wait on it).
+    pub changed: std::sync::Arc<tokio::sync::Notify>,
+    /// Scripted misbehaviours of the next watch of a kind.
+    pub watch_faults: Vec<(String, super::watch::WatchFault)>,
+    /// Lines a Job's pods print as they run, by Job name: each after its delay from the pod's
+    /// start.
+    pub log_lines: BTreeMap<String, Vec<(Duration, String)>>,
 }
 
 /// Kinds whose objects carry `metadata.generation`: the built-in ones that have a status to
@@ -237,6 +249,11 @@ impl State {
             progress: BTreeMap::new(),
             wakeups: BTreeSet::new(),
             claim_files: BTreeMap::new(),
+            history: std::collections::VecDeque::new(),
+            history_floor: 0,
+            changed: std::sync::Arc::new(tokio::sync::Notify::new()),
+            watch_faults: Vec::new(),
+            log_lines: BTreeMap::new(),
         };
         let mut namespaces = vec!["default".to_string(), default_namespace.to_string()];
         namespaces.dedup();
@@ -446,8 +463,15 @@ impl State {
         for uid in owner_uids(&obj) {
             self.owned.entry(uid.to_string()).or_default().insert(r.clone());
         }
-        if let Some(old) = self.objects.insert(r.clone(), Stored { obj, managers, created }) {
-            self.unindex(r, &old.obj);
+        let ty = match self.objects.insert(r.clone(), Stored { obj, managers, created }) {
+            Some(old) => {
+                self.unindex(r, &old.obj);
+                super::watch::ChangeType::Modified
+            }
+            None => super::watch::ChangeType::Added,
+        };
+        if let Some(rendered) = self.output(r) {
+            self.record(r, ty, rendered);
         }
         true
     }
@@ -476,6 +500,9 @@ impl State {
         let Some(old) = self.objects.remove(r) else { return false };
         self.unindex(r, &old.obj);
         self.rv += 1;
+        let mut last = self.render(&old.obj, &old.managers);
+        meta_mut(&mut last).insert("resourceVersion".into(), self.rv.to_string().into());
+        self.record(r, super::watch::ChangeType::Deleted, last);
         true
     }
 
@@ -1001,10 +1028,22 @@ impl State {
                 "container {container:?} in pod {pod:?} is waiting to start: ContainerCreating"
             )));
         }
-        let text = match run {
+        let mut text = match run {
             Some(p) if containers.first() == Some(&container) => p.log.clone(),
             _ => String::new(),
         };
+        // Lines scripted to appear over time (a downloader's progress), each once its moment came.
+        let job = obj.pointer("/metadata/labels/batch.kubernetes.io~1job-name").and_then(Value::as_str);
+        if let (Some(lines), Some(start)) = (job.and_then(|j| self.log_lines.get(j)), run.and_then(|p| p.scheduled_at))
+            && containers.first() == Some(&container)
+        {
+            let due: String = lines
+                .iter()
+                .filter(|(after, _)| start + *after <= self.now)
+                .map(|(_, l)| format!("{}\n", l.trim_end_matches('\n')))
+                .collect();
+            text = due + &text;
+        }
         Ok(match tail {
             Some(n) if n >= 0 => {
                 let lines: Vec<&str> = text.lines().collect();
