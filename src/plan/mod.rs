@@ -14,6 +14,7 @@
 pub mod inventory;
 pub mod models;
 mod observe;
+pub mod prepull;
 pub mod show;
 pub mod status;
 
@@ -140,11 +141,15 @@ pub struct StepPlan {
     /// What msws changes in the user's manifests to serve the model from the claim.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub adapted: Option<crate::render::Adapted>,
+    /// A `pre-pull/<model-service>` step: the images and the nodes missing them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pre_pull: Option<prepull::PrePullPlan>,
 }
 
 impl StepPlan {
     pub fn has_changes(&self) -> bool {
         self.objects.iter().any(|o| o.action.is_change())
+            || self.pre_pull.as_ref().is_some_and(prepull::PrePullPlan::has_changes)
             || self.download.as_ref().is_some_and(|d| d.action != DownloadAction::Skip)
             || self.release.as_ref().is_some_and(|r| r.action != ReleaseAction::Nothing)
     }
@@ -213,6 +218,8 @@ pub struct Summary {
     pub keep: usize,
     pub downloads: usize,
     pub releases: usize,
+    /// Pull pods a pre-pull creates (one per node missing an image).
+    pub pulls: usize,
 }
 
 impl Plan {
@@ -236,6 +243,7 @@ impl Plan {
             if st.release.as_ref().is_some_and(|r| r.action != ReleaseAction::Nothing) {
                 s.releases += 1;
             }
+            s.pulls += st.pre_pull.as_ref().map_or(0, |p| p.pods.len());
         }
         s
     }
@@ -320,6 +328,7 @@ pub fn plan(input: &PlanInput, live: &Live) -> Plan {
             release: None,
             note: s.note.clone(),
             adapted: s.adapted.clone(),
+            pre_pull: None,
         };
         for o in &s.objects {
             let json = o.to_json();
@@ -370,6 +379,18 @@ pub fn plan(input: &PlanInput, live: &Live) -> Plan {
                         refusals.push(format!("secret/{}: Secret {} does not exist (it is declared `existing=#true`, so msws does not create it)", sec.name, sec.name));
                     }
                 }
+            }
+            StepKind::PrePull => {
+                let objects = input
+                    .rendered
+                    .steps
+                    .iter()
+                    .find(|r| r.step.kind == StepKind::ModelService && r.step.name == s.step.name)
+                    .map(|r| r.objects.as_slice())
+                    .unwrap_or(&[]);
+                let pp = prepull::decide(ws, &input.rendered.namespace, &s.step.name, objects, &live.nodes);
+                step.note = pp.note.clone();
+                step.pre_pull = Some(pp);
             }
             StepKind::ModelService => {}
         }

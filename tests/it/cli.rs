@@ -204,7 +204,8 @@ fn validate_json_on_a_valid_file_follows_the_documented_schema() {
             ("secret/hf-token", vec![]),
             ("download/opt-125m", vec!["storage/model-pvc", "secret/hf-token"]),
             ("release/opt-125m", vec!["download/opt-125m"]),
-            ("model-service/opt", vec!["storage/model-pvc", "release/opt-125m"]),
+            ("pre-pull/opt", vec![]),
+            ("model-service/opt", vec!["storage/model-pvc", "release/opt-125m", "pre-pull/opt"]),
         ]
     );
 }
