@@ -397,6 +397,29 @@ pub fn plan(input: &PlanInput, live: &Live) -> Plan {
         steps.push(step);
     }
 
+    // A pre-pull is for its model service's start: a model service that does not change starts
+    // nothing, so nothing is pulled for it (new nodes of its pool get its images when it next
+    // rolls out, or from its own pods).
+    let changed: BTreeSet<String> = steps
+        .iter()
+        .filter(|s| s.step.starts_with("model-service/") && s.has_changes())
+        .map(|s| s.step["model-service/".len()..].to_string())
+        .collect();
+    for step in &mut steps {
+        if let Some(pp) = &mut step.pre_pull
+            && !changed.contains(&pp.service)
+            && !pp.note.as_deref().is_some_and(|n| n.starts_with(prepull::CANNOT_LIST))
+        {
+            pp.decided = true;
+            pp.pods.clear();
+            for i in &mut pp.images {
+                i.pull_on.clear();
+            }
+            pp.note = Some(format!("model-service/{} does not change: nothing to pre-pull", pp.service));
+            step.note = pp.note.clone();
+        }
+    }
+
     // A claim that is replaced loses its files: what was downloaded into it runs again. (Without
     // --replace-storage the replacement is refused, and nothing is re-planned.)
     let replaced: BTreeSet<String> = steps

@@ -121,6 +121,11 @@ pub fn live_from_yaml(text: &str, workspace: &str) -> Result<Live, String> {
         }
     }
     live.inventory = find_inventory(&live, workspace);
+    // Recorded nodes (`kubectl get nodes -o yaml` in the same file) decide the pre-pull.
+    let nodes: Vec<Value> = live.objects.iter().filter(|(r, _)| r.kind == "Node").map(|(_, v)| v.clone()).collect();
+    if !nodes.is_empty() {
+        *live.nodes = super::prepull::Nodes::Listed(nodes);
+    }
     Ok(live)
 }
 

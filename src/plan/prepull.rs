@@ -32,6 +32,8 @@ use crate::render::{Object, keys};
 pub const PRE_PULL_LABEL: &str = "msws.io/pre-pull";
 /// A pull pod gives up after this long (the step's own wait gives up a little later).
 pub const DEADLINE_SECONDS: i64 = 3600;
+/// How the note of a pre-pull without the nodes begins.
+pub const CANNOT_LIST: &str = "cannot list nodes";
 /// The RBAC a pre-pull needs beyond the namespace's.
 pub const NODES_HELP: &str = "needs `list nodes`, a ClusterRole (docs/rbac.md)";
 
@@ -97,7 +99,7 @@ pub fn decide(ws: &Workspace, namespace: &str, service: &str, objects: &[Object]
             return plan;
         }
         Nodes::Unlisted(why) => {
-            plan.note = Some(format!("cannot list nodes ({why}; pre-pull {NODES_HELP}): nothing is pre-pulled"));
+            plan.note = Some(format!("{CANNOT_LIST} ({why}; pre-pull {NODES_HELP}): nothing is pre-pulled"));
             return plan;
         }
         Nodes::Listed(l) => l,

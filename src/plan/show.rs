@@ -48,8 +48,9 @@ pub fn to_text(plan: &Plan, style: Style) -> String {
         let _ = writeln!(out, "Offline: planned against an empty cluster; nothing was read from a cluster.");
     }
     // A pre-pull that cannot see the nodes says so, changes or not: it is a permission to grant.
-    let unlisted =
-        |s: &super::StepPlan| s.pre_pull.as_ref().is_some_and(|p| p.decided && p.pods.is_empty() && p.note.is_some());
+    let unlisted = |s: &super::StepPlan| {
+        s.pre_pull.as_ref().and_then(|p| p.note.as_deref()).is_some_and(|n| n.starts_with(super::prepull::CANNOT_LIST))
+    };
     for step in plan.steps.iter().filter(|s| s.has_changes() || unlisted(s)) {
         let _ = writeln!(out);
         let _ = writeln!(out, "{}", style.bold(&step.step));
