@@ -572,7 +572,7 @@ impl<'a> Engine<'a> {
             )
             .collect();
         if let Some(pp) = &sp.pre_pull {
-            return self.pre_pull(sp, pp).await.map(Some);
+            return self.pre_pull(sp, pp).await;
         }
         self.emit(Event::StepStarted { step: sp.step.clone(), what: what.join(", ") });
         let mut summary = Vec::new();
@@ -635,12 +635,12 @@ impl<'a> Engine<'a> {
     /// A pre-pull: one pull pod per node that misses an image, created at once; waited for until
     /// every image is on its node; then deleted — and deleted too when the pull fails or the run
     /// stops (a rollback finds them gone). A plan made offline is decided here, from the nodes.
-    async fn pre_pull(&self, sp: &StepPlan, planned: &PrePullPlan) -> StepResult<String> {
+    async fn pre_pull(&self, sp: &StepPlan, planned: &PrePullPlan) -> StepResult<Option<String>> {
         let pp = if planned.decided { planned.clone() } else { self.decide_pre_pull(planned).await? };
         if pp.pods.is_empty() {
             let why = pp.note.clone().unwrap_or_else(|| "its images are on every node its pods can land on".into());
-            self.emit(Event::StepSkipped { step: sp.step.clone(), why: why.clone() });
-            return Ok(format!("nothing pulled: {why}"));
+            self.emit(Event::StepSkipped { step: sp.step.clone(), why });
+            return Ok(None);
         }
         let what: Vec<String> = pp
             .images
@@ -690,7 +690,7 @@ impl<'a> Engine<'a> {
             .filter(|i| !i.pull_on.is_empty())
             .map(|i| format!("{} on {}", i.image, i.pull_on.join(", ")))
             .collect();
-        Ok(format!("pulled {}; pull pods deleted", pulled.join("; ")))
+        Ok(Some(format!("pulled {}; pull pods deleted", pulled.join("; "))))
     }
 
     /// The pre-pull of a plan made without the nodes: decided from the nodes now. Nodes that

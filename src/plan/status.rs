@@ -117,10 +117,12 @@ fn pre_pull_state(ws: &Workspace, rendered: &Rendered, live: &Live, name: &str) 
         .map(|r| r.objects.as_slice())
         .unwrap_or(&[]);
     let pp = decide(ws, &rendered.namespace, name, objects, &live.nodes);
+    // Nothing waits for a pre-pull once its model service runs: a node that joined since lacks
+    // the images until the model service next changes, which is worth saying, not waiting for.
     match pp.pods.len() {
         0 => State::Ready("its images are on every node its pods can land on".into()),
-        n => State::Waiting(format!(
-            "images missing on {n} node(s): {}",
+        n => State::Ready(format!(
+            "its images are missing on {n} node(s) ({}): the model service's next change pulls them",
             pp.pods.iter().map(|p| p.node.as_str()).collect::<Vec<_>>().join(", ")
         )),
     }

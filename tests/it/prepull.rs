@@ -322,6 +322,21 @@ async fn apply_pulls_during_the_download_and_the_servers_are_ready_at_the_physic
     let again = w.plan().await;
     assert!(!again.has_changes(), "{:#?}", again.steps);
     assert!(pre_pull(&again).pods.is_empty());
+    // Status: nothing left, every image where the servers can land.
+    let opts = msws::render::Options { namespace: "llm-d".into(), ..Default::default() };
+    let rendered = msws::render::render(&w.l.ws, &w.l.graph, &opts);
+    let states = msws::plan::status::status(w.cluster.as_ref(), &w.l.ws, &w.l.graph, &rendered).await.unwrap();
+    let st = states.iter().find(|s| s.step == "pre-pull/opt").unwrap();
+    assert_eq!((st.state, st.detail.as_str()), ("ready", "its images are on every node its pods can land on"));
+    // A node that joins the pool lacks them: said, not waited for, and not pulled by a plan of
+    // an unchanged model service.
+    w.cluster
+        .add_node(FakeNode::new("gpu-c").label("pool", "gpu").taint("nvidia.com/gpu", "present", "NoSchedule").gpus(1));
+    let states = msws::plan::status::status(w.cluster.as_ref(), &w.l.ws, &w.l.graph, &rendered).await.unwrap();
+    let st = states.iter().find(|s| s.step == "pre-pull/opt").unwrap();
+    assert_eq!(st.state, "ready");
+    assert!(st.detail.starts_with("its images are missing on 1 node(s) (gpu-c)"), "{st:?}");
+    assert!(!w.plan().await.has_changes());
 }
 
 #[tokio::test(start_paused = true)]

@@ -32,7 +32,8 @@
 //!   kind are stored, with no controller;
 //! - **faults and accounting**: the Nth matching request fails, the connection drops; requests
 //!   are counted by verb and kind;
-//! - **snapshots** ([`Snapshot`]) to compare the whole cluster before and after.
+//! - **snapshots** ([`Snapshot`]) to compare the whole cluster before and after (without
+//!   events and nodes, which change by themselves).
 //!
 //! **Recorded or inferred.** Storage, server-side apply, the errors, and the defaults, status
 //! and controllers of claims, volumes, Secrets, ServiceAccounts, Jobs, Deployments (and their
@@ -53,12 +54,28 @@
 //!   merged keyed list holds the applied items in the applied order, then the others;
 //! - managed fields of controllers' writes are approximate (the fake's controllers write with
 //!   the same rules as any update); only msws's own entries are checked against the recordings;
-//! - one node, `fake-node-1`, with no resource accounting (script [`PodFate::Unschedulable`]
-//!   for a pod that does not fit), except that a pod created with a `spec.nodeName` runs on that
-//!   node (any name is a node): a ReadWriteOnce claim mounted by pods of one node blocks a pod of
-//!   another (it waits in `ContainerCreating`, with the attach/detach controller's `Multi-Attach`
-//!   event) as long as they are not finished; a ReadWriteOncePod claim blocks any second pod (it
-//!   stays Pending, `Unschedulable`) as long as the first pod exists, finished or not;
+//! - by default one node, `fake-node-1` (a `v1 Node` object), with no resource accounting
+//!   (script [`PodFate::Unschedulable`] for a pod that does not fit); [`FakeCluster::set_nodes`]
+//!   gives nodes ([`FakeNode`]: labels, taints, allocatable extended resources, cordon, images),
+//!   onto which the scheduler puts each pod on the first node by name its node selector,
+//!   required node affinity, tolerations and free extended resources admit, or leaves it
+//!   Pending with a `0/N nodes are available: …` message (inferred from the scheduler's; no
+//!   scoring, no preemption, no cpu or memory accounting, inter-pod affinity and topology
+//!   spread ignored). A pod created with a `spec.nodeName` runs on that node (any name is a
+//!   node): a ReadWriteOnce claim mounted by pods of one node blocks a pod of another (it waits
+//!   in `ContainerCreating`, with the attach/detach controller's `Multi-Attach` event) as long
+//!   as they are not finished; a ReadWriteOncePod claim blocks any second pod (it stays
+//!   Pending, `Unschedulable`) as long as the first pod exists, finished or not;
+//! - images (inferred from the kubelet's behaviour and messages, not recorded): an image a
+//!   node does not list in `status.images` is pulled before the pod's containers start, for
+//!   the duration [`FakeCluster::set_image_pull`] gives it (default: at once), the containers
+//!   waiting in `ContainerCreating` (init containers in `PodInitializing`); the pod gets a
+//!   `Pulling` event, then `Pulled` with the kubelet's message; pods of one node share a pull;
+//!   a pulled image is added to the node's `status.images` (a real kubelet lists at most 50,
+//!   the biggest first: the fake lists all, in pull order). `imagePullPolicy` is not read (an
+//!   image present is never pulled again). msws's user may not read nodes until
+//!   [`FakeCluster::allow_node_reads`]: a LIST or GET of nodes is the 403 a user with namespaced
+//!   rights gets (the message's user is inferred);
 //! - files on claims (`files.rs`) belong to the claim, by namespace and name, not to its volume;
 //!   only msws's inspection and download pods read or write them; a bare pod's
 //!   `activeDeadlineSeconds` is not enforced;
