@@ -568,6 +568,57 @@ mod tests {
     }
 
     #[test]
+    fn pod_specs_are_found_in_any_kind_and_their_accelerators_summed() {
+        // A LeaderWorkerSet, as a manifests-based model service may hold it: two templates.
+        let lws = json!({"apiVersion": "leaderworkerset.x-k8s.io/v1", "kind": "LeaderWorkerSet",
+            "metadata": {"name": "x", "labels": {"containers": "not a spec"}},
+            "spec": {"leaderWorkerTemplate": {
+                "leaderTemplate": {"spec": {
+                    "initContainers": [{"name": "routing", "image": "ghcr.io/llm-d/llm-d-routing-sidecar:v1"}],
+                    "containers": [{"name": "vllm", "image": "vllm/vllm-openai:v0.10.0",
+                                    "resources": {"limits": {"nvidia.com/gpu": "4", "cpu": "8"}}},
+                                   {"name": "side", "image": "busybox",
+                                    "resources": {"requests": {"nvidia.com/gpu": 2}}}]}},
+                "workerTemplate": {"spec": {"containers": [{"name": "vllm", "image": "vllm/vllm-openai:v0.10.0"}]}}}},
+            "status": {"containers": []}});
+        let specs = pod_specs(&lws);
+        assert_eq!(specs.len(), 2);
+        assert_eq!(
+            images(&specs[0]),
+            ["ghcr.io/llm-d/llm-d-routing-sidecar:v1", "vllm/vllm-openai:v0.10.0", "busybox"]
+        );
+        assert_eq!(extended_requests(&specs[0]), BTreeMap::from([("nvidia.com/gpu".to_string(), 6)]));
+        assert!(extended_requests(&specs[1]).is_empty());
+        // A node with 4 GPUs cannot take the leader; one with 8 can; a cordoned one cannot.
+        let node = |gpus: &str, cordoned: bool| {
+            json!({"metadata": {"name": "n"}, "spec": {"unschedulable": cordoned},
+                   "status": {"allocatable": {"nvidia.com/gpu": gpus}}})
+        };
+        assert!(!fits(&specs[0], &node("4", false)));
+        assert!(fits(&specs[0], &node("8", false)));
+        assert!(!fits(&specs[0], &node("8", true)));
+    }
+
+    #[test]
+    fn a_pull_is_judged_from_the_containers_not_the_pod() {
+        let pod = |status: Value| json!({"spec": {"nodeName": "n1", "containers": [{"name": "pull-0", "image": "busybox"}]}, "status": status});
+        let waiting = |reason: &str, message: &str| {
+            pod(json!({"phase": "Pending", "containerStatuses": [{"image": "busybox", "imageID": "",
+                "state": {"waiting": {"reason": reason, "message": message}}}]}))
+        };
+        assert_eq!(pulled(&waiting("ContainerCreating", "")), Pulled::Pulling(vec!["busybox".into()]));
+        assert_eq!(pulled(&waiting("ErrImagePull", "rpc error: i/o timeout")), Pulled::Pulling(vec!["busybox".into()]));
+        assert!(
+            matches!(pulled(&waiting("ImagePullBackOff", "…: not found")), Pulled::Failed(m) if m.contains("node n1"))
+        );
+        // Pulled, though its command could not run (no shell in the image).
+        assert_eq!(pulled(&waiting("CreateContainerError", "exec: \"sh\": not in $PATH")), Pulled::Done);
+        let failed = pod(json!({"phase": "Failed", "containerStatuses": [{"image": "docker.io/library/busybox:latest",
+            "imageID": "docker.io/library/busybox@sha256:00", "state": {"terminated": {"exitCode": 127}}}]}));
+        assert_eq!(pulled(&failed), Pulled::Done);
+    }
+
+    #[test]
     fn expressions_match_as_the_scheduler_reads_them() {
         let e = |op: &str, v: &[&str]| json!({"key": "k", "operator": op, "values": v});
         assert!(expression_matches(&e("In", &["a", "b"]), Some("b")));
