@@ -10,8 +10,8 @@
 //!    resolved, and the lints that need no cluster run. Every problem goes to a
 //!    [`diag::Sink`]; the workspace comes out only when there is no error.
 //! 3. **graph** ([`graph`]): the workspace → steps (`storage/…`, `secret/…`, `download/…`,
-//!    `release/…`, `model-service/…`) and the edges between them, in a deterministic order;
-//!    cycles are errors.
+//!    `release/…`, `pre-pull/…`, `model-service/…`) and the edges between them, in a
+//!    deterministic order; cycles are errors.
 //! 4. **render** ([`render`]): steps → the Kubernetes objects each applies (k8s-openapi types):
 //!    claims, secrets, download Jobs, and the ServiceAccount and Deployments of each model
 //!    service as the llm-d ModelService chart renders them.

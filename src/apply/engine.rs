@@ -26,6 +26,7 @@ use super::progress::{Event, Reporter, StepTime, human};
 use crate::cluster::{ApplyOptions, Cluster, ClusterError, ObjectRef, Propagation, WatchEvent, WatchRequest};
 use crate::model::Workspace;
 use crate::plan::inventory::{FAILED_MARKER, short_commit};
+use crate::plan::prepull::{self, PrePullPlan};
 use crate::plan::{Action, DownloadAction, DownloadRecord, Inventory, ObjectPlan, Plan, ReleaseAction, StepPlan};
 use crate::readiness::{self, State};
 use crate::render::Rendered;
@@ -430,15 +431,23 @@ impl<'a> Engine<'a> {
         let known: BTreeSet<&str> = steps.iter().map(|s| s.step.as_str()).collect();
         let mut running = FuturesUnordered::new();
         let mut failure: Option<StepError> = None;
+        // Pre-pull steps only wait for pods the kubelets run: they do not take a slot of
+        // `parallelism`, so ten of them never hold back a download.
+        let light = |s: &StepPlan| s.pre_pull.is_some();
+        let mut heavy = 0usize;
         loop {
-            while failure.is_none() && !self.stop.is_cancelled() && running.len() < self.opts.parallelism.max(1) {
-                let Some(i) = pending
-                    .iter()
-                    .position(|s| s.after.iter().all(|a| finished.contains(a.as_str()) || !known.contains(a.as_str())))
-                else {
+            while failure.is_none() && !self.stop.is_cancelled() {
+                let room = heavy < self.opts.parallelism.max(1);
+                let Some(i) = pending.iter().position(|s| {
+                    (room || light(s))
+                        && s.after.iter().all(|a| finished.contains(a.as_str()) || !known.contains(a.as_str()))
+                }) else {
                     break;
                 };
                 let sp = pending.remove(i);
+                if !light(sp) {
+                    heavy += 1;
+                }
                 let fut = run(sp);
                 running.push(async move {
                     let t = Instant::now();
@@ -447,6 +456,9 @@ impl<'a> Engine<'a> {
                 });
             }
             let Some((sp, elapsed, r)) = running.next().await else { break };
+            if !light(sp) {
+                heavy -= 1;
+            }
             match r {
                 Ok(Some(summary)) => {
                     self.emit(Event::StepDone { step: sp.step.clone(), summary: summary.clone(), elapsed });
@@ -576,6 +588,9 @@ impl<'a> Engine<'a> {
                 sp.release.iter().filter(|r| r.action != ReleaseAction::Nothing).map(|r| format!("release {}", r.job)),
             )
             .collect();
+        if let Some(pp) = &sp.pre_pull {
+            return self.pre_pull(sp, pp).await;
+        }
         self.emit(Event::StepStarted { step: sp.step.clone(), what: what.join(", ") });
         let mut summary = Vec::new();
         for op in &sp.objects {
@@ -632,6 +647,100 @@ impl<'a> Engine<'a> {
             summary.push(format!("released the claim (Job {} and its pods deleted)", r.job.name));
         }
         Ok(Some(summary.join("; ")))
+    }
+
+    /// A pre-pull: one pull pod per node that misses an image, created at once; waited for until
+    /// every image is on its node; then deleted — and deleted too when the pull fails or the run
+    /// stops (a rollback finds them gone). A plan made offline is decided here, from the nodes.
+    async fn pre_pull(&self, sp: &StepPlan, planned: &PrePullPlan) -> StepResult<Option<String>> {
+        let pp = if planned.decided { planned.clone() } else { self.decide_pre_pull(planned).await? };
+        if pp.pods.is_empty() {
+            let why = pp.note.clone().unwrap_or_else(|| "its images are on every node its pods can land on".into());
+            self.emit(Event::StepSkipped { step: sp.step.clone(), why });
+            return Ok(None);
+        }
+        let what: Vec<String> = pp
+            .images
+            .iter()
+            .filter(|i| !i.pull_on.is_empty())
+            .map(|i| format!("pre-pull {} on {} node(s) ({})", i.image, i.pull_on.len(), i.pull_on.join(", ")))
+            .collect();
+        self.emit(Event::StepStarted { step: sp.step.clone(), what: what.join(", ") });
+        let mut created = Vec::new();
+        let result = async {
+            for pod in &pp.pods {
+                // A pull pod an interrupted run left is waited for as it is (a pod cannot change).
+                match self.get(&pod.object).await? {
+                    Some(_) => created.push(pod.object.clone()),
+                    None => {
+                        self.apply_object(&sp.step, &pod.object, &pod.desired, None).await?;
+                        created.push(pod.object.clone());
+                    }
+                }
+            }
+            let timeout = Duration::from_secs(prepull::DEADLINE_SECONDS as u64) + DOWNLOAD_GRACE;
+            self.wait(
+                &sp.step,
+                Wait::Pulls(
+                    pp.pods.iter().map(|p| (p.object.clone(), p.node.clone())).collect(),
+                    format!("{}={}", prepull::PRE_PULL_LABEL, pp.service),
+                ),
+                timeout,
+            )
+            .await
+        }
+        .await;
+        // Pulled, failed or stopped: the pods go (they are finished or useless either way).
+        let mut cleanup: StepResult<()> = Ok(());
+        for r in &created {
+            let gone = match self.get(r).await {
+                Ok(Some(prior)) => self.delete_object(&sp.step, r, Propagation::Background, prior).await,
+                Ok(None) => Ok(()),
+                Err(e) => Err(e),
+            };
+            if cleanup.is_ok() {
+                cleanup = gone;
+            }
+        }
+        result?;
+        cleanup?;
+        let pulled: Vec<String> = pp
+            .images
+            .iter()
+            .filter(|i| !i.pull_on.is_empty())
+            .map(|i| format!("{} on {}", i.image, i.pull_on.join(", ")))
+            .collect();
+        Ok(Some(format!("pulled {}; pull pods deleted", pulled.join("; "))))
+    }
+
+    /// The pre-pull of a plan made without the nodes: decided from the nodes now. Nodes that
+    /// cannot be listed mean nothing is pre-pulled (a warning says why), never a failure.
+    async fn decide_pre_pull(&self, planned: &PrePullPlan) -> StepResult<PrePullPlan> {
+        use prepull::Nodes;
+        let nodes = match self.retry(|| self.cluster.list("v1", "Node", None, "")).await {
+            Ok(n) => Nodes::Listed(n),
+            Err(e) if e.is_transient() => return Err(StepError::Failed(format!("listing nodes: {e}"))),
+            Err(ClusterError::Forbidden { .. }) => Nodes::Unlisted("forbidden".into()),
+            Err(e) => Nodes::Unlisted(e.to_string()),
+        };
+        if let Nodes::Unlisted(why) = &nodes {
+            self.emit(Event::Warning {
+                message: format!(
+                    "pre-pull/{}: cannot list nodes ({why}; pre-pull {}): nothing is pre-pulled",
+                    planned.service,
+                    prepull::NODES_HELP
+                ),
+            });
+        }
+        let objects = self
+            .input
+            .rendered
+            .steps
+            .iter()
+            .find(|r| r.step.kind == crate::model::StepKind::ModelService && r.step.name == planned.service)
+            .map(|r| r.objects.as_slice())
+            .unwrap_or(&[]);
+        Ok(prepull::decide(self.input.ws, self.namespace(), &planned.service, objects, &nodes))
     }
 
     fn desired_object(&self, r: &ObjectRef) -> Result<Value, String> {
@@ -1000,6 +1109,41 @@ impl<'a> Engine<'a> {
                 let Some(obj) = self.cluster.get(r).await? else { return Ok(State::Failed(format!("{r} is gone"))) };
                 Ok(crate::plan::status::workload_state(self.cluster.as_ref(), &obj).await?)
             }
+            Wait::Pulls(pods, _) => {
+                // Per image: the nodes still pulling it, and how many nodes pull it at all.
+                let mut pulling: BTreeMap<String, Vec<&str>> = BTreeMap::new();
+                let mut total: BTreeMap<String, usize> = BTreeMap::new();
+                for (r, node) in pods {
+                    let Some(pod) = self.cluster.get(r).await? else {
+                        return Ok(State::Failed(format!("pull pod {} on node {node} was deleted", r.name)));
+                    };
+                    for c in pod.pointer("/spec/containers").and_then(Value::as_array).into_iter().flatten() {
+                        if let Some(i) = c.get("image").and_then(Value::as_str) {
+                            *total.entry(i.to_string()).or_default() += 1;
+                        }
+                    }
+                    match prepull::pulled(&pod) {
+                        prepull::Pulled::Done => {}
+                        prepull::Pulled::Failed(why) => return Ok(State::Failed(why)),
+                        prepull::Pulled::Pulling(images) => {
+                            for i in images {
+                                pulling.entry(i).or_default().push(node);
+                            }
+                        }
+                    }
+                }
+                if pulling.is_empty() {
+                    return Ok(State::Ready(format!("pulled on {} node(s)", pods.len())));
+                }
+                let parts: Vec<String> = pulling
+                    .iter()
+                    .map(|(i, nodes)| {
+                        let of = total.get(i).copied().unwrap_or(nodes.len());
+                        format!("pulling {i} on {} of {of} nodes ({})", nodes.len(), nodes.join(", "))
+                    })
+                    .collect();
+                Ok(State::Waiting(parts.join("; ")))
+            }
         }
     }
 
@@ -1058,6 +1202,10 @@ impl<'a> Engine<'a> {
             Wait::Job(r) | Wait::JobGone(r) => {
                 vec![by_name(r), pods(r, format!("batch.kubernetes.io/job-name={}", r.name))]
             }
+            Wait::Pulls(pulls, labels) => match pulls.first() {
+                Some((r, _)) => vec![pods(r, labels.clone())],
+                None => vec![],
+            },
             Wait::Gone(r) => vec![by_name(r)],
             Wait::Rollout(r) | Wait::Workload(r) => {
                 let labels = match r.kind.as_str() {
@@ -1425,6 +1573,9 @@ enum Wait {
     Rollout(ObjectRef),
     /// A LeaderWorkerSet, a standalone ReplicaSet or a DisaggregatedSet to be ready.
     Workload(ObjectRef),
+    /// A pre-pull's pull pods (and their nodes) to have their images; the label selector of
+    /// its pods, for the wait's watch.
+    Pulls(Vec<(ObjectRef, String)>, String),
 }
 
 impl Wait {
@@ -1436,6 +1587,7 @@ impl Wait {
             Wait::Gone(r) => format!("{r} to be deleted"),
             Wait::Rollout(r) => format!("Deployment {} to roll out", r.name),
             Wait::Workload(r) => format!("{} {} to be ready", r.kind, r.name),
+            Wait::Pulls(p, _) => format!("images to be pulled on {} node(s)", p.len()),
         }
     }
 }

@@ -53,6 +53,7 @@ pub const KINDS: &[Kind] = &[
     kind("v1", "Event", "events", true),
     kind("v1", "PersistentVolume", "persistentvolumes", false),
     kind("v1", "Namespace", "namespaces", false),
+    kind("v1", "Node", "nodes", false),
     kind("apps/v1", "Deployment", "deployments", true),
     kind("apps/v1", "ReplicaSet", "replicasets", true),
     kind("apps/v1", "StatefulSet", "statefulsets", true),

@@ -1,8 +1,10 @@
 //! Stage 3, graph: the steps a workspace needs and the order between them (spec §2).
 //!
 //! Steps: `storage/<name>`, `secret/<name>`, `download/<name>`, `release/<download>` (only for a
-//! download into a ReadWriteOnce or ReadWriteOncePod claim) and `model-service/<name>`. Edges:
-//! storage → download → release → model-service; a secret → whatever uses it; a claim → the
+//! download into a ReadWriteOnce or ReadWriteOncePod claim), `pre-pull/<model-service>` (unless
+//! the workspace says `pre-pull #false`) and `model-service/<name>`. Edges: storage → download →
+//! release → model-service; pre-pull → model-service (a pre-pull waits for nothing, so it runs
+//! alongside the claim and the download); a secret → whatever uses it; a claim → the
 //! model-services reading it; `after` adds its own. A cycle is an error naming every step in it.
 //!
 //! The order is deterministic: among the steps that are ready, the one declared first goes first.
@@ -66,6 +68,8 @@ pub enum Edge {
     Claim,
     /// A single-attach claim: the downloader must be gone first.
     Attach,
+    /// The model-service's images were pulled onto its nodes beforehand.
+    PrePull,
     /// Written in the file with `after`.
     After(Span),
 }
@@ -79,6 +83,7 @@ impl Edge {
             Edge::Model => "serves the downloaded model",
             Edge::Claim => "mounts the claim",
             Edge::Attach => "needs the single-attach claim free",
+            Edge::PrePull => "starts from images already on its nodes",
             Edge::After(_) => "`after`",
         }
     }
@@ -157,6 +162,9 @@ pub fn build(ws: &Workspace, sink: &mut Sink) -> Option<StepGraph> {
         }
     }
     for s in &ws.services {
+        if ws.pre_pull {
+            add(&mut g, StepKind::PrePull, &s.name, s.span);
+        }
         add(&mut g, StepKind::ModelService, &s.name, s.span);
     }
     // Edges are added by (kind, name) without allocating a `StepId` per lookup.
@@ -185,6 +193,7 @@ pub fn build(ws: &Workspace, sink: &mut Sink) -> Option<StepGraph> {
     }
     for s in &ws.services {
         let me = idx(StepKind::ModelService, &s.name);
+        edges.push((idx(StepKind::PrePull, &s.name), me, Edge::PrePull));
         if let Some(claim) = s.model.uri().claim() {
             edges.push((idx(StepKind::Storage, claim), me, Edge::Claim));
             if single_attach(claim) {

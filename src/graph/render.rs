@@ -18,6 +18,7 @@ fn spine_rank(e: &Edge) -> u8 {
         Edge::Attach => 4,
         Edge::Claim => 3,
         Edge::After(_) => 2,
+        Edge::PrePull => 1,
         Edge::Secret => 1,
     }
 }
@@ -105,6 +106,7 @@ pub fn to_dot(g: &StepGraph) -> String {
             StepKind::Secret => "note",
             StepKind::Download => "box",
             StepKind::Release => "box, style=dashed",
+            StepKind::PrePull => "box, style=dotted",
             StepKind::ModelService => "component",
         };
         let _ = writeln!(out, "    {} [shape={shape}];", quote(&step.id.to_string()));
@@ -119,6 +121,7 @@ pub fn to_dot(g: &StepGraph) -> String {
             let attrs = match e.weight() {
                 Edge::After(_) => " [label=\"after\", style=bold]",
                 Edge::Attach => " [label=\"single-attach\"]",
+                Edge::PrePull => " [style=dotted]",
                 _ => "",
             };
             let _ = writeln!(

@@ -221,7 +221,7 @@ fn lower(
     };
     let header = nodes::workspace(&mut cx, &ws_node.node);
     // Without a known format the rest of the file has no defined meaning: stop here.
-    let (name, format, namespace, labels, annotations) = header?;
+    let (name, format, namespace, labels, annotations, pre_pull) = header?;
 
     let mut ws = Workspace {
         name,
@@ -233,6 +233,7 @@ fn lower(
         secrets: vec![],
         downloads: vec![],
         services: vec![],
+        pre_pull,
         span: ws_node.node.head_span(),
     };
     // The declarations are read once more, for the last time: expansion takes them by value.

@@ -74,7 +74,11 @@ fn both_ways(
     ));
 }
 
-pub fn workspace(cx: &mut Cx, node: &Node) -> Option<(String, u32, Option<String>, Map, Map)> {
+/// The workspace's header: name, format, namespace, labels, annotations, and whether images are
+/// pre-pulled (`pre-pull #false` turns it off).
+pub type Header = (String, u32, Option<String>, Map, Map, bool);
+
+pub fn workspace(cx: &mut Cx, node: &Node) -> Option<Header> {
     let mut r = Reader::new(node);
     let name = r.arg(cx, 0, "a name").and_then(|v| cx.name(v, "workspace"));
     let format = match r.prop("format") {
@@ -108,10 +112,11 @@ pub fn workspace(cx: &mut Cx, node: &Node) -> Option<(String, u32, Option<String
     let namespace = r.child_value(cx, "namespace").and_then(|v| cx.name(v, "namespace"));
     let labels = r.child_map(cx, "labels").unwrap_or_default();
     let annotations = r.child_map(cx, "annotations").unwrap_or_default();
+    let pre_pull = r.child_value(cx, "pre-pull").and_then(|v| cx.bool(v)).unwrap_or(true);
     r.finish(cx);
     // A bad name is reported and makes the run fail, but the declarations can still be checked
     // under a placeholder; only an unknown format leaves them without a meaning.
-    Some((name.unwrap_or_default(), format?, namespace, labels, annotations))
+    Some((name.unwrap_or_default(), format?, namespace, labels, annotations, pre_pull))
 }
 
 fn formats() -> String {

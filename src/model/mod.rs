@@ -38,6 +38,9 @@ pub struct Workspace {
     pub secrets: Vec<Secret>,
     pub downloads: Vec<Download>,
     pub services: Vec<ModelService>,
+    /// Pre-pull the model services' images while the downloads run (`pre-pull #false` turns
+    /// it off): a `pre-pull/<model-service>` step per model service.
+    pub pre_pull: bool,
     pub span: Span,
 }
 
@@ -164,18 +167,28 @@ pub enum StepKind {
     Secret,
     Download,
     Release,
+    /// Pulls a model service's images onto the nodes its pods can land on, while the download
+    /// runs.
+    PrePull,
     ModelService,
 }
 
 impl StepKind {
-    pub const ALL: [StepKind; 5] =
-        [StepKind::Storage, StepKind::Secret, StepKind::Download, StepKind::Release, StepKind::ModelService];
+    pub const ALL: [StepKind; 6] = [
+        StepKind::Storage,
+        StepKind::Secret,
+        StepKind::Download,
+        StepKind::Release,
+        StepKind::PrePull,
+        StepKind::ModelService,
+    ];
     pub fn as_str(self) -> &'static str {
         match self {
             StepKind::Storage => "storage",
             StepKind::Secret => "secret",
             StepKind::Download => "download",
             StepKind::Release => "release",
+            StepKind::PrePull => "pre-pull",
             StepKind::ModelService => "model-service",
         }
     }

@@ -14,6 +14,7 @@
 pub mod inventory;
 pub mod models;
 mod observe;
+pub mod prepull;
 pub mod show;
 pub mod status;
 
@@ -140,11 +141,15 @@ pub struct StepPlan {
     /// What msws changes in the user's manifests to serve the model from the claim.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub adapted: Option<crate::render::Adapted>,
+    /// A `pre-pull/<model-service>` step: the images and the nodes missing them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pre_pull: Option<prepull::PrePullPlan>,
 }
 
 impl StepPlan {
     pub fn has_changes(&self) -> bool {
         self.objects.iter().any(|o| o.action.is_change())
+            || self.pre_pull.as_ref().is_some_and(prepull::PrePullPlan::has_changes)
             || self.download.as_ref().is_some_and(|d| d.action != DownloadAction::Skip)
             || self.release.as_ref().is_some_and(|r| r.action != ReleaseAction::Nothing)
     }
@@ -213,6 +218,8 @@ pub struct Summary {
     pub keep: usize,
     pub downloads: usize,
     pub releases: usize,
+    /// Pull pods a pre-pull creates (one per node missing an image).
+    pub pulls: usize,
 }
 
 impl Plan {
@@ -236,6 +243,7 @@ impl Plan {
             if st.release.as_ref().is_some_and(|r| r.action != ReleaseAction::Nothing) {
                 s.releases += 1;
             }
+            s.pulls += st.pre_pull.as_ref().map_or(0, |p| p.pods.len());
         }
         s
     }
@@ -320,6 +328,7 @@ pub fn plan(input: &PlanInput, live: &Live) -> Plan {
             release: None,
             note: s.note.clone(),
             adapted: s.adapted.clone(),
+            pre_pull: None,
         };
         for o in &s.objects {
             let json = o.to_json();
@@ -371,9 +380,44 @@ pub fn plan(input: &PlanInput, live: &Live) -> Plan {
                     }
                 }
             }
+            StepKind::PrePull => {
+                let objects = input
+                    .rendered
+                    .steps
+                    .iter()
+                    .find(|r| r.step.kind == StepKind::ModelService && r.step.name == s.step.name)
+                    .map(|r| r.objects.as_slice())
+                    .unwrap_or(&[]);
+                let pp = prepull::decide(ws, &input.rendered.namespace, &s.step.name, objects, &live.nodes);
+                step.note = pp.note.clone();
+                step.pre_pull = Some(pp);
+            }
             StepKind::ModelService => {}
         }
         steps.push(step);
+    }
+
+    // A pre-pull is for its model service's start: a model service that does not change starts
+    // nothing, so nothing is pulled for it (new nodes of its pool get its images when it next
+    // rolls out, or from its own pods).
+    let changed: BTreeSet<String> = steps
+        .iter()
+        .filter(|s| s.step.starts_with("model-service/") && s.has_changes())
+        .map(|s| s.step["model-service/".len()..].to_string())
+        .collect();
+    for step in &mut steps {
+        if let Some(pp) = &mut step.pre_pull
+            && !changed.contains(&pp.service)
+            && !pp.note.as_deref().is_some_and(|n| n.starts_with(prepull::CANNOT_LIST))
+        {
+            pp.decided = true;
+            pp.pods.clear();
+            for i in &mut pp.images {
+                i.pull_on.clear();
+            }
+            pp.note = Some(format!("model-service/{} does not change: nothing to pre-pull", pp.service));
+            step.note = pp.note.clone();
+        }
     }
 
     // A claim that is replaced loses its files: what was downloaded into it runs again. (Without

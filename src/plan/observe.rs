@@ -53,6 +53,10 @@ pub struct Live {
     pub problems: Vec<String>,
     /// Every StorageClass was listed (to find the default one), not only the named ones read.
     pub classes_listed: bool,
+    /// The cluster's nodes, for the pre-pull steps. Not in `reads`: nodes change all the time
+    /// (heartbeats, images), and a pre-pull that finds an image already there just finishes.
+    /// (Boxed: a `Live` travels by value in [`super::Source`].)
+    pub nodes: Box<super::prepull::Nodes>,
 }
 
 impl Live {
@@ -68,6 +72,7 @@ impl Live {
             warnings: vec![],
             problems: vec![],
             classes_listed: false,
+            nodes: Box::new(super::prepull::Nodes::Unknown),
         }
     }
 
@@ -116,6 +121,11 @@ pub fn live_from_yaml(text: &str, workspace: &str) -> Result<Live, String> {
         }
     }
     live.inventory = find_inventory(&live, workspace);
+    // Recorded nodes (`kubectl get nodes -o yaml` in the same file) decide the pre-pull.
+    let nodes: Vec<Value> = live.objects.iter().filter(|(r, _)| r.kind == "Node").map(|(_, v)| v.clone()).collect();
+    if !nodes.is_empty() {
+        *live.nodes = super::prepull::Nodes::Listed(nodes);
+    }
     Ok(live)
 }
 
@@ -213,6 +223,9 @@ pub async fn observe(
         }
     }
     list_owned(cluster, &more, ns, &selector, opts, &ws.name, &mut live).await?;
+    if ws.pre_pull && !ws.services.is_empty() {
+        pre_pull_facts(cluster, ns, &ws.name, &mut live).await?;
+    }
 
     // A GET for what the lists did not return: desired objects (someone may have made one under
     // the same name), existing claims and secrets, storage classes and volumes.
@@ -301,6 +314,36 @@ pub async fn observe(
     }
     preflight(ws, ns, &mut live);
     Ok(live)
+}
+
+/// For the pre-pull steps: the nodes (a LIST msws may not be allowed: then nothing is pre-pulled,
+/// and the plan says why), and pull pods an interrupted run left behind (pruned like any other
+/// object the workspace no longer has). Neither goes into `reads`: both change by themselves.
+async fn pre_pull_facts(cluster: &dyn Cluster, ns: &str, workspace: &str, live: &mut Live) -> Result<(), ClusterError> {
+    use super::prepull::{Nodes, PRE_PULL_LABEL};
+    *live.nodes = match cluster.list("v1", "Node", None, "").await {
+        Ok(nodes) => Nodes::Listed(nodes),
+        Err(e @ (ClusterError::Connection(_) | ClusterError::Timeout(_) | ClusterError::Unauthorized(_))) => {
+            return Err(e);
+        }
+        Err(ClusterError::Forbidden { .. }) => Nodes::Unlisted("forbidden".into()),
+        Err(e) => Nodes::Unlisted(e.to_string()),
+    };
+    let selector = format!("{}={workspace},{PRE_PULL_LABEL}", keys::WORKSPACE);
+    let pods = match cluster.list("v1", "Pod", Some(ns), &selector).await {
+        Ok(p) => p,
+        Err(ClusterError::Forbidden { .. }) => vec![],
+        Err(e) => return Err(e),
+    };
+    for pod in pods {
+        if let Some(r) = ObjectRef::of(&pod)
+            && owned_by(&pod, workspace)
+        {
+            live.owned.insert(r.clone());
+            live.objects.insert(r, pod);
+        }
+    }
+    Ok(())
 }
 
 /// LISTs of these kinds, with the workspace's label, several at a time; what they return is

@@ -47,9 +47,31 @@ pub fn to_text(plan: &Plan, style: Style) -> String {
     if plan.mode == super::Mode::Offline {
         let _ = writeln!(out, "Offline: planned against an empty cluster; nothing was read from a cluster.");
     }
-    for step in plan.steps.iter().filter(|s| s.has_changes()) {
+    // A pre-pull that cannot see the nodes says so, changes or not: it is a permission to grant.
+    let unlisted = |s: &super::StepPlan| {
+        s.pre_pull.as_ref().and_then(|p| p.note.as_deref()).is_some_and(|n| n.starts_with(super::prepull::CANNOT_LIST))
+    };
+    for step in plan.steps.iter().filter(|s| s.has_changes() || unlisted(s)) {
         let _ = writeln!(out);
         let _ = writeln!(out, "{}", style.bold(&step.step));
+        if let Some(pp) = &step.pre_pull {
+            for i in pp.images.iter().filter(|i| !i.pull_on.is_empty()) {
+                let mut line = format!(
+                    "  + pre-pull {} on {} ({})",
+                    i.image,
+                    plural(i.pull_on.len(), "node", "nodes"),
+                    i.pull_on.join(", ")
+                );
+                if !i.present_on.is_empty() {
+                    line += &format!("; present on {}", i.present_on.join(", "));
+                }
+                let _ = writeln!(out, "{}", style.paint("32", &line));
+            }
+            if let Some(n) = &pp.note {
+                let mark = if pp.decided { "·" } else { "?" };
+                let _ = writeln!(out, "  {mark} pre-pull {n}");
+            }
+        }
         for o in step.objects.iter().filter(|o| o.action.is_change()) {
             let mut line = format!("  {} {} {}", o.action.symbol(), o.object.kind, o.object.name);
             if o.sensitive {
@@ -166,6 +188,9 @@ pub fn summary_line(plan: &Plan) -> String {
     if s.releases > 0 {
         line += &format!(", {}", plural(s.releases, "release", "releases"));
     }
+    if s.pulls > 0 {
+        line += &format!(", pre-pull on {}", plural(s.pulls, "node", "nodes"));
+    }
     line.push('.');
     if !plan.refusals.is_empty() {
         line += &format!(" It cannot be applied: {}.", plural(plan.refusals.len(), "refusal", "refusals"));
@@ -181,6 +206,12 @@ pub fn to_json(plan: &Plan) -> Value {
         m.remove("read");
         for step in m.get_mut("steps").and_then(Value::as_array_mut).into_iter().flatten() {
             for o in step.get_mut("objects").and_then(Value::as_array_mut).into_iter().flatten() {
+                if let Some(o) = o.as_object_mut() {
+                    o.remove("desired");
+                }
+            }
+            let pods = step.pointer_mut("/pre_pull/pods").and_then(Value::as_array_mut);
+            for o in pods.into_iter().flatten() {
                 if let Some(o) = o.as_object_mut() {
                     o.remove("desired");
                 }

@@ -83,11 +83,49 @@ pub async fn status(
                     (Some(_), _) => State::Waiting(format!("Job {} still exists", job.name)),
                 }
             }
+            StepKind::PrePull => pre_pull_state(ws, rendered, &live, name),
             StepKind::ModelService => service_state(cluster, rendered, &live, name).await?,
         };
         out.push(StepStatus { step: step.id.to_string(), state: state.word(), detail: state.detail().to_string() });
     }
     Ok(out)
+}
+
+/// A pre-pull is done when no pull pod is left and every node its pods can land on has its
+/// images; a node that misses one is reported (the next apply pulls it there).
+fn pre_pull_state(ws: &Workspace, rendered: &Rendered, live: &Live, name: &str) -> State {
+    use super::prepull::{Nodes, PRE_PULL_LABEL, decide};
+    let left = live
+        .objects
+        .iter()
+        .filter(|(r, v)| {
+            r.kind == "Pod"
+                && v.pointer("/metadata/labels").and_then(|l| l.get(PRE_PULL_LABEL)).and_then(Value::as_str)
+                    == Some(name)
+        })
+        .count();
+    if left > 0 {
+        return State::Waiting(format!("{left} pull pod(s) still there"));
+    }
+    if let Nodes::Unlisted(why) = live.nodes.as_ref() {
+        return State::Ready(format!("nothing pre-pulled: cannot list nodes ({why})"));
+    }
+    let objects = rendered
+        .steps
+        .iter()
+        .find(|r| r.step.kind == StepKind::ModelService && r.step.name == name)
+        .map(|r| r.objects.as_slice())
+        .unwrap_or(&[]);
+    let pp = decide(ws, &rendered.namespace, name, objects, &live.nodes);
+    // Nothing waits for a pre-pull once its model service runs: a node that joined since lacks
+    // the images until the model service next changes, which is worth saying, not waiting for.
+    match pp.pods.len() {
+        0 => State::Ready("its images are on every node its pods can land on".into()),
+        n => State::Ready(format!(
+            "its images are missing on {n} node(s) ({}): the model service's next change pulls them",
+            pp.pods.iter().map(|p| p.node.as_str()).collect::<Vec<_>>().join(", ")
+        )),
+    }
 }
 
 async fn pods(cluster: &dyn Cluster, ns: &str, selector: &str) -> Result<Vec<Value>, ClusterError> {

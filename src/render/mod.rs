@@ -4,6 +4,8 @@
 //! - `secret/<name>` → a Secret built from the environment at apply time (a placeholder offline);
 //! - `download/<name>` → a `batch/v1` Job running `download.py` against the claim;
 //! - `release/<download>` → no object: the apply deletes the download's Job;
+//! - `pre-pull/<model-service>` → no object here: its pull pods depend on the cluster's nodes,
+//!   so the plan decides them (`plan/prepull.rs`);
 //! - `model-service/<name>` → a ServiceAccount, ResourceClaimTemplates for DRA, and the decode and
 //!   prefill Deployments, as the llm-d ModelService chart renders them for the same intent
 //!   (docs/modelservice.md lists each deliberate difference).
@@ -324,6 +326,13 @@ pub fn render(ws: &Workspace, graph: &StepGraph, opts: &Options) -> Rendered {
                 Some(format!(
                     "deletes Job {} and its pods once the download is verified, so the servers can attach the claim",
                     job_name(&step.name)
+                )),
+            ),
+            StepKind::PrePull => (
+                vec![],
+                Some(format!(
+                    "pulls the images of model-service {} onto the nodes its pods can land on that miss them, while the download runs",
+                    step.name
                 )),
             ),
             StepKind::ModelService => match lookup.services.get(step.name.as_str()) {

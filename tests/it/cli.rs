@@ -130,16 +130,16 @@ fn validate_accepts_every_example_on_stdout_with_exit_0() {
     snapbox::assert_data_eq!(
         transcript,
         str![[r#"
-workspaces/cpu-sim.kdl: workspace `cpu-sim` is valid (1 step)
-workspaces/hf-direct.kdl: workspace `qwen-direct` is valid (1 step)
-workspaces/llm-d-optimized-baseline.kdl: workspace `optimized-baseline` is valid (4 steps)
-workspaces/llm-d-pd-disaggregatedset.kdl: workspace `pd-disaggregation` is valid (3 steps)
-workspaces/multi-env/dev.kdl: workspace `granite-dev` is valid (4 steps)
-workspaces/multi-env/prod.kdl: workspace `granite-prod` is valid (4 steps)
-workspaces/opt-125m-rwo.kdl: workspace `opt-125m-rwo` is valid (5 steps)
-workspaces/opt-125m-rwx.kdl: workspace `opt-125m` is valid (4 steps)
-workspaces/pvc-hf.kdl: workspace `llama-cache` is valid (3 steps)
-workspaces/shared-claim.kdl: workspace `model-library` is valid (6 steps)
+workspaces/cpu-sim.kdl: workspace `cpu-sim` is valid (2 steps)
+workspaces/hf-direct.kdl: workspace `qwen-direct` is valid (2 steps)
+workspaces/llm-d-optimized-baseline.kdl: workspace `optimized-baseline` is valid (5 steps)
+workspaces/llm-d-pd-disaggregatedset.kdl: workspace `pd-disaggregation` is valid (4 steps)
+workspaces/multi-env/dev.kdl: workspace `granite-dev` is valid (5 steps)
+workspaces/multi-env/prod.kdl: workspace `granite-prod` is valid (5 steps)
+workspaces/opt-125m-rwo.kdl: workspace `opt-125m-rwo` is valid (6 steps)
+workspaces/opt-125m-rwx.kdl: workspace `opt-125m` is valid (5 steps)
+workspaces/pvc-hf.kdl: workspace `llama-cache` is valid (4 steps)
+workspaces/shared-claim.kdl: workspace `model-library` is valid (8 steps)
 
 "#]]
     );
@@ -204,7 +204,8 @@ fn validate_json_on_a_valid_file_follows_the_documented_schema() {
             ("secret/hf-token", vec![]),
             ("download/opt-125m", vec!["storage/model-pvc", "secret/hf-token"]),
             ("release/opt-125m", vec!["download/opt-125m"]),
-            ("model-service/opt", vec!["storage/model-pvc", "release/opt-125m"]),
+            ("pre-pull/opt", vec![]),
+            ("model-service/opt", vec!["storage/model-pvc", "release/opt-125m", "pre-pull/opt"]),
         ]
     );
 }
@@ -381,19 +382,21 @@ fn a_variable_is_set_by_var_over_the_environment_over_the_default() {
 
     // The same, seen in `msws graph`: the release step appears only when the value says so.
     in_dir(dir.path()).args(["graph", "access.kdl"]).assert().success().stdout_eq(str![[r#"
-workspace access: 3 steps
+workspace access: 4 steps
 storage/models
 └── download/opt
-    └── model-service/opt  (also after storage/models)
+    └── model-service/opt  (also after storage/models, pre-pull/opt)
+pre-pull/opt
 
 "#]]);
     in_dir(dir.path()).args(["graph", "access.kdl", "--var", "access=ReadWriteOnce"]).assert().success().stdout_eq(
         str![[r#"
-workspace access: 4 steps
+workspace access: 5 steps
 storage/models
 └── download/opt
     └── release/opt
-        └── model-service/opt  (also after storage/models)
+        └── model-service/opt  (also after storage/models, pre-pull/opt)
+pre-pull/opt
 
 "#]],
     );
@@ -403,11 +406,12 @@ storage/models
         .assert()
         .success()
         .stdout_eq(str![[r#"
-workspace access: 4 steps
+workspace access: 5 steps
 storage/models
 └── download/opt
     └── release/opt
-        └── model-service/opt  (also after storage/models)
+        └── model-service/opt  (also after storage/models, pre-pull/opt)
+pre-pull/opt
 
 "#]]);
 }
@@ -626,12 +630,13 @@ fn colour_is_on_at_a_terminal_unless_no_color_is_set() {
 #[test]
 fn graph_prints_the_tree_and_the_dot_on_stdout() {
     msws().args(["graph", "workspaces/opt-125m-rwo.kdl"]).assert().success().stderr_eq(str![""]).stdout_eq(str![[r#"
-workspace opt-125m-rwo: 5 steps
+workspace opt-125m-rwo: 6 steps
 storage/model-pvc
 └── download/opt-125m  (also after secret/hf-token)
     └── release/opt-125m
-        └── model-service/opt  (also after storage/model-pvc)
+        └── model-service/opt  (also after storage/model-pvc, pre-pull/opt)
 secret/hf-token
+pre-pull/opt
 
 "#]]);
     msws().args(["graph", "workspaces/opt-125m-rwo.kdl", "--dot"]).assert().success().stderr_eq(str![""]).stdout_eq(
@@ -643,12 +648,14 @@ digraph "opt-125m-rwo" {
     "secret/hf-token" [shape=note];
     "download/opt-125m" [shape=box];
     "release/opt-125m" [shape=box, style=dashed];
+    "pre-pull/opt" [shape=box, style=dotted];
     "model-service/opt" [shape=component];
     "storage/model-pvc" -> "download/opt-125m";
     "storage/model-pvc" -> "model-service/opt";
     "secret/hf-token" -> "download/opt-125m";
     "download/opt-125m" -> "release/opt-125m";
     "release/opt-125m" -> "model-service/opt" [label="single-attach"];
+    "pre-pull/opt" -> "model-service/opt" [style=dotted];
 }
 
 "#]],
@@ -844,7 +851,7 @@ fn a_kdl_v1_file_validates_with_a_warning_and_fmt_converts_it_to_v2() {
         .assert()
         .success()
         .stdout_eq(str![[r#"
-old.kdl: workspace `old` is valid (2 steps, 1 warning)
+old.kdl: workspace `old` is valid (3 steps, 1 warning)
 
 "#]])
         .stderr_eq(str![[r#"
@@ -899,7 +906,7 @@ model-service "llama" {
         .assert()
         .success()
         .stdout_eq(str![[r#"
-old.kdl: workspace `old` is valid (2 steps)
+old.kdl: workspace `old` is valid (3 steps)
 
 "#]])
         .stderr_eq(str![""]);
@@ -940,7 +947,7 @@ fn fmt_of_kdl_v1_keeps_every_node_after_a_trailing_comment() {
     in_dir(dir.path()).args(["fmt", "old.kdl"]).assert().success();
     let v2 = std::fs::read_to_string(dir.path().join("old.kdl")).unwrap();
     in_dir(dir.path()).args(["validate", "old.kdl"]).assert().success().stdout_eq(str![[r#"
-old.kdl: workspace `old` is valid (2 steps)
+old.kdl: workspace `old` is valid (3 steps)
 
 "#]]);
     assert!(v2.contains("// ours") && v2.contains("// the namespace"), "{v2}");

@@ -78,10 +78,19 @@ fn a_read_write_once_claim_is_released_between_the_download_and_the_model_servic
     let g = graph_of(Path::new("workspaces/opt-125m-rwo.kdl"));
     assert_eq!(
         order(&g),
-        ["storage/model-pvc", "secret/hf-token", "download/opt-125m", "release/opt-125m", "model-service/opt"]
+        [
+            "storage/model-pvc",
+            "secret/hf-token",
+            "download/opt-125m",
+            "release/opt-125m",
+            "pre-pull/opt",
+            "model-service/opt"
+        ]
     );
     assert_eq!(dependencies(&g, "release/opt-125m"), ["download/opt-125m"]);
-    assert_eq!(dependencies(&g, "model-service/opt"), ["storage/model-pvc", "release/opt-125m"]);
+    assert_eq!(dependencies(&g, "model-service/opt"), ["storage/model-pvc", "release/opt-125m", "pre-pull/opt"]);
+    // The pre-pull waits for nothing: it runs beside the claim and the download.
+    assert!(dependencies(&g, "pre-pull/opt").is_empty());
     // The service never waits on the download directly: only through its release.
     assert!(!dependencies(&g, "model-service/opt").contains(&"download/opt-125m".to_string()));
     let text = msws::graph::to_text(&g);
@@ -99,36 +108,46 @@ fn a_read_write_many_claim_has_no_release_step() {
         assert!(g.steps().all(|s| !s.id.to_string().starts_with("release/")), "{f}: {:?}", order(&g));
     }
     let g = graph_of(Path::new("workspaces/opt-125m-rwx.kdl"));
-    assert_eq!(dependencies(&g, "model-service/opt"), ["storage/model-pvc", "download/opt-125m"]);
+    assert_eq!(dependencies(&g, "model-service/opt"), ["storage/model-pvc", "download/opt-125m", "pre-pull/opt"]);
 }
 
 #[test]
 fn an_after_in_the_file_is_an_edge_of_the_graph() {
     let g = graph_of(Path::new("workspaces/shared-claim.kdl"));
-    assert_eq!(dependencies(&g, "model-service/qwen"), ["storage/models", "download/qwen-7b", "model-service/llama"]);
+    assert_eq!(
+        dependencies(&g, "model-service/qwen"),
+        ["storage/models", "download/qwen-7b", "model-service/llama", "pre-pull/qwen"]
+    );
     let llama = order(&g).iter().position(|s| s == "model-service/llama");
     let qwen = order(&g).iter().position(|s| s == "model-service/qwen");
     assert!(llama < qwen, "{:?}", order(&g));
     let dot = msws::graph::to_dot(&g);
     assert!(dot.contains("\"model-service/llama\" -> \"model-service/qwen\" [label=\"after\", style=bold];"), "{dot}");
     let text = msws::graph::to_text(&g);
-    assert!(text.contains("model-service/qwen  (also after storage/models, model-service/llama)"), "{text}");
+    assert!(
+        text.contains("model-service/qwen  (also after storage/models, model-service/llama, pre-pull/qwen)"),
+        "{text}"
+    );
 }
 
 #[test]
 fn a_model_served_from_an_existing_claim_waits_for_the_claim_and_its_token() {
     let g = graph_of(Path::new("workspaces/pvc-hf.kdl"));
-    assert_eq!(order(&g), ["storage/hf-cache", "secret/llm-d-hf-token", "model-service/llama"]);
-    assert_eq!(dependencies(&g, "model-service/llama"), ["storage/hf-cache", "secret/llm-d-hf-token"]);
+    assert_eq!(order(&g), ["storage/hf-cache", "secret/llm-d-hf-token", "pre-pull/llama", "model-service/llama"]);
+    assert_eq!(
+        dependencies(&g, "model-service/llama"),
+        ["storage/hf-cache", "secret/llm-d-hf-token", "pre-pull/llama"]
+    );
     let dot = msws::graph::to_dot(&g);
     assert!(dot.contains("\"storage/hf-cache\" -> \"model-service/llama\";"), "{dot}");
 }
 
 #[test]
-fn a_workspace_without_storage_is_a_single_step() {
+fn a_workspace_without_storage_is_its_model_service_and_its_pre_pull() {
     for f in ["workspaces/cpu-sim.kdl", "workspaces/hf-direct.kdl"] {
         let g = graph_of(Path::new(f));
-        assert_eq!(g.len(), 1, "{f}: {:?}", order(&g));
-        assert!(order(&g)[0].starts_with("model-service/"));
+        assert_eq!(g.len(), 2, "{f}: {:?}", order(&g));
+        assert!(order(&g)[0].starts_with("pre-pull/"));
+        assert!(order(&g)[1].starts_with("model-service/"));
     }
 }

@@ -593,7 +593,7 @@ async fn unknown_kinds_and_bad_objects_are_refused_without_a_request() {
                 .into()
         )
     );
-    assert!(matches!(c.list("v1", "Node", None, "").await, Err(ClusterError::Client(_))));
+    assert!(matches!(c.list("v1", "ReplicationController", None, "").await, Err(ClusterError::Client(_))));
     let widget = json!({ "apiVersion": "example.com/v1", "kind": "Widget", "metadata": { "name": "w" } });
     assert!(matches!(c.apply(&widget, ApplyOptions::default()).await, Err(ClusterError::Client(_))));
     assert!(matches!(c.create(&json!({ "kind": "Secret" })).await, Err(ClusterError::Client(_))));

@@ -20,6 +20,7 @@ mod manifests;
 mod parser;
 mod plan;
 mod plan_cluster;
+mod prepull;
 mod progress;
 mod props;
 mod pyenv;

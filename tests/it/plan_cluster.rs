@@ -209,8 +209,9 @@ fn reading_a_hundred_services_costs_one_list_per_kind() {
     let count = |v: Verb| c.requests().iter().filter(|((verb, _), _)| *verb == v).map(|(_, n)| n).sum::<usize>();
     plan_on(&l, &c, &[]);
     // One LIST per kind msws may own, and one of the storage classes: the claims name none, so
-    // they get the cluster's default, which the preflight looks up.
-    assert_eq!(count(Verb::List), 7 + 1, "one LIST per kind msws may own: {:?}", c.requests());
+    // they get the cluster's default, which the preflight looks up; for the 100 pre-pulls, one
+    // of the nodes and one of the pull pods left.
+    assert_eq!(count(Verb::List), 7 + 1 + 2, "one LIST per kind msws may own: {:?}", c.requests());
     assert_eq!(count(Verb::Get), desired, "a GET for each desired object the lists did not return");
     assert_eq!(count(Verb::ApplyDryRun), desired, "one dry run per desired object");
     assert_eq!(
@@ -224,7 +225,7 @@ fn reading_a_hundred_services_costs_one_list_per_kind() {
     c.reset_requests();
     let p = plan_on(&l, &c, &[]);
     assert!(!p.has_changes(), "{}", show::summary_line(&p));
-    assert_eq!(count(Verb::List), 7 + 1);
+    assert_eq!(count(Verb::List), 7 + 1 + 2);
     assert_eq!(count(Verb::Get), 0, "{:?}", c.requests());
     assert_eq!(count(Verb::ApplyDryRun), desired);
 }
@@ -292,7 +293,10 @@ fn status_reads_leader_worker_sets_and_replica_sets_and_names_a_crashing_group()
     // Without the CRDs, nothing of it can be there.
     let bare = FakeCluster::new("llm-d");
     let states = rt().block_on(msws::plan::status::status(&bare, &l.ws, &l.graph, &rendered)).unwrap();
-    assert!(states.iter().all(|s| s.state == "absent"), "{states:?}");
+    // A pre-pull leaves nothing behind; without the right to list nodes it says so.
+    let (pulls, rest): (Vec<_>, Vec<_>) = states.iter().partition(|s| s.step.starts_with("pre-pull/"));
+    assert!(rest.iter().all(|s| s.state == "absent"), "{states:?}");
+    assert!(pulls.iter().all(|s| s.detail.contains("cannot list nodes")), "{states:?}");
 }
 
 #[test]
@@ -371,8 +375,8 @@ fn custom_resources_cost_one_discovery_per_group_version_and_one_list_per_kind()
     // leaderworkerset.x-k8s.io/v1, monitoring.coreos.com/v1, gateway.networking.k8s.io/v1.
     assert_eq!(count(Verb::Discover), 4, "{:?}", c.request_log());
     // The 7 kinds msws always lists, and the rendered kinds beyond them: LeaderWorkerSet,
-    // PodMonitor, HTTPRoute, ReplicaSet.
-    assert_eq!(count(Verb::List), 7 + 4, "{:?}", c.requests());
+    // PodMonitor, HTTPRoute, ReplicaSet; for the pre-pull, the nodes and the pull pods left.
+    assert_eq!(count(Verb::List), 7 + 4 + 2, "{:?}", c.requests());
     // Desired objects: per service a ServiceAccount; for wide a ResourceClaimTemplate, the
     // LeaderWorkerSet, the prefill Deployment, a PodMonitor, a ConfigMap and an HTTPRoute; for
     // fast the requester ReplicaSet.
@@ -575,7 +579,10 @@ fn status_says_what_each_step_is_doing() {
 
     let empty = FakeCluster::new("llm-d");
     let states = rt().block_on(msws::plan::status::status(&empty, &l.ws, &l.graph, &rendered)).unwrap();
-    assert!(states.iter().all(|s| s.state == "absent"), "{states:?}");
+    // A pre-pull leaves nothing behind; without the right to list nodes it says so.
+    let (pulls, rest): (Vec<_>, Vec<_>) = states.iter().partition(|s| s.step.starts_with("pre-pull/"));
+    assert!(rest.iter().all(|s| s.state == "absent"), "{states:?}");
+    assert!(pulls.iter().all(|s| s.detail.contains("cannot list nodes")), "{states:?}");
 }
 
 #[test]

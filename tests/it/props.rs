@@ -69,6 +69,14 @@ impl Spec {
         out
     }
 
+    /// Every step of the graph: [`Spec::steps`] (what an `after` may name here) and the
+    /// pre-pull of each service.
+    fn all_steps(&self) -> Vec<String> {
+        let mut out = self.steps();
+        out.extend((0..self.services.len()).map(|i| format!("pre-pull/ms-{i}")));
+        out
+    }
+
     /// The owner of an `after`: downloads first, then services.
     fn owner(&self, i: usize) -> String {
         if i < self.downloads.len() { Spec::download(i) } else { Spec::service(i - self.downloads.len()) }
@@ -92,6 +100,7 @@ impl Spec {
             }
         }
         for (s, model) in self.services.iter().enumerate() {
+            e.insert((format!("pre-pull/ms-{s}"), Spec::service(s)));
             let Some(d) = *model else { continue };
             let st = self.downloads[d].0;
             e.insert((Spec::storage(st), Spec::service(s)));
@@ -249,7 +258,7 @@ fn check_order(spec: &Spec, g: &StepGraph) -> Result<(), TestCaseError> {
     let order = order(g);
     let pos: BTreeMap<&str, usize> = order.iter().enumerate().map(|(i, s)| (s.as_str(), i)).collect();
     prop_assert_eq!(pos.len(), order.len(), "a step appears twice: {:?}", order);
-    let expected: BTreeSet<String> = spec.steps().into_iter().collect();
+    let expected: BTreeSet<String> = spec.all_steps().into_iter().collect();
     let got: BTreeSet<String> = order.iter().cloned().collect();
     prop_assert_eq!(got, expected, "the order holds exactly the workspace's steps");
     for (from, to) in spec.edges() {

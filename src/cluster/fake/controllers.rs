@@ -8,8 +8,11 @@
 //! 5. deployments (one ReplicaSet per pod template, the rollout strategy, status and conditions);
 //! 6. replica sets (pods per replica, for a Deployment or standing alone);
 //! 7. jobs (a pod per attempt, backoff, deadline, success and failure conditions);
-//! 8. scheduler and kubelet, on one node (`fake-node-1`): pods are scheduled when their claims
-//!    allow it, then run as their script says.
+//! 8. scheduler and kubelet: pods are scheduled when their claims allow it, onto the first node
+//!    (by name) their `nodeName`, node selector, required node affinity, tolerations and
+//!    extended resources admit (the default node, `fake-node-1`, admits any pod and accounts
+//!    nothing); images not on the node are pulled first (`FakeCluster::set_image_pull`), then
+//!    the pods run as their script says.
 //!
 //! A reconcile repeats the sequence until nothing changes, so the cluster is consistent after
 //! every step of the clock; each controller notes when it next has something to do, and
@@ -26,7 +29,9 @@ use super::{JobScript, Outcome, PodFate, clock, status};
 use crate::cluster::ObjectRef;
 
 const MANAGER: &str = "kube-controller-manager";
-const NODE: &str = "fake-node-1";
+pub(crate) const NODE: &str = "fake-node-1";
+/// The size an image is reported with when no test said.
+const IMAGE_SIZE: u64 = 100_000_000;
 /// How long an inspection pod's script runs.
 const INSPECTION: Duration = Duration::from_secs(2);
 
@@ -47,6 +52,10 @@ pub(super) struct PodRun {
     pub ip: String,
     pub log: String,
     pub unschedulable_since: Option<(Duration, String)>,
+    /// When its containers started: once its images were on the node.
+    pub started_at: Option<Duration>,
+    /// Images it waited to be pulled (each gets a `Pulled` event when the pod starts).
+    pub pulling: Vec<String>,
 }
 
 impl Plan {
@@ -896,7 +905,18 @@ impl State {
         let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec});
         let r = self.create_as(pod, MANAGER)?;
         let uid = self.get_obj(&r).map(|p| uid_of(p).to_string())?;
-        self.pods.insert(uid, PodRun { plan, scheduled_at: None, ip: String::new(), log, unschedulable_since: None });
+        self.pods.insert(
+            uid,
+            PodRun {
+                plan,
+                scheduled_at: None,
+                ip: String::new(),
+                log,
+                unschedulable_since: None,
+                started_at: None,
+                pulling: vec![],
+            },
+        );
         Some(r)
     }
 
@@ -1069,13 +1089,13 @@ impl State {
             };
             let mut new = pod.clone();
             if run.scheduled_at.is_none() {
-                match self.schedulable(&r, &pod, &run) {
-                    Ok(true) => {
-                        // A pod created with its node (`spec.nodeName`) skips the scheduler.
-                        let node = match s(&pod, "/spec/nodeName") {
-                            "" => NODE.to_string(),
-                            n => n.to_string(),
-                        };
+                let placed = match self.schedulable(&r, &pod, &run) {
+                    Ok(true) => self.choose_node(&r, &pod).map(Some),
+                    Ok(false) => Ok(None),
+                    Err(m) => Err(m),
+                };
+                match placed {
+                    Ok(Some(node)) => {
                         new["spec"]["nodeName"] = json!(node);
                         if let Some(message) = self.attached_elsewhere(&r, &pod, &node) {
                             // The attach/detach controller cannot attach the volume here: the
@@ -1121,7 +1141,7 @@ impl State {
                         self.ips += 1;
                         run.ip = format!("10.244.0.{}", self.ips);
                     }
-                    Ok(false) => {
+                    Ok(None) => {
                         run.unschedulable_since = None;
                         new["status"] = json!({"phase": "Pending", "qosClass": pod.pointer("/status/qosClass")});
                     }
@@ -1137,6 +1157,66 @@ impl State {
                                             "lastTransitionTime": ts(since), "reason": "Unschedulable", "message": message}],
                             "qosClass": pod.pointer("/status/qosClass"),
                         });
+                    }
+                }
+            }
+            if run.scheduled_at.is_some() && run.started_at.is_none() && run.pulls_forever() {
+                // Scripted never to pull: it stays in ImagePullBackOff (`pod_status`).
+                run.started_at = run.scheduled_at;
+            }
+            if run.scheduled_at.is_some() && run.started_at.is_none() {
+                match self.pull_images(&new, &mut run) {
+                    None => {
+                        run.started_at = Some(self.now);
+                        for image in std::mem::take(&mut run.pulling) {
+                            let took = self.image_pulls.get(&image).map(|p| p.0).unwrap_or_default();
+                            let size = self.image_pulls.get(&image).map(|p| p.1).unwrap_or(IMAGE_SIZE);
+                            let d = go_duration(took);
+                            let message = format!(
+                                "Successfully pulled image {image:?} in {d} ({d} including waiting). Image size: {size} bytes."
+                            );
+                            if let Some(stored) = self.get_obj(&r).cloned() {
+                                self.event_from(&stored, "kubelet", "Normal", "Pulled", &message);
+                            }
+                        }
+                    }
+                    Some(until) => {
+                        // The kubelet pulls before it creates the containers: they wait.
+                        self.wake(until);
+                        let since = ts(run.scheduled_at.unwrap_or(self.now));
+                        let waiting = |list: &str| -> Vec<Value> {
+                            pod.pointer(&format!("/spec/{list}"))
+                                .and_then(Value::as_array)
+                                .into_iter()
+                                .flatten()
+                                .map(|c| json!({"name": s(c, "/name"), "state": {"waiting": {"reason": if list == "containers" { "ContainerCreating" } else { "PodInitializing" }}},
+                                                "lastState": {}, "ready": false, "restartCount": 0, "image": s(c, "/image"),
+                                                "imageID": "", "started": false}))
+                                .collect()
+                        };
+                        let mut st = json!({
+                            "phase": "Pending",
+                            "conditions": [
+                                {"type": "PodReadyToStartContainers", "status": "False", "lastProbeTime": null, "lastTransitionTime": since},
+                                {"type": "Initialized", "status": "False", "lastProbeTime": null, "lastTransitionTime": since, "reason": "ContainersNotInitialized"},
+                                {"type": "Ready", "status": "False", "lastProbeTime": null, "lastTransitionTime": since, "reason": "ContainersNotReady"},
+                                {"type": "ContainersReady", "status": "False", "lastProbeTime": null, "lastTransitionTime": since, "reason": "ContainersNotReady"},
+                                {"type": "PodScheduled", "status": "True", "lastProbeTime": null, "lastTransitionTime": since},
+                            ],
+                            "hostIP": "127.0.0.1",
+                            "hostIPs": [{"ip": "127.0.0.1"}],
+                            "startTime": since,
+                            "containerStatuses": waiting("containers"),
+                            "qosClass": pod.pointer("/status/qosClass").cloned().unwrap_or(json!("BestEffort")),
+                        });
+                        let init = waiting("initContainers");
+                        if !init.is_empty() {
+                            st["initContainerStatuses"] = json!(init);
+                        }
+                        new["status"] = st;
+                        self.pods.insert(uid, run);
+                        self.write_as(&r, new, "kubelet");
+                        continue;
                     }
                 }
             }
@@ -1194,7 +1274,151 @@ impl State {
                 (Plan::Run { duration: sc.duration, exit_code: 0 }, sc.log)
             }
         };
-        PodRun { plan, scheduled_at: None, ip: String::new(), log, unschedulable_since: None }
+        PodRun {
+            plan,
+            scheduled_at: None,
+            ip: String::new(),
+            log,
+            unschedulable_since: None,
+            started_at: None,
+            pulling: vec![],
+        }
+    }
+
+    /// The node a pod goes onto: its `spec.nodeName` (any name is a node, as before nodes
+    /// were modelled), or the first node by name whose labels, taints and free extended
+    /// resources admit it; none → why, in the scheduler's words (inferred from its messages:
+    /// `0/N nodes are available: …`).
+    fn choose_node(&self, r: &ObjectRef, pod: &Value) -> Result<String, String> {
+        let named = s(pod, "/spec/nodeName");
+        if !named.is_empty() {
+            return Ok(named.to_string());
+        }
+        let spec = pod.get("spec").cloned().unwrap_or(json!({}));
+        let nodes = self.refs("Node");
+        if nodes.is_empty() {
+            return Ok(NODE.to_string());
+        }
+        let want = crate::plan::prepull::extended_requests(&spec);
+        let mut why: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
+        for nr in &nodes {
+            let Some(node) = self.get_obj(nr) else { continue };
+            if let Err(reason) = crate::plan::prepull::placement(&spec, node) {
+                *why.entry(format!("node(s) {reason}")).or_default() += 1;
+                continue;
+            }
+            if self.accounted.contains(&nr.name) {
+                let used = self.extended_in_use(&nr.name, r);
+                let short = want.iter().find(|(res, n)| {
+                    let have = node
+                        .pointer("/status/allocatable")
+                        .and_then(|a| a.get(res.as_str()))
+                        .and_then(crate::plan::prepull::quantity_int)
+                        .unwrap_or(0);
+                    have - used.get(*res).copied().unwrap_or(0) < **n
+                });
+                if let Some((res, _)) = short {
+                    *why.entry(format!("Insufficient {res}")).or_default() += 1;
+                    continue;
+                }
+            }
+            return Ok(nr.name.clone());
+        }
+        let n = nodes.len();
+        let parts: Vec<String> = why.iter().map(|(w, k)| format!("{k} {w}")).collect();
+        Err(format!(
+            "0/{n} nodes are available: {}. preemption: 0/{n} nodes are available: {n} Preemption is not helpful for scheduling.",
+            parts.join(", ")
+        ))
+    }
+
+    /// Extended resources taken on a node by its pods that have not finished (but `r`).
+    fn extended_in_use(&self, node: &str, r: &ObjectRef) -> std::collections::BTreeMap<String, i64> {
+        let mut used = std::collections::BTreeMap::new();
+        for (o, st) in &self.objects {
+            if o.kind != "Pod"
+                || o == r
+                || deleting(&st.obj)
+                || terminal(&st.obj)
+                || s(&st.obj, "/spec/nodeName") != node
+            {
+                continue;
+            }
+            let spec = st.obj.get("spec").cloned().unwrap_or(json!({}));
+            for (k, v) in crate::plan::prepull::extended_requests(&spec) {
+                *used.entry(k).or_default() += v;
+            }
+        }
+        used
+    }
+
+    /// Pulls the pod's images that are not on its node: `None` when all are there, else when
+    /// the last pull it waits for ends. A pull in progress on the node is shared.
+    fn pull_images(&mut self, pod: &Value, run: &mut PodRun) -> Option<Duration> {
+        let node = s(pod, "/spec/nodeName").to_string();
+        let spec = pod.get("spec").cloned().unwrap_or(json!({}));
+        let mut until: Option<Duration> = None;
+        for image in crate::plan::prepull::images(&spec) {
+            if self.node_has_image(&node, &image) {
+                continue;
+            }
+            let key = (node.clone(), image.clone());
+            let took = self.image_pulls.get(&image).map(|p| p.0).unwrap_or_default();
+            let (_, done) = *self.pulling.entry(key.clone()).or_insert((self.now, self.now + took));
+            if !run.pulling.contains(&image) {
+                run.pulling.push(image.clone());
+                if let Some(r) = ObjectRef::of(pod)
+                    && let Some(stored) = self.get_obj(&r).cloned()
+                {
+                    self.event_from(&stored, "kubelet", "Normal", "Pulling", &format!("Pulling image {image:?}"));
+                }
+            }
+            if self.now >= done {
+                self.pulling.remove(&key);
+                self.record_image(&node, &image);
+            } else {
+                until = Some(until.map_or(done, |u| u.max(done)));
+            }
+        }
+        until
+    }
+
+    fn node_has_image(&self, node: &str, image: &str) -> bool {
+        self.get_obj(&ObjectRef::new("v1", "Node", None, node))
+            .is_some_and(|n| crate::plan::prepull::has_image(n, image))
+    }
+
+    /// The kubelet reports a pulled image in its node's status (a node msws never heard of,
+    /// named by a pod's `nodeName`, has no object to report in).
+    pub(super) fn record_image(&mut self, node: &str, image: &str) {
+        let r = ObjectRef::new("v1", "Node", None, node);
+        let Some(mut n) = self.get_obj(&r).cloned() else { return };
+        if crate::plan::prepull::has_image(&n, image) {
+            return;
+        }
+        let size = self.image_pulls.get(image).map(|p| p.1).unwrap_or(IMAGE_SIZE);
+        let mut images = n.pointer("/status/images").and_then(Value::as_array).cloned().unwrap_or_default();
+        images.push(super::image_entry(image, size));
+        n["status"]["images"] = Value::Array(images);
+        self.write_as(&r, n, "kubelet");
+    }
+
+    pub(super) fn forget_image(&mut self, node: &str, image: &str) {
+        let r = ObjectRef::new("v1", "Node", None, node);
+        let Some(mut n) = self.get_obj(&r).cloned() else { return };
+        let want = crate::plan::prepull::normalize(image);
+        let images: Vec<Value> = n
+            .pointer("/status/images")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter(|i| {
+                i.pointer("/names/1").and_then(Value::as_str).map(crate::plan::prepull::normalize) != Some(want.clone())
+            })
+            .cloned()
+            .collect();
+        n["status"]["images"] = Value::Array(images);
+        self.write_as(&r, n, "kubelet");
     }
 
     /// Whether a pod can go onto the node now (`Ok(false)`: it waits for its claim to be
@@ -1245,7 +1469,7 @@ impl State {
 
     /// A scheduled pod's status at the current time, and when it next changes.
     fn pod_status(&self, pod: &Value, run: &PodRun) -> (Value, Option<Duration>) {
-        let t0 = run.scheduled_at.unwrap_or(self.now);
+        let t0 = run.started_at.or(run.scheduled_at).unwrap_or(self.now);
         let (name, ns, uid) = (s(pod, "/metadata/name"), s(pod, "/metadata/namespace"), uid_of(pod));
         let containers = |list: &str| -> Vec<Value> {
             pod.pointer(&format!("/spec/{list}")).and_then(Value::as_array).cloned().unwrap_or_default()
@@ -1383,6 +1607,19 @@ impl State {
         st["containerStatuses"] = Value::Array(statuses);
         st["qosClass"] = pod.pointer("/status/qosClass").cloned().unwrap_or(json!("BestEffort"));
         (st, wake)
+    }
+}
+
+/// A duration as Go prints it (`8m0s`, `1.5s`), for the kubelet's messages.
+fn go_duration(d: Duration) -> String {
+    let secs = d.as_secs();
+    let (h, m, s) = (secs / 3600, (secs / 60) % 60, secs % 60);
+    let frac = d.subsec_millis();
+    let sec = if frac == 0 { format!("{s}s") } else { format!("{s}.{}s", format!("{frac:03}").trim_end_matches('0')) };
+    match (h, m) {
+        (0, 0) => sec,
+        (0, m) => format!("{m}m{sec}"),
+        (h, m) => format!("{h}h{m}m{sec}"),
     }
 }
 

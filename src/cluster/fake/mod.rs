@@ -37,7 +37,8 @@
 //! - **faults and accounting**: the Nth matching request fails (a watch too: it never starts),
 //!   the connection drops (open watches break), a watch breaks after N events or expires;
 //!   requests are counted by verb and kind (a watch once, when it starts);
-//! - **snapshots** ([`Snapshot`]) to compare the whole cluster before and after.
+//! - **snapshots** ([`Snapshot`]) to compare the whole cluster before and after (without
+//!   events and nodes, which change by themselves).
 //!
 //! **Recorded or inferred.** Storage, server-side apply, the errors, and the defaults, status
 //! and controllers of claims, volumes, Secrets, ServiceAccounts, Jobs, Deployments (and their
@@ -58,12 +59,28 @@
 //!   merged keyed list holds the applied items in the applied order, then the others;
 //! - managed fields of controllers' writes are approximate (the fake's controllers write with
 //!   the same rules as any update); only msws's own entries are checked against the recordings;
-//! - one node, `fake-node-1`, with no resource accounting (script [`PodFate::Unschedulable`]
-//!   for a pod that does not fit), except that a pod created with a `spec.nodeName` runs on that
-//!   node (any name is a node): a ReadWriteOnce claim mounted by pods of one node blocks a pod of
-//!   another (it waits in `ContainerCreating`, with the attach/detach controller's `Multi-Attach`
-//!   event) as long as they are not finished; a ReadWriteOncePod claim blocks any second pod (it
-//!   stays Pending, `Unschedulable`) as long as the first pod exists, finished or not;
+//! - by default one node, `fake-node-1` (a `v1 Node` object), with no resource accounting
+//!   (script [`PodFate::Unschedulable`] for a pod that does not fit); [`FakeCluster::set_nodes`]
+//!   gives nodes ([`FakeNode`]: labels, taints, allocatable extended resources, cordon, images),
+//!   onto which the scheduler puts each pod on the first node by name its node selector,
+//!   required node affinity, tolerations and free extended resources admit, or leaves it
+//!   Pending with a `0/N nodes are available: …` message (inferred from the scheduler's; no
+//!   scoring, no preemption, no cpu or memory accounting, inter-pod affinity and topology
+//!   spread ignored). A pod created with a `spec.nodeName` runs on that node (any name is a
+//!   node): a ReadWriteOnce claim mounted by pods of one node blocks a pod of another (it waits
+//!   in `ContainerCreating`, with the attach/detach controller's `Multi-Attach` event) as long
+//!   as they are not finished; a ReadWriteOncePod claim blocks any second pod (it stays
+//!   Pending, `Unschedulable`) as long as the first pod exists, finished or not;
+//! - images (inferred from the kubelet's behaviour and messages, not recorded): an image a
+//!   node does not list in `status.images` is pulled before the pod's containers start, for
+//!   the duration [`FakeCluster::set_image_pull`] gives it (default: at once), the containers
+//!   waiting in `ContainerCreating` (init containers in `PodInitializing`); the pod gets a
+//!   `Pulling` event, then `Pulled` with the kubelet's message; pods of one node share a pull;
+//!   a pulled image is added to the node's `status.images` (a real kubelet lists at most 50,
+//!   the biggest first: the fake lists all, in pull order). `imagePullPolicy` is not read (an
+//!   image present is never pulled again). msws's user may not read nodes until
+//!   [`FakeCluster::allow_node_reads`]: a LIST or GET of nodes is the 403 a user with namespaced
+//!   rights gets (the message's user is inferred);
 //! - files on claims (`files.rs`) belong to the claim, by namespace and name, not to its volume;
 //!   only msws's inspection and download pods read or write them; a bare pod's
 //!   `activeDeadlineSeconds` is not enforced;
@@ -259,6 +276,110 @@ pub fn persistent_volume(name: &str, size: &str, access_modes: &[&str], class: &
     })
 }
 
+/// A node of the fake cluster, as a test describes it ([`FakeCluster::set_nodes`]). Its `v1
+/// Node` object has the labels a kubelet sets (`kubernetes.io/hostname`, `…/os`, `…/arch`) and
+/// the test's, the taints, `spec.unschedulable`, an allocatable of 64 cpus, 512Gi, 110 pods
+/// and the test's extended resources, a `Ready` condition, and the images it holds in
+/// `status.images` (`names`: the full reference and a digest, `sizeBytes`). Inferred from the
+/// API types and a kubelet's node status, not recorded.
+#[derive(Clone, Debug, Default)]
+pub struct FakeNode {
+    pub name: String,
+    pub labels: BTreeMap<String, String>,
+    pub taints: Vec<Value>,
+    pub allocatable: BTreeMap<String, String>,
+    pub unschedulable: bool,
+    pub images: Vec<String>,
+}
+
+impl FakeNode {
+    pub fn new(name: &str) -> FakeNode {
+        FakeNode { name: name.to_string(), ..FakeNode::default() }
+    }
+    pub fn label(mut self, k: &str, v: &str) -> FakeNode {
+        self.labels.insert(k.into(), v.into());
+        self
+    }
+    pub fn taint(mut self, key: &str, value: &str, effect: &str) -> FakeNode {
+        self.taints.push(json!({"key": key, "value": value, "effect": effect}));
+        self
+    }
+    /// An extended resource the node offers (`nvidia.com/gpu`, `8`).
+    pub fn allocatable(mut self, resource: &str, quantity: &str) -> FakeNode {
+        self.allocatable.insert(resource.into(), quantity.into());
+        self
+    }
+    pub fn gpus(self, n: u32) -> FakeNode {
+        self.allocatable("nvidia.com/gpu", &n.to_string())
+    }
+    /// Cordoned (`kubectl cordon`).
+    pub fn unschedulable(mut self) -> FakeNode {
+        self.unschedulable = true;
+        self
+    }
+    /// An image already on the node.
+    pub fn image(mut self, image: &str) -> FakeNode {
+        self.images.push(image.into());
+        self
+    }
+
+    pub(crate) fn to_json(&self) -> Value {
+        let mut labels = json!({"kubernetes.io/hostname": self.name, "kubernetes.io/os": "linux",
+                                "kubernetes.io/arch": "amd64", "beta.kubernetes.io/os": "linux",
+                                "beta.kubernetes.io/arch": "amd64"});
+        for (k, v) in &self.labels {
+            labels[k] = json!(v);
+        }
+        let mut allocatable = json!({"cpu": "64", "memory": "512Gi", "pods": "110", "ephemeral-storage": "1Ti"});
+        for (k, v) in &self.allocatable {
+            allocatable[k] = json!(v);
+        }
+        let mut spec = json!({"podCIDR": "10.244.0.0/24"});
+        if !self.taints.is_empty() {
+            spec["taints"] = json!(self.taints);
+        }
+        if self.unschedulable {
+            spec["unschedulable"] = json!(true);
+        }
+        let images: Vec<Value> = self.images.iter().map(|i| image_entry(i, 1_000_000_000)).collect();
+        json!({
+            "apiVersion": "v1",
+            "kind": "Node",
+            // A uid of its own, from its name: nodes do not take from the counter the other
+            // objects' uids come from (tests and docs show those).
+            "metadata": {"name": self.name, "labels": labels, "uid": node_uid(&self.name)},
+            "spec": spec,
+            "status": {
+                "capacity": allocatable.clone(),
+                "allocatable": allocatable,
+                "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady",
+                                "message": "kubelet is posting ready status"}],
+                "addresses": [{"type": "InternalIP", "address": "127.0.0.1"}, {"type": "Hostname", "address": self.name}],
+                "nodeInfo": {"kubeletVersion": "v1.36.0", "containerRuntimeVersion": "containerd://2.1.0",
+                             "operatingSystem": "linux", "architecture": "amd64"},
+                "images": images,
+            },
+        })
+    }
+}
+
+fn node_uid(name: &str) -> String {
+    let h = controllers::sha_hex(&format!("node/{name}"));
+    format!("{}-{}-4{}-8{}-{}", &h[0..8], &h[8..12], &h[13..16], &h[17..20], &h[20..32])
+}
+
+/// An entry of a node's `status.images`, as a kubelet reports it: the digest and the tag.
+pub(crate) fn image_entry(image: &str, size: u64) -> Value {
+    let full = crate::plan::prepull::normalize(image);
+    let repo = full.split('@').next().unwrap_or(&full);
+    let repo = match repo.rfind(':') {
+        Some(c) if c > repo.rfind('/').unwrap_or(0) => &repo[..c],
+        _ => repo,
+    };
+    let digest = format!("{repo}@sha256:{}", controllers::sha_hex(&full));
+    json!({"names": [digest, full], "sizeBytes": size})
+}
+
 impl FakeCluster {
     /// An empty cluster whose default namespace is `namespace` (it exists, with `default`), one
     /// node, no StorageClass. The clock starts at 2026-11-26T18:00:00Z.
@@ -379,6 +500,68 @@ impl FakeCluster {
     /// DisaggregatedSet (the pods of all its LeaderWorkerSets). Default [`PodFate::Ready`].
     pub fn script_workload(&self, name: &str, fate: PodFate) {
         self.script_deployment(name, fate);
+    }
+
+    // ---- nodes and images ----
+
+    /// Replaces the cluster's nodes (the default `fake-node-1` too): from now on pods are
+    /// scheduled onto these, by their node selector, required node affinity, tolerations and
+    /// extended resources (accounted per node: a pod asking for 8 GPUs takes 8 of its
+    /// allocatable until it finishes or goes).
+    pub fn set_nodes(&self, nodes: &[FakeNode]) {
+        let mut s = self.lock();
+        for r in s.refs("Node") {
+            s.remove(&r);
+        }
+        s.accounted.clear();
+        for n in nodes {
+            let _ = s.insert(&n.to_json());
+            s.accounted.insert(n.name.clone());
+        }
+    }
+
+    /// Adds a node (see [`FakeCluster::set_nodes`]), keeping the others.
+    pub fn add_node(&self, node: FakeNode) {
+        let mut s = self.lock();
+        let _ = s.insert(&node.to_json());
+        s.accounted.insert(node.name.clone());
+    }
+
+    /// Whether msws's user may read nodes (a ClusterRole granting `list nodes`). Default false,
+    /// the common case of namespaced rights only: a LIST or GET of nodes is a 403.
+    pub fn allow_node_reads(&self, allowed: bool) {
+        self.lock().nodes_readable = allowed;
+    }
+
+    /// How long the kubelet takes to pull `image` onto a node where it is not (default: at
+    /// once). While it pulls, the pod's containers wait in `ContainerCreating`, the pod gets a
+    /// `Pulling` event, and pods of the same node share the pull; when it is done the pod gets
+    /// `Pulled`, the image is in the node's `status.images`, and the pod's containers start (a
+    /// serving pod's ready delay counts from then).
+    pub fn set_image_pull(&self, image: &str, duration: Duration) {
+        self.lock().image_pulls.insert(image.to_string(), (duration, 8_000_000_000));
+    }
+
+    /// Puts an image on a node (as if pulled before), or takes it off.
+    pub fn set_image_present(&self, node: &str, image: &str, present: bool) {
+        let mut s = self.lock();
+        if present {
+            s.record_image(node, image);
+        } else {
+            s.forget_image(node, image);
+        }
+    }
+
+    /// The images on a node, as its `status.images` names them (their tags).
+    pub fn node_images(&self, node: &str) -> Vec<String> {
+        let s = self.lock();
+        let Some(n) = s.get_obj(&ObjectRef::new("v1", "Node", None, node)) else { return vec![] };
+        n.pointer("/status/images")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|i| i.pointer("/names/1").and_then(Value::as_str).map(str::to_string))
+            .collect()
     }
 
     // ---- custom resources ----
@@ -558,6 +741,13 @@ impl FakeCluster {
         let s = self.lock();
         let (r, _) = s.resolve(&r.api_version, &r.kind, r.namespace.as_deref(), &r.name).ok()?;
         s.output(&r)
+    }
+
+    /// Every object of a kind (events included), as `get` would answer each, without counting
+    /// a request.
+    pub fn peek_all(&self, kind: &str) -> Vec<Value> {
+        let s = self.lock();
+        s.objects.keys().filter(|r| r.kind == kind).filter_map(|r| s.output(r)).collect()
     }
 }
 

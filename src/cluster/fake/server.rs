@@ -98,6 +98,16 @@ pub(super) struct State {
     /// Lines a Job's pods print as they run, by Job name: each after its delay from the pod's
     /// start.
     pub log_lines: BTreeMap<String, Vec<(Duration, String)>>,
+    /// Whether msws's user may read nodes (a ClusterRole). Default false: the common case of
+    /// namespaced rights only; a LIST or GET of nodes is then a 403.
+    pub nodes_readable: bool,
+    /// Nodes whose extended resources (accelerators) are accounted: those a test added. The
+    /// default node runs whatever it is given, as it always did.
+    pub accounted: BTreeSet<String>,
+    /// How long pulling an image takes on a node, and its size; an image not listed pulls at once.
+    pub image_pulls: BTreeMap<String, (Duration, u64)>,
+    /// Pulls in progress, by (node, image): when they finish. Pods of one node share a pull.
+    pub pulling: BTreeMap<(String, String), (Duration, Duration)>,
 }
 
 /// Kinds whose objects carry `metadata.generation`: the built-in ones that have a status to
@@ -254,6 +264,10 @@ impl State {
             changed: std::sync::Arc::new(tokio::sync::Notify::new()),
             watch_faults: Vec::new(),
             log_lines: BTreeMap::new(),
+            nodes_readable: false,
+            accounted: BTreeSet::new(),
+            image_pulls: BTreeMap::new(),
+            pulling: BTreeMap::new(),
         };
         let mut namespaces = vec!["default".to_string(), default_namespace.to_string()];
         namespaces.dedup();
@@ -261,6 +275,7 @@ impl State {
             // A fresh Namespace object is always accepted.
             let _ = s.insert(&json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}));
         }
+        let _ = s.insert(&super::FakeNode::new(super::controllers::NODE).to_json());
         s
     }
 
@@ -313,6 +328,23 @@ impl State {
             namespace: namespace.map(str::to_string),
             name: name.map(str::to_string),
         });
+        if kind == "Node" && !self.nodes_readable && matches!(verb, Verb::Get | Verb::List) {
+            // The message a real server sends a user with namespaced rights only.
+            let user = format!("system:serviceaccount:{}:msws", self.default_namespace);
+            let (what, verb) = match (name, verb) {
+                (Some(n), Verb::Get) => (format!("nodes {n:?}"), "get"),
+                _ => ("nodes".to_string(), "list"),
+            };
+            let msg = format!(
+                "{what} is forbidden: User {user:?} cannot {verb} resource \"nodes\" in API group \"\" at the cluster scope"
+            );
+            let mut st = json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                                "message": msg, "reason": "Forbidden", "details": {"kind": "nodes"}, "code": 403});
+            if let Some(n) = name {
+                st["details"]["name"] = json!(n);
+            }
+            return Err(ClusterError::from_status(403, &st));
+        }
         match &mut self.fail_after {
             Some(0) => {
                 return Err(ClusterError::Connection(
@@ -1022,7 +1054,7 @@ impl State {
             }
         };
         let run = self.pods.get(uid_of(obj));
-        let started = run.is_some_and(|p| p.scheduled_at.is_some() && !p.pulls_forever());
+        let started = run.is_some_and(|p| p.started_at.is_some() && !p.pulls_forever());
         if !started {
             return Err(bad_request(format!(
                 "container {container:?} in pod {pod:?} is waiting to start: ContainerCreating"

@@ -30,7 +30,8 @@ impl Snapshot {
             .collect();
         let objects = objects
             .into_iter()
-            .filter(|(r, _)| r.kind != "Event")
+            // Nodes change by themselves (the images they hold), as events come and go.
+            .filter(|(r, _)| r.kind != "Event" && r.kind != "Node")
             .map(|(r, mut o)| {
                 if let Some(m) = o.get_mut("metadata").and_then(Value::as_object_mut) {
                     for k in ["uid", "resourceVersion", "generation", "creationTimestamp", "managedFields", "selfLink"]
