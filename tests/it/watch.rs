@@ -135,6 +135,32 @@ async fn a_claim_step_ends_on_the_event_of_its_binding() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_change_due_before_any_further_request_still_ends_the_wait_on_its_event() {
+    // The claim binds 1 s after it is created, and nothing else asks the cluster anything for
+    // the next 20 s (the lock's renewal): the watch itself must see the bind come due.
+    let w = world("opt-125m-rwo.kdl");
+    w.cluster.set_bind_delay(Duration::from_secs(1));
+    let (outcome, rec) = run(&w, slow_poll(true), Stop::default()).await;
+    assert_eq!(outcome, Outcome::Applied, "{:#?}", rec.events());
+    let (_, elapsed, _) = rec.done("storage");
+    assert_eq!(elapsed.as_secs(), 1, "{elapsed:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_release_ends_when_the_downloaders_pod_is_gone() {
+    // Pods take 20 s to go once deleted (the kubelet stops them, unmounts the claim): the
+    // release waits that long, and not a poll longer.
+    for (termination, expect) in [(20, 20), (0, 0)] {
+        let w = world("opt-125m-rwo.kdl");
+        w.cluster.set_pod_termination(Duration::from_secs(termination));
+        let (outcome, rec) = run(&w, slow_poll(true), Stop::default()).await;
+        assert_eq!(outcome, Outcome::Applied, "{:#?}", rec.events());
+        let (_, elapsed, _) = rec.done("release");
+        assert_eq!(elapsed.as_secs(), expect, "pods go in {termination} s: {elapsed:?}");
+    }
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_rollout_step_ends_on_the_event_of_its_deployment_becoming_available() {
     let lag = |rec: &Timed| {
         let (at, _, d) = rec.done("model-service");

@@ -233,7 +233,7 @@ impl State {
             .map(|(r, _)| r.clone())
             .collect();
         for r in orphans {
-            self.remove(&r);
+            self.dispose(&r);
         }
         let doomed: Vec<ObjectRef> =
             self.objects.iter().filter(|(_, st)| deleting(&st.obj)).map(|(r, _)| r.clone()).collect();
@@ -251,7 +251,7 @@ impl State {
                 let deps: Vec<ObjectRef> = self.owned_by(&uid).cloned().collect();
                 if !deps.is_empty() {
                     for d in deps {
-                        self.remove(&d);
+                        self.dispose(&d);
                     }
                     continue;
                 }
@@ -265,7 +265,7 @@ impl State {
                 }
                 self.remove(&r);
             } else if finalizers.is_empty() {
-                self.remove(&r);
+                self.dispose(&r);
             }
         }
     }

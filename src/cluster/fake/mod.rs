@@ -423,6 +423,15 @@ impl FakeCluster {
         self.lock().ready_delay = d;
     }
 
+    /// How long a pod takes to go once deleted — by a request or by the garbage collector
+    /// (a released downloader's pod, a rollout's old pods): it stays, with its
+    /// `deletionTimestamp` and `deletionGracePeriodSeconds`, while the kubelet would stop its
+    /// containers and unmount its volumes and the volume detach. Default zero: at once, as
+    /// before. Inferred (the kubelet's graceful termination), not recorded.
+    pub fn set_pod_termination(&self, d: Duration) {
+        self.lock().pod_termination = d;
+    }
+
     /// Simulated time every request takes (the clock advances, and controllers run, before the
     /// request is served). Default zero. On the runtime clock it is a `tokio::time::sleep`
     /// before the request is served, so concurrent requests wait together (and a request must

@@ -47,6 +47,10 @@ pub(super) struct State {
     pub default_namespace: String,
     pub bind_delay: Duration,
     pub ready_delay: Duration,
+    /// How long a pod takes to go once deleted (`set_pod_termination`); zero: at once.
+    pub pod_termination: Duration,
+    /// Pods deleted while pods take time to go, and when each goes.
+    pub terminating: BTreeMap<ObjectRef, Duration>,
     pub latency: Duration,
     pub objects: BTreeMap<ObjectRef, Stored>,
     /// Objects by the uid of each of their owners (kept in step with `objects` by `commit`
@@ -235,6 +239,8 @@ impl State {
             default_namespace: default_namespace.to_string(),
             bind_delay: Duration::from_secs(1),
             ready_delay: Duration::from_secs(2),
+            pod_termination: Duration::ZERO,
+            terminating: BTreeMap::new(),
             latency: Duration::ZERO,
             objects: BTreeMap::new(),
             owned: HashMap::new(),
@@ -528,7 +534,40 @@ impl State {
     }
 
     /// Removes an object for good (the deletion moves the resource version on, as in etcd).
+    /// Deletes an object as a controller does (the garbage collector, a foreground deletion):
+    /// at once, except a pod while pods take time to go (`pod_termination`: the kubelet stops
+    /// its containers, unmounts its volumes, and the volumes detach), which is marked deleted
+    /// and goes when its time is up. Called again, it removes the pod once that time has come.
+    pub fn dispose(&mut self, r: &ObjectRef) {
+        let graceful = r.kind == "Pod" && r.api_version == "v1" && !self.pod_termination.is_zero();
+        if !graceful {
+            self.remove(r);
+            return;
+        }
+        match self.terminating.get(r).copied() {
+            Some(until) if until <= self.now => {
+                self.terminating.remove(r);
+                self.remove(r);
+            }
+            // Noted again at every pass: a reconcile forgets the moments noted before it.
+            Some(until) => self.wake(until),
+            None => {
+                let Some(mut obj) = self.get_obj(r).cloned() else { return };
+                let until = self.now + self.pod_termination;
+                let m = meta_mut(&mut obj);
+                if !m.contains_key("deletionTimestamp") {
+                    m.insert("deletionTimestamp".into(), self.time().into());
+                    m.insert("deletionGracePeriodSeconds".into(), self.pod_termination.as_secs().into());
+                }
+                self.terminating.insert(r.clone(), until);
+                self.wake(until);
+                self.write_as(r, obj, "kube-controller-manager");
+            }
+        }
+    }
+
     pub fn remove(&mut self, r: &ObjectRef) -> bool {
+        self.terminating.remove(r);
         let Some(old) = self.objects.remove(r) else { return false };
         self.unindex(r, &old.obj);
         self.rv += 1;
@@ -946,7 +985,8 @@ impl State {
         }
         let has_finalizers =
             obj.pointer("/metadata/finalizers").and_then(Value::as_array).is_some_and(|f| !f.is_empty());
-        let lingers = propagation == Propagation::Foreground || has_finalizers || kind.kind == "Namespace";
+        let graceful = kind.kind == "Pod" && !self.pod_termination.is_zero();
+        let lingers = propagation == Propagation::Foreground || has_finalizers || kind.kind == "Namespace" || graceful;
         if !dry_run && propagation == Propagation::Orphan {
             self.orphan_dependents(uid_of(&obj).to_string());
         }
@@ -961,7 +1001,8 @@ impl State {
         {
             let m = meta_mut(&mut obj);
             m.insert("deletionTimestamp".into(), time.into());
-            m.insert("deletionGracePeriodSeconds".into(), 0.into());
+            let grace = if graceful { self.pod_termination.as_secs() } else { 0 };
+            m.insert("deletionGracePeriodSeconds".into(), grace.into());
             if propagation == Propagation::Foreground {
                 let f = m.entry("finalizers").or_insert_with(|| json!([]));
                 if let Some(a) = f.as_array_mut() {
@@ -977,6 +1018,11 @@ impl State {
         }
         if dry_run {
             return Ok(Some(self.render(&obj, &managers)));
+        }
+        if graceful {
+            let until = self.now + self.pod_termination;
+            self.terminating.insert(r.clone(), until);
+            self.wake(until);
         }
         self.commit(r, obj, managers);
         Ok(self.output(r))
