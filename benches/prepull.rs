@@ -18,6 +18,8 @@
 //! server pulls 8 minutes and loads 3, more than the default 10 minutes, and the rollout would
 //! be reported failed (`ProgressDeadlineExceeded`) instead of timed.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -46,35 +48,9 @@ fn example(name: &str) -> String {
     std::fs::read_to_string(format!("{}/workspaces/{name}", env!("CARGO_MANIFEST_DIR"))).expect("the example")
 }
 
-/// `n` independent model services, each with its own claim and download.
+/// `n` independent model services, each with its own claim, download and one GPU server.
 fn independent(n: usize) -> String {
-    let mut t = String::from(
-        "workspace \"ten\" format=1 {\n    namespace \"llm-d\"\n}\n\nsecret \"hf-token\" from-env=\"HF_TOKEN\"\n\n",
-    );
-    for i in 0..n {
-        t += &format!(
-            r#"storage "pvc-{i}" {{
-    access "ReadWriteMany"
-    size "5Gi"
-    class "standard"
-}}
-
-download "opt-{i}" {{
-    from "hf://facebook/opt-125m" revision="main"
-    into "pvc-{i}" path="models/opt-{i}"
-    token secret="hf-token"
-}}
-
-model-service "opt-{i}" {{
-    model "opt-{i}"
-    served-name "facebook/opt-125m-{i}"
-    decode replicas=1 extends="std/vllm-single"
-}}
-
-"#
-        );
-    }
-    t
+    common::units("ten", n, "    decode replicas=1 extends=\"std/vllm-single\"\n")
 }
 
 struct Case {
@@ -167,7 +143,6 @@ fn main() {
         Case { name: "RWX runbook", text: example("opt-125m-rwx.kdl"), path_steps: 3, release: false },
         Case { name: "10 services", text: independent(10), path_steps: 3, release: false },
     ];
-    let release = RELEASE;
     println!(
         "{:<12} {:>4} {:>9} {:>12} {:>12} {:>12} {:>9} {:>14}",
         "case", "par", "pre-pull", "ready (sim)", "limit", "sum", "vs limit", "overhead/step"
@@ -180,7 +155,7 @@ fn main() {
                     continue;
                 }
                 let m = run(case, pre_pull, par);
-                let rel = if case.release { release } else { Duration::ZERO };
+                let rel = if case.release { RELEASE } else { Duration::ZERO };
                 let limit = (BIND + DOWNLOAD).max(PULL) + rel + LOAD;
                 let sum = BIND + DOWNLOAD + PULL + rel + LOAD;
                 // Over the run's own critical path: with the pre-pull the limit, without it the

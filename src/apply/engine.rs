@@ -659,10 +659,9 @@ impl<'a> Engine<'a> {
             self.emit(Event::StepSkipped { step: sp.step.clone(), why });
             return Ok(None);
         }
-        let what: Vec<String> = pp
-            .images
+        let pulls: Vec<_> = pp.images.iter().filter(|i| !i.pull_on.is_empty()).collect();
+        let what: Vec<String> = pulls
             .iter()
-            .filter(|i| !i.pull_on.is_empty())
             .map(|i| format!("pre-pull {} on {} node(s) ({})", i.image, i.pull_on.len(), i.pull_on.join(", ")))
             .collect();
         self.emit(Event::StepStarted { step: sp.step.clone(), what: what.join(", ") });
@@ -683,7 +682,7 @@ impl<'a> Engine<'a> {
                 &sp.step,
                 Wait::Pulls(
                     pp.pods.iter().map(|p| (p.object.clone(), p.node.clone())).collect(),
-                    format!("{}={}", prepull::PRE_PULL_LABEL, pp.service),
+                    prepull::pods_selector(&self.input.ws.name, &pp.service),
                 ),
                 timeout,
             )
@@ -704,12 +703,7 @@ impl<'a> Engine<'a> {
         }
         result?;
         cleanup?;
-        let pulled: Vec<String> = pp
-            .images
-            .iter()
-            .filter(|i| !i.pull_on.is_empty())
-            .map(|i| format!("{} on {}", i.image, i.pull_on.join(", ")))
-            .collect();
+        let pulled: Vec<String> = pulls.iter().map(|i| format!("{} on {}", i.image, i.pull_on.join(", "))).collect();
         Ok(Some(format!("pulled {}; pull pods deleted", pulled.join("; "))))
     }
 
@@ -717,12 +711,8 @@ impl<'a> Engine<'a> {
     /// cannot be listed mean nothing is pre-pulled (a warning says why), never a failure.
     async fn decide_pre_pull(&self, planned: &PrePullPlan) -> StepResult<PrePullPlan> {
         use prepull::Nodes;
-        let nodes = match self.retry(|| self.cluster.list("v1", "Node", None, "")).await {
-            Ok(n) => Nodes::Listed(n),
-            Err(e) if e.is_transient() => return Err(StepError::Failed(format!("listing nodes: {e}"))),
-            Err(ClusterError::Forbidden { .. }) => Nodes::Unlisted("forbidden".into()),
-            Err(e) => Nodes::Unlisted(e.to_string()),
-        };
+        let nodes = Nodes::of(self.retry(|| self.cluster.list("v1", "Node", None, "")).await)
+            .map_err(|e| StepError::Failed(format!("listing nodes: {e}")))?;
         if let Nodes::Unlisted(why) = &nodes {
             self.emit(Event::Warning {
                 message: format!(

@@ -227,62 +227,6 @@ impl KubeCluster {
         }
     }
 
-    /// LIST, as [`Cluster::list`] and [`Cluster::list_versioned`] send it.
-    async fn list_with(
-        &self,
-        api_version: &str,
-        kind: &str,
-        namespace: Option<&str>,
-        labels: &str,
-        fields: &str,
-    ) -> Result<VersionedList, ClusterError> {
-        let collection = self.collection(api_version, kind, namespace)?;
-        let mut params = ListParams::default();
-        if !labels.is_empty() {
-            params = params.labels(labels);
-        }
-        if !fields.is_empty() {
-            params = params.fields(fields);
-        }
-        let answer = self.send(collection.list(&params)).await?;
-        if answer.code == 404 && answer.status().is_none() {
-            return Err(self.not_served(api_version, kind));
-        }
-        let list = self.object(answer)?;
-        let items = match list.get("items") {
-            Some(Value::Array(items)) => items.as_slice(),
-            // An empty list may come as `items: null`.
-            Some(Value::Null) => &[],
-            _ => {
-                return Err(ClusterError::Server {
-                    code: 200,
-                    message: format!("{} answered a list without items", self.description),
-                });
-            }
-        };
-        let resource_version =
-            list.pointer("/metadata/resourceVersion").and_then(Value::as_str).unwrap_or("").to_string();
-        // The server leaves apiVersion and kind out of a list's items; put them back, first as
-        // in a single object, so each item is a complete object (ObjectRef::of works on it).
-        let items = items
-            .iter()
-            .map(|item| {
-                let mut full = Map::new();
-                full.insert("apiVersion".into(), json!(api_version));
-                full.insert("kind".into(), json!(kind));
-                if let Some(fields) = item.as_object() {
-                    for (k, v) in fields {
-                        if k != "apiVersion" && k != "kind" {
-                            full.insert(k.clone(), v.clone());
-                        }
-                    }
-                }
-                Value::Object(full)
-            })
-            .collect();
-        Ok(VersionedList { items, resource_version })
-    }
-
     /// WATCH: the request is sent and its answer's head read within the timeout; the body, a
     /// stream of JSON lines, is read as it comes, for as long as the server keeps the watch
     /// open (its `timeoutSeconds`, plus this client's timeout as a margin for a silent one).
@@ -468,7 +412,7 @@ impl Cluster for KubeCluster {
         namespace: Option<&str>,
         selector: &str,
     ) -> Result<Vec<Value>, ClusterError> {
-        Ok(self.list_with(api_version, kind, namespace, selector, "").await?.items)
+        Ok(self.list_versioned(api_version, kind, namespace, selector, "").await?.items)
     }
 
     async fn list_versioned(
@@ -479,7 +423,51 @@ impl Cluster for KubeCluster {
         labels: &str,
         fields: &str,
     ) -> Result<VersionedList, ClusterError> {
-        self.list_with(api_version, kind, namespace, labels, fields).await
+        let collection = self.collection(api_version, kind, namespace)?;
+        let mut params = ListParams::default();
+        if !labels.is_empty() {
+            params = params.labels(labels);
+        }
+        if !fields.is_empty() {
+            params = params.fields(fields);
+        }
+        let answer = self.send(collection.list(&params)).await?;
+        if answer.code == 404 && answer.status().is_none() {
+            return Err(self.not_served(api_version, kind));
+        }
+        let list = self.object(answer)?;
+        let items = match list.get("items") {
+            Some(Value::Array(items)) => items.as_slice(),
+            // An empty list may come as `items: null`.
+            Some(Value::Null) => &[],
+            _ => {
+                return Err(ClusterError::Server {
+                    code: 200,
+                    message: format!("{} answered a list without items", self.description),
+                });
+            }
+        };
+        let resource_version =
+            list.pointer("/metadata/resourceVersion").and_then(Value::as_str).unwrap_or("").to_string();
+        // The server leaves apiVersion and kind out of a list's items; put them back, first as
+        // in a single object, so each item is a complete object (ObjectRef::of works on it).
+        let items = items
+            .iter()
+            .map(|item| {
+                let mut full = Map::new();
+                full.insert("apiVersion".into(), json!(api_version));
+                full.insert("kind".into(), json!(kind));
+                if let Some(fields) = item.as_object() {
+                    for (k, v) in fields {
+                        if k != "apiVersion" && k != "kind" {
+                            full.insert(k.clone(), v.clone());
+                        }
+                    }
+                }
+                Value::Object(full)
+            })
+            .collect();
+        Ok(VersionedList { items, resource_version })
     }
 
     async fn watch(&self, req: &WatchRequest) -> Result<WatchStream, ClusterError> {

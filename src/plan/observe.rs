@@ -321,14 +321,7 @@ pub async fn observe(
 /// object the workspace no longer has). Neither goes into `reads`: both change by themselves.
 async fn pre_pull_facts(cluster: &dyn Cluster, ns: &str, workspace: &str, live: &mut Live) -> Result<(), ClusterError> {
     use super::prepull::{Nodes, PRE_PULL_LABEL};
-    *live.nodes = match cluster.list("v1", "Node", None, "").await {
-        Ok(nodes) => Nodes::Listed(nodes),
-        Err(e @ (ClusterError::Connection(_) | ClusterError::Timeout(_) | ClusterError::Unauthorized(_))) => {
-            return Err(e);
-        }
-        Err(ClusterError::Forbidden { .. }) => Nodes::Unlisted("forbidden".into()),
-        Err(e) => Nodes::Unlisted(e.to_string()),
-    };
+    *live.nodes = Nodes::of(cluster.list("v1", "Node", None, "").await)?;
     let selector = format!("{}={workspace},{PRE_PULL_LABEL}", keys::WORKSPACE);
     let pods = match cluster.list("v1", "Pod", Some(ns), &selector).await {
         Ok(p) => p,

@@ -24,7 +24,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::cluster::ObjectRef;
+use crate::cluster::{ClusterError, ObjectRef};
 use crate::model::Workspace;
 use crate::render::{Object, keys};
 
@@ -46,6 +46,25 @@ pub enum Nodes {
     /// The LIST was refused (403) or failed: nothing is pre-pulled.
     Unlisted(String),
     Listed(Vec<Value>),
+}
+
+impl Nodes {
+    /// What a LIST of nodes answered, for the pre-pull: a refusal (403) or another answer the
+    /// pre-pull can do without means nothing is pre-pulled; a cluster that cannot be reached or
+    /// does not take the credentials is an error of the plan or the step, as for any other read.
+    pub fn of(answer: Result<Vec<Value>, ClusterError>) -> Result<Nodes, ClusterError> {
+        match answer {
+            Ok(nodes) => Ok(Nodes::Listed(nodes)),
+            Err(e) if e.is_transient() || matches!(e, ClusterError::Unauthorized(_)) => Err(e),
+            Err(ClusterError::Forbidden { .. }) => Ok(Nodes::Unlisted("forbidden".into())),
+            Err(e) => Ok(Nodes::Unlisted(e.to_string())),
+        }
+    }
+}
+
+/// The label selector of a model service's pull pods (the labels [`pod`] gives them).
+pub fn pods_selector(workspace: &str, service: &str) -> String {
+    format!("{}={workspace},{PRE_PULL_LABEL}={service}", keys::WORKSPACE)
 }
 
 /// One image and where it is pulled.

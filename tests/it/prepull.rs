@@ -254,6 +254,11 @@ async fn the_pull_pods_hold_no_accelerator_and_land_on_their_node() {
         assert_eq!(pod["metadata"]["labels"]["msws.io/workspace"], "pp");
         assert_eq!(pod["metadata"]["labels"]["msws.io/pre-pull"], "opt");
         assert_eq!(pod["metadata"]["labels"]["app.kubernetes.io/managed-by"], "msws");
+        // The selector a pre-pull's wait watches them by selects them.
+        for kv in msws::plan::prepull::pods_selector("pp", "opt").split(',') {
+            let (k, v) = kv.split_once('=').unwrap();
+            assert_eq!(pod["metadata"]["labels"][k], v, "{kv}");
+        }
     }
 }
 

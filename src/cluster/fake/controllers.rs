@@ -58,6 +58,21 @@ pub(super) struct PodRun {
     pub pulling: Vec<String>,
 }
 
+impl PodRun {
+    /// A pod the kubelet has not scheduled yet, to run as `plan` says, printing `log`.
+    pub(super) fn new(plan: Plan, log: String) -> PodRun {
+        PodRun {
+            plan,
+            scheduled_at: None,
+            ip: String::new(),
+            log,
+            unschedulable_since: None,
+            started_at: None,
+            pulling: vec![],
+        }
+    }
+}
+
 impl Plan {
     /// The log of a serving pod: its crash message, if it crashes.
     pub(super) fn log(&self) -> String {
@@ -180,6 +195,7 @@ impl State {
                 break;
             }
         }
+        self.settled = self.rv;
     }
 
     pub(super) fn wake(&mut self, t: Duration) {
@@ -263,7 +279,7 @@ impl State {
                     self.write_as(&r, o, MANAGER);
                     continue;
                 }
-                self.remove(&r);
+                self.dispose(&r);
             } else if finalizers.is_empty() {
                 self.dispose(&r);
             }
@@ -905,18 +921,7 @@ impl State {
         let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec});
         let r = self.create_as(pod, MANAGER)?;
         let uid = self.get_obj(&r).map(|p| uid_of(p).to_string())?;
-        self.pods.insert(
-            uid,
-            PodRun {
-                plan,
-                scheduled_at: None,
-                ip: String::new(),
-                log,
-                unschedulable_since: None,
-                started_at: None,
-                pulling: vec![],
-            },
-        );
+        self.pods.insert(uid, PodRun::new(plan, log));
         Some(r)
     }
 
@@ -1274,15 +1279,7 @@ impl State {
                 (Plan::Run { duration: sc.duration, exit_code: 0 }, sc.log)
             }
         };
-        PodRun {
-            plan,
-            scheduled_at: None,
-            ip: String::new(),
-            log,
-            unschedulable_since: None,
-            started_at: None,
-            pulling: vec![],
-        }
+        PodRun::new(plan, log)
     }
 
     /// The node a pod goes onto: its `spec.nodeName` (any name is a node, as before nodes

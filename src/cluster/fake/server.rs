@@ -51,6 +51,9 @@ pub(super) struct State {
     pub pod_termination: Duration,
     /// Pods deleted while pods take time to go, and when each goes.
     pub terminating: BTreeMap<ObjectRef, Duration>,
+    /// The resource version the controllers last ran on: a write after it (a request's) has
+    /// not been reconciled yet.
+    pub settled: u64,
     pub latency: Duration,
     pub objects: BTreeMap<ObjectRef, Stored>,
     /// Objects by the uid of each of their owners (kept in step with `objects` by `commit`
@@ -241,6 +244,7 @@ impl State {
             ready_delay: Duration::from_secs(2),
             pod_termination: Duration::ZERO,
             terminating: BTreeMap::new(),
+            settled: 0,
             latency: Duration::ZERO,
             objects: BTreeMap::new(),
             owned: HashMap::new(),
@@ -553,17 +557,22 @@ impl State {
             Some(until) => self.wake(until),
             None => {
                 let Some(mut obj) = self.get_obj(r).cloned() else { return };
-                let until = self.now + self.pod_termination;
                 let m = meta_mut(&mut obj);
                 if !m.contains_key("deletionTimestamp") {
                     m.insert("deletionTimestamp".into(), self.time().into());
                     m.insert("deletionGracePeriodSeconds".into(), self.pod_termination.as_secs().into());
                 }
-                self.terminating.insert(r.clone(), until);
-                self.wake(until);
+                self.terminate_later(r);
                 self.write_as(r, obj, "kube-controller-manager");
             }
         }
+    }
+
+    /// Notes that a deleted pod goes `pod_termination` from now.
+    fn terminate_later(&mut self, r: &ObjectRef) {
+        let until = self.now + self.pod_termination;
+        self.terminating.insert(r.clone(), until);
+        self.wake(until);
     }
 
     pub fn remove(&mut self, r: &ObjectRef) -> bool {
@@ -1020,9 +1029,7 @@ impl State {
             return Ok(Some(self.render(&obj, &managers)));
         }
         if graceful {
-            let until = self.now + self.pod_termination;
-            self.terminating.insert(r.clone(), until);
-            self.wake(until);
+            self.terminate_later(r);
         }
         self.commit(r, obj, managers);
         Ok(self.output(r))

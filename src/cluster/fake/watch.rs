@@ -226,7 +226,9 @@ impl Watch {
                 s.catch_up();
                 // The controllers run on what the last request wrote (a request runs them before
                 // it is served, not after), so the moments they note below are up to date.
-                s.advance(Duration::ZERO);
+                if s.rv != s.settled {
+                    s.advance(Duration::ZERO);
+                }
                 if s.fail_after == Some(0) {
                     self.pending.push_back(Err(ClusterError::Connection(
                         "fake: the watch's connection was lost (FakeCluster disconnected)".into(),
